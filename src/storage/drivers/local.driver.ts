@@ -1,0 +1,265 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StorageError, StorageErrorCode } from '../errors/storage.error';
+import type { GetOptions, ObjectStat, PutOptions, StorageDriver } from './storage-driver';
+
+export const LOCAL_TYPE = 'storages.LocalType';
+
+export interface LocalDriverOptions {
+  /** Folder that holds the objects; created if missing. */
+  root: string;
+  /** Base URL the folder is served from publicly (a CDN or static server), if any. */
+  publicUrl?: string;
+}
+
+/** Temp files live beside their target so the final rename is atomic; their names start so. */
+export const TEMP_PREFIX = '.~tmp.';
+const READ_CHUNK = 1024 * 1024;
+
+/**
+ * Local disk. Writes go to a temp file in the target folder, are fsynced, then renamed over the
+ * key, so a reader never sees a half-written file. Every key is resolved against the root and
+ * refused if the result would leave it.
+ */
+export class LocalDriver implements StorageDriver {
+  readonly type = LOCAL_TYPE;
+  readonly root: string;
+
+  constructor(private readonly options: LocalDriverOptions) {
+    this.root = path.resolve(options.root);
+  }
+
+  /** Creates the root folder; called once at start-up. */
+  async init(): Promise<void> {
+    await fs.mkdir(this.root, { recursive: true }).catch((err) => {
+      throw mapFsError(err, '(root)');
+    });
+  }
+
+  async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectStat> {
+    const target = this.resolve(key);
+    const dir = path.dirname(target);
+    const temp = path.join(dir, `${TEMP_PREFIX}${randomUUID()}`);
+    try {
+      await this.writeTemp(dir, temp, body, options.signal);
+      await fs.rename(temp, target);
+      await fsyncDir(dir);
+    } catch (err) {
+      body.destroy();
+      await fs.rm(temp, { force: true }).catch(() => undefined);
+      throw mapFsError(err, key);
+    }
+    return this.stat(key);
+  }
+
+  private async writeTemp(dir: string, temp: string, body: Readable, signal?: AbortSignal): Promise<void> {
+    // A concurrent delete may prune the folder between mkdir and open: retry once.
+    for (let attempt = 0; ; attempt++) {
+      await fs.mkdir(dir, { recursive: true });
+      const handle = await fs.open(temp, 'wx', 0o644).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' && attempt === 0) return null;
+        throw err;
+      });
+      if (!handle) continue;
+      try {
+        await pipeline(body, createWriteStream('', { fd: handle.fd, autoClose: false }), { signal });
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      return;
+    }
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Readable> {
+    const target = this.resolve(key);
+    const handle = await fs.open(target, 'r').catch((err) => {
+      throw mapFsError(err, key);
+    });
+    const info = await handle.stat();
+    if (!info.isFile()) {
+      await handle.close();
+      throw StorageError.notFound(key);
+    }
+    const { range, signal } = options;
+    const stream = createReadStream('', {
+      fd: handle.fd,
+      autoClose: true,
+      start: range?.start,
+      end: range?.end,
+      highWaterMark: READ_CHUNK,
+      signal,
+    });
+    return stream;
+  }
+
+  async stat(key: string): Promise<ObjectStat> {
+    const info = await fs.stat(this.resolve(key)).catch((err) => {
+      throw mapFsError(err, key);
+    });
+    if (!info.isFile()) throw StorageError.notFound(key);
+    return { key, size: info.size, lastModified: info.mtime };
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.stat(key);
+      return true;
+    } catch (err) {
+      if (err instanceof StorageError && err.code === StorageErrorCode.NOT_FOUND) return false;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const target = this.resolve(key);
+    await fs.rm(target, { force: true }).catch((err) => {
+      throw mapFsError(err, key);
+    });
+    await this.pruneEmptyFolders(path.dirname(target));
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    const source = this.resolve(from);
+    const target = this.resolve(to);
+    const dir = path.dirname(target);
+    const temp = path.join(dir, `${TEMP_PREFIX}${randomUUID()}`);
+    try {
+      await fs.mkdir(dir, { recursive: true });
+      await fs.copyFile(source, temp);
+      await fs.rename(temp, target);
+    } catch (err) {
+      await fs.rm(temp, { force: true }).catch(() => undefined);
+      throw mapFsError(err, from);
+    }
+  }
+
+  async *list(prefix = ''): AsyncIterable<ObjectStat> {
+    // Start from the deepest folder the prefix names, then filter by the full prefix.
+    const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const start = folder ? this.resolve(folder) : this.root;
+    for await (const key of this.walk(start, folder)) {
+      if (!key.startsWith(prefix)) continue;
+      const info = await fs.stat(path.join(this.root, key)).catch(() => null);
+      if (info?.isFile()) yield { key, size: info.size, lastModified: info.mtime };
+    }
+  }
+
+  /** Temp files under the root (abandoned writes), with their age; for the reconciler. */
+  async *listTemp(): AsyncIterable<ObjectStat> {
+    for await (const rel of this.walk(this.root, '', true)) {
+      const info = await fs.stat(path.join(this.root, rel)).catch(() => null);
+      if (info?.isFile()) yield { key: rel, size: info.size, lastModified: info.mtime };
+    }
+  }
+
+  /** Removes a temp file found by `listTemp`. */
+  async deleteTemp(rel: string): Promise<void> {
+    if (!path.basename(rel).startsWith(TEMP_PREFIX)) throw StorageError.invalidPath('not a temp file');
+    await fs.rm(this.resolve(rel, true), { force: true });
+  }
+
+  publicUrl(key: string): string | null {
+    if (!this.options.publicUrl) return null;
+    const base = this.options.publicUrl.replace(/\/+$/, '');
+    return `${base}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  }
+
+  private async *walk(dir: string, rel: string, temps = false): AsyncGenerator<string> {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      throw mapFsError(err, rel);
+    }
+    for (const entry of entries) {
+      const childRel = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) {
+        yield* this.walk(path.join(dir, entry.name), childRel, temps);
+      } else if (entry.isFile() && entry.name.startsWith(TEMP_PREFIX) === temps) {
+        yield childRel;
+      }
+    }
+  }
+
+  private async pruneEmptyFolders(dir: string): Promise<void> {
+    while (dir !== this.root && dir.startsWith(this.root + path.sep)) {
+      try {
+        await fs.rmdir(dir);
+      } catch {
+        return; // not empty, or already gone
+      }
+      dir = path.dirname(dir);
+    }
+  }
+
+  /** The absolute path of `key`, refused if it would leave the root or names a temp file. */
+  private resolve(key: string, allowTemp = false): string {
+    const target = path.resolve(this.root, key);
+    if (!target.startsWith(this.root + path.sep)) throw StorageError.invalidPath('the path leaves the storage root');
+    if (!allowTemp && path.basename(target).startsWith(TEMP_PREFIX)) {
+      throw StorageError.invalidPath(`names starting with '${TEMP_PREFIX}' are reserved`);
+    }
+    return target;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch {
+    // Some filesystems refuse fsync on a directory; the file itself is already synced.
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Maps filesystem errors onto our codes; messages name the key, never the local path. */
+export function mapFsError(err: unknown, key: string): StorageError {
+  if (err instanceof StorageError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  switch (code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return new StorageError(StorageErrorCode.NOT_FOUND, `file '${key}' not found`, { key }, { cause: err });
+    case 'EISDIR':
+    case 'EEXIST':
+    case 'ENOTEMPTY':
+      return new StorageError(
+        StorageErrorCode.CONFLICT,
+        `'${key}' conflicts with a folder of the same name`,
+        { key },
+        { cause: err },
+      );
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new StorageError(
+        StorageErrorCode.ACCESS_DENIED,
+        'the storage folder is not writable',
+        { key },
+        { cause: err },
+      );
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new StorageError(
+        StorageErrorCode.BACKEND_UNAVAILABLE,
+        'the storage disk is full',
+        { key },
+        { cause: err },
+      );
+    case 'ENAMETOOLONG':
+      return StorageError.invalidPath('the path is too long for this storage');
+    case 'ABORT_ERR':
+      return new StorageError(StorageErrorCode.ABORTED, 'the upload was aborted', { key }, { cause: err });
+    default:
+      return new StorageError(StorageErrorCode.INTERNAL, 'local storage failed', { key }, { cause: err });
+  }
+}

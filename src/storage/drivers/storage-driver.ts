@@ -1,0 +1,97 @@
+import type { Readable } from 'node:stream';
+
+/** An inclusive byte range, as HTTP `Range` speaks it: `start` <= `end` < size. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface ObjectStat {
+  key: string;
+  size: number;
+  lastModified: Date;
+  contentType?: string;
+  etag?: string;
+}
+
+export interface PutOptions {
+  /** Exact size in bytes when known (lets cloud SDKs pick a single PUT). */
+  size?: number;
+  contentType?: string;
+  /** Aborting it aborts the write; nothing is left under the key. */
+  signal?: AbortSignal;
+}
+
+export interface GetOptions {
+  range?: ByteRange;
+  signal?: AbortSignal;
+}
+
+export interface SignUploadOptions {
+  contentType: string;
+  /** Seconds from now until the URL stops working. */
+  expiresIn: number;
+  /** Largest body accepted, where the backend can enforce it. */
+  maxSize?: number;
+}
+
+/** What a client needs to upload directly: send `method` to `url` with exactly `headers`. */
+export interface SignedUpload {
+  url: string;
+  method: 'PUT' | 'POST';
+  headers: Record<string, string>;
+  expiresAt: number;
+}
+
+/**
+ * One storage backend. Drivers do I/O and nothing else: they know no Nest, no records, no
+ * expiry. Keys are already validated by the service (relative, `/`-separated, no `.`/`..`
+ * segments, no control characters). Every method rejects with a `StorageError`:
+ * `E_NOT_FOUND` for a missing key where one is required, `E_ACCESS_DENIED` when the backend
+ * refuses the credentials, `E_BACKEND_UNAVAILABLE` when it cannot be reached in time.
+ */
+export interface StorageDriver {
+  /** The storage type element, e.g. `storages.LocalType`. */
+  readonly type: string;
+
+  /**
+   * Streams `body` to `key`, replacing what is there. Commit is atomic: a reader sees the old
+   * object or the whole new one, never a part. If `body` errors (a failed hash check, a size
+   * limit, a client that went away) or `signal` aborts, the write is abandoned and nothing is
+   * left under `key` or in temporary space. Resolves with the stored object's stat.
+   */
+  put(key: string, body: Readable, options?: PutOptions): Promise<ObjectStat>;
+
+  /**
+   * Opens `key` for reading, the whole object or `range` of it (already checked against the
+   * size by the caller). Rejects with `E_NOT_FOUND` before any byte when the key is absent.
+   */
+  get(key: string, options?: GetOptions): Promise<Readable>;
+
+  /** The object's size and dates; rejects with `E_NOT_FOUND` when absent. */
+  stat(key: string): Promise<ObjectStat>;
+
+  exists(key: string): Promise<boolean>;
+
+  /** Removes `key`; a missing key is not an error. */
+  delete(key: string): Promise<void>;
+
+  /** Copies `from` to `to` within the backend; `E_NOT_FOUND` when `from` is absent. */
+  copy(from: string, to: string): Promise<void>;
+
+  /** Every object whose key starts with `prefix`, in no promised order. */
+  list(prefix?: string): AsyncIterable<ObjectStat>;
+
+  /**
+   * A URL a client can upload `key` to without credentials, bound to the content type and the
+   * expiry. Drivers without a native mechanism (local disk) reject with `E_INVALID_ARGUMENT`;
+   * the service then signs a URL to its own upload route.
+   */
+  signUpload?(key: string, options: SignUploadOptions): Promise<SignedUpload>;
+
+  /** The object's public URL when the instance is configured with one (a CDN), else null. */
+  publicUrl(key: string): string | null;
+
+  /** Releases clients and sockets; called on shutdown. */
+  close?(): Promise<void>;
+}

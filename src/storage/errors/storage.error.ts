@@ -1,0 +1,91 @@
+/**
+ * Stable error codes. Every failure the service reports carries one of these; the HTTP layer maps
+ * them to statuses in one place (`STATUS_BY_CODE`), and drivers never throw HTTP exceptions.
+ */
+export const StorageErrorCode = {
+  NOT_FOUND: 'E_NOT_FOUND',
+  INVALID_PATH: 'E_INVALID_PATH',
+  INVALID_ARGUMENT: 'E_INVALID_ARGUMENT',
+  MD5_MISMATCH: 'E_MD5_MISMATCH',
+  UNKNOWN_STORAGE: 'E_UNKNOWN_STORAGE',
+  TOO_LARGE: 'E_TOO_LARGE',
+  UNAUTHORIZED: 'E_UNAUTHORIZED',
+  ACCESS_DENIED: 'E_ACCESS_DENIED',
+  SIGNATURE_INVALID: 'E_SIGNATURE_INVALID',
+  UNSUPPORTED_MEDIA_TYPE: 'E_UNSUPPORTED_MEDIA_TYPE',
+  RANGE_NOT_SATISFIABLE: 'E_RANGE_NOT_SATISFIABLE',
+  PRECONDITION_FAILED: 'E_PRECONDITION_FAILED',
+  CONFLICT: 'E_CONFLICT',
+  ABORTED: 'E_ABORTED',
+  BACKEND_UNAVAILABLE: 'E_BACKEND_UNAVAILABLE',
+  INVALID_CONFIG: 'E_INVALID_CONFIG',
+  INTERNAL: 'E_INTERNAL',
+} as const;
+
+export type StorageErrorCode = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];
+
+export const STATUS_BY_CODE: Record<StorageErrorCode, number> = {
+  E_NOT_FOUND: 404,
+  E_INVALID_PATH: 400,
+  E_INVALID_ARGUMENT: 400,
+  E_MD5_MISMATCH: 400,
+  E_UNKNOWN_STORAGE: 400,
+  E_TOO_LARGE: 413,
+  E_UNAUTHORIZED: 401,
+  E_ACCESS_DENIED: 403,
+  E_SIGNATURE_INVALID: 403,
+  E_UNSUPPORTED_MEDIA_TYPE: 415,
+  E_RANGE_NOT_SATISFIABLE: 416,
+  E_PRECONDITION_FAILED: 412,
+  E_CONFLICT: 409,
+  E_ABORTED: 400,
+  E_BACKEND_UNAVAILABLE: 503,
+  E_INVALID_CONFIG: 500,
+  E_INTERNAL: 500,
+};
+
+/**
+ * The one error type of the project. `message` is safe to show to a client: it never holds a
+ * secret, a stack or a local filesystem path (put those in `context` or `cause`, which stay in
+ * the logs).
+ */
+export class StorageError extends Error {
+  constructor(
+    readonly code: StorageErrorCode,
+    message: string,
+    readonly context: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StorageError';
+  }
+
+  get status(): number {
+    return STATUS_BY_CODE[this.code];
+  }
+
+  static notFound(key: string, storage?: string): StorageError {
+    return new StorageError(StorageErrorCode.NOT_FOUND, `file '${key}' not found${storage ? ` in ${storage}` : ''}`, {
+      key,
+      storage,
+    });
+  }
+
+  static invalidPath(reason: string): StorageError {
+    return new StorageError(StorageErrorCode.INVALID_PATH, `invalid path: ${reason}`);
+  }
+
+  static invalidArgument(message: string): StorageError {
+    return new StorageError(StorageErrorCode.INVALID_ARGUMENT, message);
+  }
+
+  static tooLarge(limit: number): StorageError {
+    return new StorageError(StorageErrorCode.TOO_LARGE, `file is larger than the limit of ${limit} bytes`, {
+      limit,
+    });
+  }
+}
+
+export function isStorageError(err: unknown, code?: StorageErrorCode): err is StorageError {
+  return err instanceof StorageError && (code === undefined || err.code === code);
+}

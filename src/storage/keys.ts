@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { StorageError } from './errors/storage.error';
+
+/** S3's limit, and a sane one everywhere: 1024 bytes of UTF-8 for a whole key. */
+export const MAX_KEY_BYTES = 1024;
+/** Most filesystems stop at 255 bytes per name. */
+export const MAX_SEGMENT_BYTES = 255;
+
+// C0 and C1 controls, DEL, and the Unicode line/paragraph separators and bidi overrides that can
+// disguise a name in logs and headers.
+// eslint-disable-next-line no-control-regex
+const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * Turns a user-supplied path into a storage key, or throws `E_INVALID_PATH`. A key is relative,
+ * `/`-separated, NFC-normalised, has no empty, `.` or `..` segment, no backslash, no control
+ * character, and fits the length limits. Nothing is silently rewritten beyond NFC: a path that
+ * is not already a clean key is refused, so the caller always knows which key was used.
+ */
+export function normalizeKey(input: unknown): string {
+  if (typeof input !== 'string' || input.length === 0) {
+    throw StorageError.invalidPath('a file path is required');
+  }
+  const key = input.normalize('NFC');
+  if (FORBIDDEN.test(key)) throw StorageError.invalidPath('control characters are not allowed');
+  if (key.includes('\\')) throw StorageError.invalidPath("use '/' as the separator, not '\\'");
+  if (key.startsWith('/')) throw StorageError.invalidPath('the path must be relative');
+  if (/^[a-zA-Z]:/.test(key)) throw StorageError.invalidPath('drive letters are not allowed');
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
+    throw StorageError.invalidPath(`the path is longer than ${MAX_KEY_BYTES} bytes`);
+  }
+  for (const segment of key.split('/')) {
+    if (segment === '' || segment === '.' || segment === '..') {
+      throw StorageError.invalidPath("empty, '.' and '..' segments are not allowed");
+    }
+    if (Buffer.byteLength(segment) > MAX_SEGMENT_BYTES) {
+      throw StorageError.invalidPath(`a path segment is longer than ${MAX_SEGMENT_BYTES} bytes`);
+    }
+    if (segment.trim() !== segment) {
+      throw StorageError.invalidPath('path segments may not start or end with white space');
+    }
+  }
+  return key;
+}
+
+/** A key prefix for listing: empty, or a clean key optionally ending in `/`. */
+export function normalizePrefix(input: unknown): string {
+  if (input === undefined || input === null || input === '') return '';
+  if (typeof input !== 'string') throw StorageError.invalidPath('prefix must be a string');
+  const trailing = input.endsWith('/');
+  const key = normalizeKey(trailing ? input.slice(0, -1) : input);
+  return trailing ? `${key}/` : key;
+}
+
+/** The suffix the spec keeps on md5-named files: `.pdf` of `a/b/report.PDF` is `.pdf`. */
+export function fileSuffix(key: string): string {
+  const base = key.slice(key.lastIndexOf('/') + 1);
+  const dot = base.lastIndexOf('.');
+  if (dot <= 0 || dot === base.length - 1) return '';
+  const suffix = base.slice(dot).toLowerCase();
+  return /^\.[a-z0-9]{1,16}$/.test(suffix) ? suffix : '';
+}
+
+export const MD5_HEX = /^[a-f0-9]{32}$/;
+
+export function normalizeMd5(input: unknown): string {
+  if (typeof input !== 'string' || !MD5_HEX.test(input.toLowerCase())) {
+    throw StorageError.invalidArgument('md5 must be 32 hexadecimal characters');
+  }
+  return input.toLowerCase();
+}
+
+export function md5Hex(value: string): string {
+  return createHash('md5').update(value, 'utf8').digest('hex');
+}
+
+/** The display name of a key: its last segment. */
+export function baseName(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1);
+}
