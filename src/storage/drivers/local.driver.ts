@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import type { GetOptions, ObjectStat, PutOptions, StorageDriver } from './storage-driver';
@@ -57,21 +57,14 @@ export class LocalDriver implements StorageDriver {
   }
 
   private async writeTemp(dir: string, temp: string, body: Readable, signal?: AbortSignal): Promise<void> {
-    // A concurrent delete may prune the folder between mkdir and open: retry once.
-    for (let attempt = 0; ; attempt++) {
-      await fs.mkdir(dir, { recursive: true });
-      const handle = await fs.open(temp, 'wx', 0o644).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT' && attempt === 0) return null;
-        throw err;
-      });
-      if (!handle) continue;
-      try {
-        await pipeline(body, createWriteStream('', { fd: handle.fd, autoClose: false }), { signal });
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      return;
+    await fs.mkdir(dir, { recursive: true });
+    const out = createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: READ_CHUNK });
+    await pipeline(body, out, { signal });
+    const handle = await fs.open(temp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
     }
   }
 
@@ -86,14 +79,8 @@ export class LocalDriver implements StorageDriver {
       throw StorageError.notFound(key);
     }
     const { range, signal } = options;
-    const stream = createReadStream('', {
-      fd: handle.fd,
-      autoClose: true,
-      start: range?.start,
-      end: range?.end,
-      highWaterMark: READ_CHUNK,
-      signal,
-    });
+    const stream = handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK });
+    if (signal) addAbortSignal(signal, stream);
     return stream;
   }
 

@@ -1,0 +1,29 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ConfigModule, ConfigService, registerAs } from '@nestjs/config';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { StorageModule } from '../storage/storage.module';
+import { buildAppConfig, type AppConfig } from './app.config';
+import { dataSourceOptions } from './database';
+
+/** The standalone service: configuration, the database, and the storage module with its API. */
+@Module({})
+export class AppModule {
+  /** `env` is read when the module is built (start-up), never at import time. */
+  static forRoot(env: NodeJS.ProcessEnv = process.env): DynamicModule {
+    const appConfig = registerAs('app', (): AppConfig => buildAppConfig(env));
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig] }),
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({ ...dataSourceOptions(env), retryAttempts: 3, retryDelay: 1000 }),
+        }),
+        StorageModule.forRootAsync({
+          inject: [ConfigService],
+          useFactory: (config: ConfigService) => config.getOrThrow<AppConfig>('app').storage,
+          routePrefix: env.ROUTE_PREFIX || 'storage',
+        }),
+      ],
+    };
+  }
+}

@@ -1,0 +1,11 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+
+/**
+ * The caller's user name for `uploadUser`: `req.user.name`, or `username`/`id` as other guards
+ * (passport strategies) leave them; undefined on public routes.
+ */
+export const CurrentUser = createParamDecorator((_data: unknown, context: ExecutionContext): string | undefined => {
+  const user = context.switchToHttp().getRequest<{ user?: Record<string, unknown> }>().user;
+  const name = user?.name ?? user?.username ?? user?.id;
+  return name === undefined || name === null ? undefined : String(name);
+});

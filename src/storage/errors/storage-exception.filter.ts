@@ -1,0 +1,85 @@
+import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { Response } from 'express';
+import { MulterError } from 'multer';
+import { StorageError, StorageErrorCode } from './storage.error';
+
+const CODE_BY_STATUS: Record<number, StorageErrorCode> = {
+  400: StorageErrorCode.INVALID_ARGUMENT,
+  401: StorageErrorCode.UNAUTHORIZED,
+  403: StorageErrorCode.ACCESS_DENIED,
+  404: StorageErrorCode.NOT_FOUND,
+  409: StorageErrorCode.CONFLICT,
+  412: StorageErrorCode.PRECONDITION_FAILED,
+  413: StorageErrorCode.TOO_LARGE,
+  415: StorageErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  416: StorageErrorCode.RANGE_NOT_SATISFIABLE,
+  503: StorageErrorCode.BACKEND_UNAVAILABLE,
+};
+
+/**
+ * Maps every error to `{statusCode, code, message}`. Client errors keep their message (written to
+ * be shown); anything unexpected becomes a 500 `E_INTERNAL` with a generic message, and its
+ * detail goes only to the log. If the body had started, the connection is cut instead.
+ */
+@Catch()
+export class StorageExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('StorageExceptionFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    const { statusCode, code, message } = this.describe(exception);
+    if (statusCode >= 500) this.logger.error(`${code}: ${describeCause(exception)}`);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.status(statusCode).setHeader('Cache-Control', 'no-store');
+    res.json({ statusCode, code, message });
+  }
+
+  private describe(exception: unknown): { statusCode: number; code: StorageErrorCode; message: string } {
+    if (exception instanceof StorageError) {
+      const internal = exception.status >= 500 && exception.code === StorageErrorCode.INTERNAL;
+      return {
+        statusCode: exception.status,
+        code: exception.code,
+        message: internal ? 'internal error' : exception.message,
+      };
+    }
+    if (exception instanceof MulterError) {
+      const tooBig = exception.code === 'LIMIT_FILE_SIZE' || exception.code === 'LIMIT_FIELD_VALUE';
+      return {
+        statusCode: tooBig ? 413 : 400,
+        code: tooBig ? StorageErrorCode.TOO_LARGE : StorageErrorCode.INVALID_ARGUMENT,
+        message: `multipart: ${exception.message}${exception.field ? ` (${exception.field})` : ''}`,
+      };
+    }
+    if (exception instanceof HttpException) {
+      const statusCode = exception.getStatus();
+      const response = exception.getResponse();
+      const message =
+        typeof response === 'object' && response !== null && 'message' in response
+          ? [(response as { message: unknown }).message].flat().join('; ')
+          : exception.message;
+      return { statusCode, code: CODE_BY_STATUS[statusCode] ?? StorageErrorCode.INTERNAL, message };
+    }
+    const status = (exception as { status?: unknown; statusCode?: unknown })?.status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      // body-parser and friends: a malformed request, described without internals.
+      return {
+        statusCode: status,
+        code: CODE_BY_STATUS[status] ?? StorageErrorCode.INVALID_ARGUMENT,
+        message: 'malformed request',
+      };
+    }
+    return { statusCode: 500, code: StorageErrorCode.INTERNAL, message: 'internal error' };
+  }
+}
+
+function describeCause(exception: unknown): string {
+  if (exception instanceof Error) {
+    const cause = (exception as { cause?: unknown }).cause;
+    return `${exception.stack ?? exception.message}${cause ? `\ncaused by: ${describeCause(cause)}` : ''}`;
+  }
+  return String(exception);
+}

@@ -1,0 +1,68 @@
+import { Column, Entity, Index, PrimaryGeneratedColumn, type ValueTransformer } from 'typeorm';
+
+/** bigint columns come back as strings from mysql2; epoch milliseconds fit a JS number. */
+const bigintNumber: ValueTransformer = {
+  to: (value?: number | null) => value,
+  from: (value?: string | number | null) => (value === null || value === undefined ? value : Number(value)),
+};
+
+/**
+ * One row per upload, in the spec's attachment format (see `toFileRecord` for the JSON form).
+ * `name` is the key in the backend and `storeFullName` the instance: together they locate the
+ * object; `url` is derived from them when the record is served, never stored.
+ */
+@Entity({ name: 'storage_files' })
+@Index('IDX_storage_files_key', ['keyHash'])
+@Index('IDX_storage_files_expires', ['expires'])
+export class FileEntity {
+  @PrimaryGeneratedColumn({ type: 'int' })
+  id!: number;
+
+  /** md5 of storeFullName + NUL + name: an index-friendly handle on a (long) key. */
+  @Column({ type: 'varchar', length: 32 })
+  keyHash!: string;
+
+  @Column({ type: 'varchar', length: 32 })
+  md5!: string;
+
+  @Column({ type: 'varchar', length: 255 })
+  uid!: string;
+
+  @Column({ type: 'varchar', length: 1024 })
+  name!: string;
+
+  @Column({ type: 'bigint', transformer: bigintNumber })
+  size!: number;
+
+  @Column({ type: 'varchar', length: 255 })
+  type!: string;
+
+  /** Expiry time, epoch ms; null is permanent. */
+  @Column({ type: 'bigint', nullable: true, transformer: bigintNumber })
+  expires!: number | null;
+
+  @Column({ type: 'varchar', length: 1024 })
+  fileName!: string;
+
+  /** The storage type element, e.g. `storages.LocalType`. */
+  @Column({ type: 'varchar', length: 64 })
+  fullName!: string;
+
+  /** Epoch ms. */
+  @Column({ type: 'bigint', transformer: bigintNumber })
+  uploadTime!: number;
+
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  uploadUser!: string | null;
+
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  updateUserId!: string | null;
+
+  /** The storage instance's element name, e.g. `storages.Default`. */
+  @Column({ type: 'varchar', length: 255 })
+  storeFullName!: string;
+
+  /** The `expires` seconds given at upload, kept as the retention period. */
+  @Column({ type: 'int', nullable: true })
+  retentionPeriod!: number | null;
+}

@@ -1,0 +1,103 @@
+import type { Request, Response } from 'express';
+import multer from 'multer';
+import { PassThrough } from 'node:stream';
+import { StorageError, StorageErrorCode } from '../errors/storage.error';
+import type { FileRecord } from '../file-record';
+import type { StorageService } from '../storage.service';
+import { ServiceStorageEngine, type StoredPart } from './multer-storage.engine';
+import { UPLOAD_FIELD_NAMES, uploadFields } from './upload-fields';
+
+const MULTIPART_LIMITS: multer.Options['limits'] = {
+  files: 1,
+  fields: 20,
+  fieldSize: 64 * 1024,
+  parts: 25,
+  headerPairs: 100,
+};
+
+/** Runs multer with the streaming engine and returns the stored file's record. */
+export async function readMultipartUpload(
+  service: StorageService,
+  req: Request,
+  res: Response,
+  user: string | undefined,
+): Promise<FileRecord> {
+  if (!req.is('multipart/form-data')) {
+    throw StorageError.invalidArgument('send multipart/form-data with a "file" part, or PUT the raw bytes');
+  }
+  const handler = multer({
+    storage: new ServiceStorageEngine(service, user),
+    limits: MULTIPART_LIMITS,
+    defParamCharset: 'utf8',
+  }).single('file');
+  await new Promise<void>((resolve, reject) => handler(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
+  const part = req.file as unknown as StoredPart | undefined;
+  if (!part?.record) throw StorageError.invalidArgument('the multipart body has no "file" part');
+  const late = UPLOAD_FIELD_NAMES.filter((f) => req.body?.[f] !== undefined && !part.fieldsSeen.includes(f));
+  if (late.length > 0) {
+    await service.deleteRecord(part.record.id);
+    throw StorageError.invalidArgument(`send the fields ${late.join(', ')} before the "file" part`);
+  }
+  return part.record;
+}
+
+/** Streams a raw request body (PUT) into storage; `Content-Length`, when sent, is checked. */
+export async function readRawUpload(
+  service: StorageService,
+  req: Request,
+  res: Response,
+  path: string,
+  user: string | undefined,
+): Promise<FileRecord> {
+  if (req.readableEnded || (req as { _body?: boolean })._body) {
+    throw new StorageError(
+      StorageErrorCode.INTERNAL,
+      'the request body was consumed before the upload route; exclude it from body parsers',
+    );
+  }
+  const declared = req.headers['content-length'];
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!req.complete) abort.abort(new StorageError(StorageErrorCode.ABORTED, 'the client went away'));
+  };
+  req.once('close', onClose);
+  // The service destroys its body on failure; a PassThrough keeps that from killing the socket
+  // before the error response is written.
+  const body = req.pipe(new PassThrough({ highWaterMark: 1024 * 1024 }));
+  try {
+    const fields = uploadFields(req.query as Record<string, unknown>);
+    return await service.uploadStream({
+      ...fields,
+      file: path,
+      body,
+      contentType: fields.contentType ?? req.headers['content-type'],
+      size: declared === undefined ? undefined : Number(declared),
+      user,
+      signal: abort.signal,
+    });
+  } catch (err) {
+    discardRest(req, res);
+    throw err;
+  } finally {
+    req.off('close', onClose);
+  }
+}
+
+/** Bytes of a refused body read and dropped so the client can read the answer; past it, cut. */
+const DRAIN_LIMIT = 1024 * 1024;
+
+/**
+ * After a refused upload: read and drop a little more of the body, so that a client still
+ * sending can read the error, but close the connection rather than swallow a large upload.
+ */
+function discardRest(req: Request, res: Response): void {
+  if (req.complete) return;
+  req.unpipe();
+  if (!res.headersSent) res.setHeader('Connection', 'close');
+  let dropped = 0;
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > DRAIN_LIMIT) req.socket.destroy();
+  });
+  req.resume();
+}

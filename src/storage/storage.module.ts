@@ -1,0 +1,55 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { PATH_METADATA } from '@nestjs/common/constants';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { StorageAuthGuard } from './auth/storage-auth.guard';
+import { STORAGE_ROUTE_PREFIX } from './storage.constants';
+import { FileEntity } from './file.entity';
+import { FilesController } from './http/files.controller';
+import {
+  ASYNC_OPTIONS_TYPE,
+  ConfigurableModuleClass,
+  OPTIONS_TYPE,
+  type StorageModuleExtras,
+} from './storage.module-definition';
+import { authGuardProvider, storageRegistryProvider } from './storage.providers';
+import { StorageRegistry } from './storage-registry';
+import { StorageService } from './storage.service';
+
+const CONTROLLERS = [FilesController];
+
+/**
+ * `StorageModule.forRoot(options)` / `forRootAsync(...)`: exports `StorageService`. The host
+ * provides the TypeORM data source, with `FileEntity` and `storageMigrations` in it.
+ */
+@Module({})
+export class StorageModule extends ConfigurableModuleClass {
+  static override forRoot(options: typeof OPTIONS_TYPE): DynamicModule {
+    return StorageModule.withParts(super.forRoot(options), options);
+  }
+
+  static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    return StorageModule.withParts(super.forRootAsync(options), options);
+  }
+
+  private static withParts(base: DynamicModule, extras: StorageModuleExtras): DynamicModule {
+    const http = extras.http ?? true;
+    const prefix = (extras.routePrefix ?? 'storage').replace(/^\/+|\/+$/g, '');
+    if (http) {
+      for (const controller of CONTROLLERS) Reflect.defineMetadata(PATH_METADATA, prefix, controller);
+    }
+    return {
+      ...base,
+      imports: [...(base.imports ?? []), TypeOrmModule.forFeature([FileEntity])],
+      controllers: http ? CONTROLLERS : [],
+      providers: [
+        ...(base.providers ?? []),
+        storageRegistryProvider,
+        { provide: STORAGE_ROUTE_PREFIX, useValue: prefix },
+        authGuardProvider(extras),
+        StorageAuthGuard,
+        StorageService,
+      ],
+      exports: [StorageService, StorageRegistry],
+    };
+  }
+}

@@ -1,0 +1,384 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { lookup as mimeLookup } from 'mime-types';
+import { LessThan, type Repository } from 'typeorm';
+import type { ByteRange, ObjectStat } from './drivers/storage-driver';
+import { StorageError, StorageErrorCode } from './errors/storage.error';
+import { toFileRecord, type FileRecord } from './file-record';
+import { FileEntity } from './file.entity';
+import { HashingStream } from './hashing-stream';
+import { baseName, fileSuffix, md5Hex, normalizeKey, normalizeMd5, normalizePrefix } from './keys';
+import { STORAGE_ROUTE_PREFIX } from './storage.constants';
+import { STORAGE_MODULE_OPTIONS } from './storage.module-definition';
+import { DEFAULTS, type StorageModuleOptions } from './storage.options';
+import { StorageRegistry, type StorageInstance } from './storage-registry';
+
+/** A file object as multer and similar parsers give it. */
+export interface UploadedFileLike {
+  originalname: string;
+  mimetype?: string;
+  size?: number;
+  buffer?: Buffer;
+  path?: string;
+  stream?: Readable;
+}
+
+/** `uploadByFile`'s parameters, with the spec's names. */
+export interface UploadByFileParams {
+  /** A file object, or the target path (then `data` is required). */
+  file: string | UploadedFileLike;
+  data?: Buffer | Uint8Array | string | Readable;
+  /** Hex md5 of the data: the file is stored as `{md5}{suffix}` and the hash is checked. */
+  md5?: string;
+  contentType?: string;
+  /** Storage instance element name; the default instance when omitted. */
+  storage?: string;
+  /** Seconds until the file expires. */
+  expires?: number;
+  /** Recorded as `uploadUser` and `updateUserId`. */
+  user?: string;
+  /** The client's upload id (`uid`); derived from the file name's md5 when omitted. */
+  uid?: string;
+  /** The original file name to record, when it differs from the path. */
+  fileName?: string;
+  /** The declared length, checked against what arrives. */
+  size?: number;
+  signal?: AbortSignal;
+}
+
+/** A streamed upload: `body` instead of `data`, `file` a path. */
+export interface UploadStreamParams extends Omit<UploadByFileParams, 'file' | 'data'> {
+  file: string;
+  body: Readable;
+}
+
+export interface OpenedFile {
+  record: FileRecord;
+  entity: FileEntity;
+  instance: StorageInstance;
+  stat: ObjectStat;
+}
+
+export interface ListParams {
+  storage?: string;
+  prefix?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+const DEFAULT_TYPE = 'application/octet-stream';
+
+/**
+ * The storage rules: default instance, key normalisation, md5 naming and checking, records,
+ * expiry on access. Other modules inject this; controllers only translate HTTP to these calls.
+ */
+@Injectable()
+export class StorageService implements OnApplicationShutdown {
+  constructor(
+    @Inject(STORAGE_MODULE_OPTIONS) private readonly options: StorageModuleOptions,
+    @Inject(STORAGE_ROUTE_PREFIX) private readonly routePrefix: string,
+    private readonly registry: StorageRegistry,
+    @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
+  ) {}
+
+  /** The spec's `uploadByFile`: a file object, or a path with `data`. Returns the file record. */
+  async uploadByFile(params: UploadByFileParams): Promise<FileRecord> {
+    const { file, data, ...rest } = params;
+    if (typeof file === 'string') {
+      if (data === undefined || data === null) {
+        throw StorageError.invalidArgument('data is required when file is a path');
+      }
+      const size =
+        typeof data === 'string' ? Buffer.byteLength(data) : data instanceof Readable ? undefined : data.length;
+      return this.uploadStream({ ...rest, size: rest.size ?? size, file, body: toReadable(data) });
+    }
+    if (!file || typeof file.originalname !== 'string') {
+      throw StorageError.invalidArgument('file must be a path or a file object with originalname');
+    }
+    const body = file.stream ?? (file.buffer ? Readable.from([file.buffer]) : undefined);
+    const source = body ?? (file.path ? (await import('node:fs')).createReadStream(file.path) : undefined);
+    if (!source) throw StorageError.invalidArgument('the file object has no buffer, path or stream');
+    return this.uploadStream({
+      ...rest,
+      file: file.originalname,
+      body: source,
+      contentType: rest.contentType ?? file.mimetype,
+      fileName: rest.fileName ?? file.originalname,
+    });
+  }
+
+  /** Streams `body` into storage; nothing of it is kept in memory. Returns the file record. */
+  async uploadStream(params: UploadStreamParams): Promise<FileRecord> {
+    const { body } = params;
+    try {
+      return await this.store(params);
+    } catch (err) {
+      body.destroy();
+      throw err;
+    }
+  }
+
+  private async store(params: UploadStreamParams): Promise<FileRecord> {
+    const instance = this.registry.get(params.storage);
+    const path = normalizeKey(params.file);
+    const md5 = params.md5 === undefined || params.md5 === '' ? undefined : normalizeMd5(params.md5);
+    const expires = parseExpires(params.expires);
+    const maxBytes = this.options.maxUploadSize ?? DEFAULTS.maxUploadSize;
+    if (params.size !== undefined && params.size > maxBytes) throw StorageError.tooLarge(maxBytes);
+    const key = md5 ? `${md5}${fileSuffix(path)}` : path;
+    const type = pickContentType(params.contentType, params.fileName ?? path);
+    const hasher = new HashingStream({ maxBytes, expectedMd5: md5, expectedSize: params.size });
+
+    if (md5 && (await this.hasLiveObject(instance, key))) {
+      // Already stored: verify the caller really has these bytes, then only add a record.
+      await pipeline(params.body, hasher, new Discard(), { signal: params.signal });
+    } else {
+      params.body.once('error', (err) => hasher.destroy(err));
+      // A short body can fail its check before the driver starts reading; the driver still sees
+      // the errored stream, this listener only keeps the early error from being "unhandled".
+      hasher.once('error', () => undefined);
+      await instance.driver.put(key, params.body.pipe(hasher), {
+        size: params.size,
+        contentType: type,
+        signal: params.signal,
+      });
+    }
+    const entity = await this.saveRecord(instance, key, {
+      md5: hasher.md5,
+      size: hasher.bytes,
+      type,
+      expires,
+      fileName: (params.fileName ?? baseName(path)).normalize('NFC'),
+      user: params.user ?? null,
+      uid: params.uid ?? md5Hex(path),
+      replace: !md5,
+    });
+    return this.toRecord(entity);
+  }
+
+  private async saveRecord(
+    instance: StorageInstance,
+    key: string,
+    fields: {
+      md5: string;
+      size: number;
+      type: string;
+      expires: number | null;
+      fileName: string;
+      user: string | null;
+      uid: string;
+      replace: boolean;
+    },
+  ): Promise<FileEntity> {
+    const now = Date.now();
+    const entity = this.files.create({
+      keyHash: keyHash(instance.name, key),
+      md5: fields.md5,
+      uid: fields.uid.slice(0, 255),
+      name: key,
+      size: fields.size,
+      type: fields.type,
+      expires: fields.expires === null ? null : now + fields.expires * 1000,
+      fileName: fields.fileName.slice(0, 1024),
+      fullName: instance.type,
+      uploadTime: now,
+      uploadUser: fields.user,
+      updateUserId: fields.user,
+      storeFullName: instance.name,
+      retentionPeriod: fields.expires,
+    });
+    return this.files.manager.transaction(async (manager) => {
+      const saved = await manager.save(entity);
+      if (fields.replace) {
+        // New bytes under a plain path replace the old file: its older records go with it.
+        await manager.delete(FileEntity, { keyHash: saved.keyHash, id: LessThan(saved.id) });
+      }
+      return saved;
+    });
+  }
+
+  /** The live record of `file`, or `E_NOT_FOUND`; an expired one is removed on the way. */
+  async getMeta(file: string, storage?: string): Promise<FileRecord> {
+    const { entity } = await this.findLive(file, storage);
+    return this.toRecord(entity);
+  }
+
+  /** Record, instance and object stat of a live file: what a response needs before the body. */
+  async open(file: string, storage?: string): Promise<OpenedFile> {
+    const { entity, instance } = await this.findLive(file, storage);
+    const stat = await instance.driver.stat(entity.name);
+    return { entity, instance, stat, record: this.toRecord(entity) };
+  }
+
+  /** A readable of a live file, whole or a byte range of it. */
+  async downloadStream(
+    file: string,
+    options: { storage?: string; range?: ByteRange; signal?: AbortSignal } = {},
+  ): Promise<OpenedFile & { stream: Readable }> {
+    const opened = await this.open(file, options.storage);
+    const stream = await opened.instance.driver.get(opened.entity.name, {
+      range: options.range,
+      signal: options.signal,
+    });
+    return { ...opened, stream };
+  }
+
+  /**
+   * The spec's `download`: the file's bytes. Bounded by `maxBufferSize` because the result is
+   * one Buffer; larger files need `downloadStream`.
+   */
+  async download(file: string, storage?: string): Promise<Buffer> {
+    const limit = this.options.maxBufferSize ?? DEFAULTS.maxBufferSize;
+    const opened = await this.open(file, storage);
+    if (opened.stat.size > limit) {
+      throw new StorageError(
+        StorageErrorCode.TOO_LARGE,
+        `'${opened.entity.name}' is ${opened.stat.size} bytes, more than download() returns in memory (${limit}); use downloadStream()`,
+      );
+    }
+    const stream = await opened.instance.driver.get(opened.entity.name);
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  /** The spec's `delete`: removes the file's records and its object. `E_NOT_FOUND` if absent. */
+  async delete(file: string, storage?: string): Promise<{ deleted: number }> {
+    const instance = this.registry.get(storage);
+    const key = normalizeKey(file);
+    const result = await this.files.delete({ keyHash: keyHash(instance.name, key) });
+    const objectExists = await instance.driver.exists(key);
+    if (!result.affected && !objectExists) throw StorageError.notFound(key, instance.name);
+    await instance.driver.delete(key);
+    return { deleted: result.affected ?? 0 };
+  }
+
+  /** Removes one record by id; its object goes too once no record refers to it. */
+  async deleteRecord(id: number): Promise<void> {
+    const entity = await this.files.findOne({ where: { id } });
+    if (!entity) return;
+    await this.removeRecord(this.registry.get(entity.storeFullName), entity);
+  }
+
+  /** Records of one instance, newest last, `limit` at a time; `cursor` continues a listing. */
+  async list(params: ListParams = {}): Promise<{ items: FileRecord[]; nextCursor: string | null }> {
+    const instance = this.registry.get(params.storage);
+    const prefix = normalizePrefix(params.prefix);
+    const limit = Math.min(Math.max(Math.trunc(Number(params.limit ?? 100)) || 100, 1), 1000);
+    const after = params.cursor ? parseCursor(params.cursor) : 0;
+    const query = this.files
+      .createQueryBuilder('f')
+      .where('f.storeFullName = :store', { store: instance.name })
+      .andWhere('f.id > :after', { after })
+      .andWhere('(f.expires IS NULL OR f.expires > :now)', { now: Date.now() })
+      .orderBy('f.id', 'ASC')
+      .take(limit + 1);
+    if (prefix) query.andWhere('f.name LIKE :prefix ESCAPE :esc', { prefix: `${escapeLike(prefix)}%`, esc: '!' });
+    const rows = await query.getMany();
+    const page = rows.slice(0, limit);
+    const nextCursor = rows.length > limit ? String(page[page.length - 1].id) : null;
+    return { items: page.map((row) => this.toRecord(row)), nextCursor };
+  }
+
+  /** The instance names, and which one is the default. */
+  storages(): { default: string; names: string[] } {
+    return { default: this.registry.defaultName, names: this.registry.names() };
+  }
+
+  instance(storage?: string): StorageInstance {
+    return this.registry.get(storage);
+  }
+
+  /** The record's public form, with `url` derived from the key and the instance. */
+  toRecord(entity: FileEntity): FileRecord {
+    return toFileRecord(entity, this.urlOf(entity.storeFullName, entity.name));
+  }
+
+  urlOf(storage: string, key: string): string {
+    const instance = this.registry.get(storage);
+    const direct = instance.driver.publicUrl(key);
+    if (direct) return direct;
+    const base = (this.options.publicBaseUrl ?? DEFAULTS.publicBaseUrl).replace(/\/+$/, '');
+    const query = storage === this.registry.defaultName ? '' : `?storage=${encodeURIComponent(storage)}`;
+    return `${base}/${this.routePrefix}/preview/${key.split('/').map(encodeURIComponent).join('/')}${query}`;
+  }
+
+  private async findLive(file: string, storage?: string): Promise<{ entity: FileEntity; instance: StorageInstance }> {
+    const instance = this.registry.get(storage);
+    const key = normalizeKey(file);
+    const entity = await this.files.findOne({
+      where: { keyHash: keyHash(instance.name, key) },
+      order: { id: 'DESC' },
+    });
+    if (!entity || entity.name !== key) throw StorageError.notFound(key, instance.name);
+    if (entity.expires !== null && entity.expires <= Date.now()) {
+      await this.removeRecord(instance, entity);
+      throw StorageError.notFound(key, instance.name);
+    }
+    return { entity, instance };
+  }
+
+  /** Removes a record; the object goes once no record refers to it. */
+  private async removeRecord(instance: StorageInstance, entity: FileEntity): Promise<void> {
+    await this.files.delete({ id: entity.id });
+    const remaining = await this.files.count({ where: { keyHash: entity.keyHash } });
+    if (remaining === 0) await instance.driver.delete(entity.name);
+  }
+
+  private async hasLiveObject(instance: StorageInstance, key: string): Promise<boolean> {
+    const record = await this.files.exists({ where: { keyHash: keyHash(instance.name, key) } });
+    return record && (await instance.driver.exists(key));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.registry.close();
+  }
+}
+
+export function keyHash(storage: string, key: string): string {
+  return md5Hex(`${storage}\u0000${key}`);
+}
+
+function toReadable(data: Buffer | Uint8Array | string | Readable): Readable {
+  if (data instanceof Readable) return data;
+  return Readable.from([typeof data === 'string' ? Buffer.from(data) : Buffer.from(data)]);
+}
+
+function pickContentType(given: string | undefined, name: string): string {
+  const type = given?.trim();
+  if (type && type !== DEFAULT_TYPE) {
+    if (!/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/.test(type) || type.length > 255) {
+      throw StorageError.invalidArgument('contentType must be a MIME type like image/png');
+    }
+    return type;
+  }
+  return mimeLookup(name) || DEFAULT_TYPE;
+}
+
+function parseExpires(value: unknown): number | null {
+  if (value === undefined || value === null || value === '') return null;
+  const seconds = Number(value);
+  if (!Number.isInteger(seconds) || seconds <= 0 || seconds > 100 * 365 * 86400) {
+    throw StorageError.invalidArgument('expires must be a whole number of seconds greater than 0');
+  }
+  return seconds;
+}
+
+function parseCursor(cursor: string): number {
+  const id = Number(cursor);
+  if (!Number.isSafeInteger(id) || id < 0) throw StorageError.invalidArgument('cursor is not valid');
+  return id;
+}
+
+function escapeLike(value: string): string {
+  return value.replace(/[!%_]/g, (c) => `!${c}`);
+}
+
+/** A sink that drops bytes: used to verify an upload whose content is already stored. */
+class Discard extends Writable {
+  override _write(_chunk: unknown, _enc: BufferEncoding, callback: () => void): void {
+    callback();
+  }
+}
