@@ -251,7 +251,7 @@ export class StorageService implements OnApplicationShutdown {
     const result = await this.files.delete({ keyHash: keyHash(instance.name, key) });
     const objectExists = await instance.driver.exists(key);
     if (!result.affected && !objectExists) throw StorageError.notFound(key, instance.name);
-    await instance.driver.delete(key);
+    await this.removeObject(instance, key);
     return { deleted: result.affected ?? 0 };
   }
 
@@ -324,7 +324,12 @@ export class StorageService implements OnApplicationShutdown {
   private async removeRecord(instance: StorageInstance, entity: FileEntity): Promise<void> {
     await this.files.delete({ id: entity.id });
     const remaining = await this.files.count({ where: { keyHash: entity.keyHash } });
-    if (remaining === 0) await instance.driver.delete(entity.name);
+    if (remaining === 0) await this.removeObject(instance, entity.name);
+  }
+
+  /** The one way an object leaves storage: everything derived from it goes with it. */
+  private async removeObject(instance: StorageInstance, key: string): Promise<void> {
+    await instance.driver.delete(key);
   }
 
   private async hasLiveObject(instance: StorageInstance, key: string): Promise<boolean> {
