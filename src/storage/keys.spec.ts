@@ -1,0 +1,75 @@
+import { StorageErrorCode } from './errors/storage.error';
+import { fileSuffix, normalizeKey, normalizeMd5, normalizePrefix } from './keys';
+
+describe('normalizeKey', () => {
+  it.each([
+    ['docs/a.pdf', 'docs/a.pdf'],
+    ['a b/c d.txt', 'a b/c d.txt'],
+    ['日本/ファイル.txt', '日本/ファイル.txt'],
+    ['e\u0301.txt', '\u00e9.txt'], // NFD is stored as NFC
+    ['.hidden', '.hidden'],
+    ['a..b/c', 'a..b/c'],
+    ['x'.repeat(255), 'x'.repeat(255)],
+  ])('accepts %j', (input, expected) => {
+    expect(normalizeKey(input)).toBe(expected);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['absolute', '/etc/passwd'],
+    ['parent', '../x'],
+    ['parent inside', 'a/../../x'],
+    ['dot', './x'],
+    ['empty segment', 'a//b'],
+    ['trailing slash', 'a/'],
+    ['backslash', 'a\\..\\b'],
+    ['drive letter', 'C:/x'],
+    ['NUL', 'a\u0000b'],
+    ['newline', 'a\nb'],
+    ['carriage return', 'a\rb'],
+    ['DEL', 'a\u007fb'],
+    ['C1 control', 'a\u0085b'],
+    ['bidi override', 'a\u202eb'],
+    ['segment over 255 bytes', 'x'.repeat(256)],
+    ['multi-byte segment over 255 bytes', '日'.repeat(86)],
+    ['path over 1024 bytes', Array.from({ length: 103 }, () => 'abcdefghi').join('/')],
+    ['leading space', ' a.txt'],
+    ['trailing space', 'a/b.txt '],
+    ['not a string', 42],
+  ])('refuses %s', (_label, input) => {
+    expect(() => normalizeKey(input)).toThrow(expect.objectContaining({ code: StorageErrorCode.INVALID_PATH }));
+  });
+});
+
+describe('normalizePrefix', () => {
+  it('keeps a trailing slash and allows empty', () => {
+    expect(normalizePrefix('a/b/')).toBe('a/b/');
+    expect(normalizePrefix('a/b')).toBe('a/b');
+    expect(normalizePrefix(undefined)).toBe('');
+    expect(() => normalizePrefix('../')).toThrow();
+  });
+});
+
+describe('fileSuffix', () => {
+  it.each([
+    ['report.pdf', '.pdf'],
+    ['a/b/Photo.JPG', '.jpg'],
+    ['archive.tar.gz', '.gz'],
+    ['noext', ''],
+    ['.bashrc', ''],
+    ['trailing.', ''],
+    ['weird.p df', ''],
+    ['dir.d/file', ''],
+  ])('%s → %j', (key, suffix) => {
+    expect(fileSuffix(key)).toBe(suffix);
+  });
+});
+
+describe('normalizeMd5', () => {
+  it('lower-cases valid hashes and refuses the rest', () => {
+    expect(normalizeMd5('E490F38EEE7AB901E1945BC954AC1377')).toBe('e490f38eee7ab901e1945bc954ac1377');
+    for (const bad of ['', 'xyz', 'e490f38eee7ab901e1945bc954ac137', '../e490f38eee7ab901e1945bc954ac1377', 5]) {
+      expect(() => normalizeMd5(bad)).toThrow(expect.objectContaining({ code: StorageErrorCode.INVALID_ARGUMENT }));
+    }
+  });
+});
