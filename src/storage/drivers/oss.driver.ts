@@ -1,0 +1,196 @@
+import OSS from 'ali-oss';
+import type { Readable } from 'node:stream';
+import {
+  bindSignal,
+  checkExpiresIn,
+  CloudDriverBase,
+  type CloudDriverOptions,
+  MAX_SIGN_SECONDS,
+  MIB,
+  multipartUpload,
+  toStorageError,
+} from './driver-utils';
+import type {
+  GetOptions,
+  ObjectStat,
+  PutOptions,
+  SignedUpload,
+  SignUploadOptions,
+  StorageDriver,
+} from './storage-driver';
+
+export const OSS_TYPE = 'storages.OssType';
+
+/** `ali-oss` client options (same names), plus the bucket and our knobs. */
+export interface OssDriverOptions extends CloudDriverOptions {
+  accessKeyId: string;
+  accessKeySecret: string;
+  stsToken?: string;
+  bucket: string;
+  region?: string;
+  endpoint?: string;
+  secure?: boolean;
+  internal?: boolean;
+  /** `endpoint` is a custom domain bound to the bucket. */
+  cname?: boolean;
+  /** Path-style requests (`/bucket/key`) on `endpoint`, for OSS-compatible servers. */
+  sldEnable?: boolean;
+  /** The longest one request carrying data (a small PUT or one part) may take; default 10 min. */
+  transferTimeoutMs?: number;
+  /** Multipart part size in bytes (at least 100 KiB); default 8 MiB, held in memory per upload. */
+  partSize?: number;
+}
+
+/**
+ * Aliyun OSS through `ali-oss`, V1 signatures. A body that fits in one part is sent with a single
+ * PutObject; a larger one with a multipart upload, one part in memory at a time, aborted when the
+ * body or any request fails, so nothing is committed (a chunked `putStream` would be bounded by
+ * one response timeout over the whole file). Signed uploads are `signatureUrl` PUT URLs with the
+ * Content-Type signed in; a V1 URL cannot bind a size, so `maxSize` is checked by the service
+ * after the upload. ali-oss refuses to sign URLs when `endpoint` is an IP address.
+ */
+export class OssDriver extends CloudDriverBase implements StorageDriver {
+  protected readonly backend = 'OSS';
+  readonly type = OSS_TYPE;
+  readonly client: OSS;
+  private readonly transferTimeoutMs: number;
+
+  constructor(
+    private readonly options: OssDriverOptions,
+    client?: OSS,
+  ) {
+    super(options);
+    this.transferTimeoutMs = Math.max(this.timeoutMs, options.transferTimeoutMs ?? 600_000);
+    this.client = client ?? new OSS(ossClientOptions(options, this.timeoutMs));
+  }
+
+  protected mapError(err: unknown, key: string): Error {
+    return mapOssError(err, key);
+  }
+
+  /** Creates the bucket when `createBucket` is set. */
+  async init(): Promise<void> {
+    if (!this.options.createBucket) return;
+    await this.call('(bucket)', () => this.client.putBucket(this.options.bucket)).catch((err: unknown) => {
+      if ((err as { cause?: { code?: string } }).cause?.code !== 'BucketAlreadyExists') throw err;
+    });
+  }
+
+  async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectStat> {
+    const mime = options.contentType ?? 'application/octet-stream';
+    // A data request may take up to transferTimeoutMs to answer, but must connect within timeoutMs.
+    const timeout = [this.timeoutMs, this.transferTimeoutMs] as unknown as number;
+    const { client } = this;
+    try {
+      await multipartUpload(bindSignal(body, options.signal), Math.max(MIB / 10, this.options.partSize ?? 8 * MIB), {
+        putWhole: async (data) => void (await client.put(key, data, { mime, timeout })),
+        begin: async () => (await client.initMultipartUpload(key, { mime, timeout: this.timeoutMs })).uploadId,
+        uploadPart: async (uploadId, partNumber, data) =>
+          (await client.uploadPart(key, uploadId, partNumber, data, 0, data.length, { timeout })).etag,
+        complete: async (uploadId, parts) =>
+          void (await client.completeMultipartUpload(
+            key,
+            uploadId,
+            parts.map((p) => ({ number: p.partNumber, etag: p.etag })),
+            { timeout },
+          )),
+        abort: async (uploadId) => void (await client.abortMultipartUpload(key, uploadId)),
+      });
+    } catch (err) {
+      throw mapOssError(body.errored ?? err, key);
+    } finally {
+      body.destroy();
+    }
+    return this.stat(key);
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Readable> {
+    const { range, signal } = options;
+    const headers = range ? { Range: `bytes=${range.start}-${range.end}` } : undefined;
+    const result = await this.call(key, () => this.client.getStream(key, { headers }));
+    return bindSignal(result.stream as Readable, signal);
+  }
+
+  async stat(key: string): Promise<ObjectStat> {
+    const { res } = await this.call(key, () => this.client.head(key));
+    const headers = res.headers as Record<string, string | undefined>;
+    return {
+      key,
+      size: Number(headers['content-length'] ?? 0),
+      lastModified: new Date(headers['last-modified'] ?? 0),
+      contentType: headers['content-type'],
+      etag: headers.etag,
+    };
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.call(key, () => this.client.delete(key));
+  }
+
+  /** Server-side CopyObject (up to 1 GB on OSS); not bounded by `timeoutMs` as a whole. */
+  async copy(from: string, to: string): Promise<void> {
+    try {
+      await this.client.copy(to, from, { timeout: this.transferTimeoutMs });
+    } catch (err) {
+      throw mapOssError(err, from);
+    }
+  }
+
+  async *list(prefix = ''): AsyncIterable<ObjectStat> {
+    let marker: string | undefined;
+    do {
+      const page = await this.call(prefix, () =>
+        this.client.list({ prefix: prefix || undefined, marker, 'max-keys': 1000 } as OSS.ListObjectsQuery, {}),
+      );
+      for (const item of page.objects ?? []) {
+        yield { key: item.name, size: Number(item.size), lastModified: new Date(item.lastModified), etag: item.etag };
+      }
+      marker = page.isTruncated ? page.nextMarker : undefined;
+    } while (marker);
+  }
+
+  /** A V1 signed PUT URL; the client must send exactly the returned `Content-Type`. */
+  async signUpload(key: string, options: SignUploadOptions): Promise<SignedUpload> {
+    checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
+    let url: string;
+    try {
+      url = this.client.signatureUrl(key, {
+        method: 'PUT',
+        expires: options.expiresIn,
+        'Content-Type': options.contentType,
+      });
+    } catch (err) {
+      throw mapOssError(err, key);
+    }
+    const expires = Number(new URL(url).searchParams.get('Expires'));
+    return { url, method: 'PUT', headers: { 'Content-Type': options.contentType }, expiresAt: expires * 1000 };
+  }
+
+  /** ali-oss keeps no sockets of its own beyond its shared agent; nothing to release. */
+  async close(): Promise<void> {}
+}
+
+function ossClientOptions(options: OssDriverOptions, timeoutMs: number): OSS.Options {
+  const { accessKeyId, accessKeySecret, stsToken, bucket, region, endpoint, secure, internal, cname, sldEnable } =
+    options;
+  return {
+    accessKeyId,
+    accessKeySecret,
+    stsToken,
+    bucket,
+    region,
+    endpoint,
+    secure,
+    internal,
+    cname,
+    timeout: timeoutMs,
+    ...({ sldEnable, retryMax: 0 } as object),
+  };
+}
+
+/** Maps `ali-oss` errors (`status` -1/-2 for socket failures, OSS `code`s) onto our codes. */
+export function mapOssError(err: unknown, key: string): Error {
+  const e = err as { status?: number; code?: string };
+  const status = typeof e?.status === 'number' && e.status > 0 ? e.status : undefined;
+  return toStorageError(err, key, 'OSS', { status, code: e?.code });
+}

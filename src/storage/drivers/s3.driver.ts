@@ -1,0 +1,222 @@
+import {
+  CopyObjectCommand,
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { Readable } from 'node:stream';
+import {
+  bindSignal,
+  checkExpiresIn,
+  CloudDriverBase,
+  type CloudDriverOptions,
+  encodeKey,
+  MAX_SIGN_SECONDS,
+  MIB,
+  toStorageError,
+} from './driver-utils';
+import type {
+  GetOptions,
+  ObjectStat,
+  PutOptions,
+  SignedUpload,
+  SignUploadOptions,
+  StorageDriver,
+} from './storage-driver';
+
+export const S3_TYPE = 'storages.S3Type';
+
+/** The SDK's own client options (same names), plus the bucket and our knobs. */
+export interface S3DriverOptions extends CloudDriverOptions {
+  bucket: string;
+  region?: string;
+  endpoint?: string;
+  forcePathStyle?: boolean;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Multipart part size in bytes (at least 5 MiB); default 8 MiB. */
+  partSize?: number;
+  /** Parts uploaded at once; default 4 (memory: partSize x queueSize). */
+  queueSize?: number;
+}
+
+/**
+ * AWS S3 and S3-compatible stores through `@aws-sdk/client-s3`. Puts go through lib-storage's
+ * `Upload`: one PutObject for a body that fits in a part, else a multipart upload that is aborted
+ * when the body errors, so nothing is committed. Signed uploads are presigned PUT URLs with the
+ * content type signed in; S3 cannot bind a size limit to a presigned PUT (only a POST policy can),
+ * so `maxSize` is not enforced by the backend and the service must check after the upload.
+ */
+export class S3Driver extends CloudDriverBase implements StorageDriver {
+  protected readonly backend = 'S3';
+  readonly type = S3_TYPE;
+  readonly client: S3Client;
+
+  constructor(
+    private readonly options: S3DriverOptions,
+    client?: S3Client,
+  ) {
+    super(options);
+    this.client = client ?? new S3Client(s3ClientConfig(options, this.timeoutMs));
+  }
+
+  protected mapError(err: unknown, key: string): Error {
+    return mapS3Error(err, key);
+  }
+
+  /** Creates the bucket when `createBucket` is set and it is missing. */
+  async init(): Promise<void> {
+    if (!this.options.createBucket) return;
+    const Bucket = this.options.bucket;
+    try {
+      await this.call('(bucket)', (abortSignal) =>
+        this.client.send(new HeadBucketCommand({ Bucket }), { abortSignal }),
+      );
+    } catch {
+      await this.call('(bucket)', (abortSignal) =>
+        this.client.send(new CreateBucketCommand({ Bucket }), { abortSignal }),
+      );
+    }
+  }
+
+  async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectStat> {
+    const upload = new Upload({
+      client: this.client,
+      params: {
+        Bucket: this.options.bucket,
+        Key: key,
+        Body: bindSignal(body, options.signal),
+        ContentType: options.contentType ?? 'application/octet-stream',
+      },
+      partSize: Math.max(5 * MIB, this.options.partSize ?? 8 * MIB),
+      queueSize: this.options.queueSize ?? 4,
+      leavePartsOnError: false,
+    });
+    const onAbort = () => void upload.abort().catch(() => undefined);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await upload.done();
+    } catch (err) {
+      throw mapS3Error(body.errored ?? err, key);
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      body.destroy();
+    }
+    return this.stat(key);
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Readable> {
+    const { range, signal } = options;
+    const out = await this.call(key, (abortSignal) =>
+      this.client.send(
+        new GetObjectCommand({
+          Bucket: this.options.bucket,
+          Key: key,
+          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        }),
+        { abortSignal },
+      ),
+    );
+    return bindSignal(out.Body as Readable, signal);
+  }
+
+  async stat(key: string): Promise<ObjectStat> {
+    const out = await this.call(key, (abortSignal) =>
+      this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: key }), { abortSignal }),
+    );
+    return {
+      key,
+      size: out.ContentLength ?? 0,
+      lastModified: out.LastModified ?? new Date(0),
+      contentType: out.ContentType,
+      etag: out.ETag,
+    };
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.call(key, (abortSignal) =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }), { abortSignal }),
+    );
+  }
+
+  /** Server-side CopyObject (up to 5 GiB); not bounded by `timeoutMs` as a whole. */
+  async copy(from: string, to: string): Promise<void> {
+    const Bucket = this.options.bucket;
+    try {
+      await this.client.send(new CopyObjectCommand({ Bucket, Key: to, CopySource: `${Bucket}/${encodeKey(from)}` }));
+    } catch (err) {
+      throw mapS3Error(err, from);
+    }
+  }
+
+  async *list(prefix = ''): AsyncIterable<ObjectStat> {
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await this.call(prefix, (abortSignal) =>
+        this.client.send(
+          new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix || undefined, ContinuationToken }),
+          { abortSignal },
+        ),
+      );
+      for (const item of page.Contents ?? []) {
+        if (!item.Key) continue;
+        yield { key: item.Key, size: item.Size ?? 0, lastModified: item.LastModified ?? new Date(0), etag: item.ETag };
+      }
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+  }
+
+  /** A presigned PUT; the client must send exactly the returned `Content-Type`. */
+  async signUpload(key: string, options: SignUploadOptions): Promise<SignedUpload> {
+    checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
+    const signingDate = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const command = new PutObjectCommand({ Bucket: this.options.bucket, Key: key, ContentType: options.contentType });
+    try {
+      const url = await getSignedUrl(this.client, command, {
+        expiresIn: options.expiresIn,
+        signingDate,
+        signableHeaders: new Set(['content-type']),
+      });
+      return {
+        url,
+        method: 'PUT',
+        headers: { 'Content-Type': options.contentType },
+        expiresAt: signingDate.getTime() + options.expiresIn * 1000,
+      };
+    } catch (err) {
+      throw mapS3Error(err, key);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}
+
+/** SDK client options from ours: explicit timeouts, checksums only where S3 requires them. */
+function s3ClientConfig(options: S3DriverOptions, timeoutMs: number): S3ClientConfig {
+  return {
+    region: options.region ?? 'us-east-1',
+    endpoint: options.endpoint,
+    forcePathStyle: options.forcePathStyle,
+    credentials: options.credentials,
+    // Default CRC32 checksums break presigned PUTs (a checksum of the empty body gets signed in)
+    // and S3-compatible stores that do not know them.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: { connectionTimeout: timeoutMs, socketTimeout: timeoutMs },
+  };
+}
+
+/** Maps `@aws-sdk/client-s3` errors (service exceptions and socket errors) onto our codes. */
+export function mapS3Error(err: unknown, key: string): Error {
+  const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  return toStorageError(err, key, 'S3', { status: e?.$metadata?.httpStatusCode, code: e?.Code ?? e?.name });
+}
