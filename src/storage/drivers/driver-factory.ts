@@ -1,5 +1,9 @@
 import * as path from 'node:path';
 import { ConfigError, type StorageInstanceConfig } from '../config/storage-config';
+import type { AzureBlobDriverOptions } from './azure-blob.driver';
+import type { MinioDriverOptions } from './minio.driver';
+import type { OssDriverOptions } from './oss.driver';
+import type { S3DriverOptions } from './s3.driver';
 import type { StorageDriver } from './storage-driver';
 
 /**
@@ -61,9 +65,127 @@ const localType: DriverType = {
   },
 };
 
+export function optionalBoolean(options: StorageInstanceConfig, key: string, field: string): void {
+  const value = options[key];
+  if (value !== undefined && value !== null && typeof value !== 'boolean') {
+    throw new ConfigError(`${field}.${key}`, 'must be true or false');
+  }
+}
+
+/** A whole number of at least `min` when present (port numbers, timeouts, part sizes). */
+export function optionalInteger(options: StorageInstanceConfig, key: string, field: string, min = 1, max?: number) {
+  const value = options[key];
+  if (value === undefined || value === null) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || (max !== undefined && value > max)) {
+    throw new ConfigError(`${field}.${key}`, `must be a whole number from ${min}${max ? ` to ${max}` : ''}`);
+  }
+}
+
+/** `publicUrl`, `timeoutMs` and `createBucket`, which every cloud type takes. */
+function checkCloudOptions(options: StorageInstanceConfig, field: string): void {
+  checkPublicUrl(options, field);
+  optionalInteger(options, 'timeoutMs', field, 100);
+  optionalBoolean(options, 'createBucket', field);
+}
+
+/** Builds a cloud driver (its module, and so its SDK, loaded only now) and runs its start-up step. */
+async function initialized<D extends StorageDriver & { init(): Promise<void> }>(driver: D): Promise<D> {
+  await driver.init();
+  return driver;
+}
+
+const MIB = 1024 * 1024;
+
+const s3Type: DriverType = {
+  validate(options, field) {
+    requireString(options, 'bucket', field);
+    optionalString(options, 'region', field);
+    optionalString(options, 'endpoint', field);
+    optionalBoolean(options, 'forcePathStyle', field);
+    const credentials = options.credentials;
+    if (credentials !== undefined) {
+      const creds = (credentials ?? {}) as StorageInstanceConfig;
+      requireString(creds, 'accessKeyId', `${field}.credentials`);
+      requireString(creds, 'secretAccessKey', `${field}.credentials`);
+    }
+    optionalInteger(options, 'partSize', field, 5 * MIB);
+    optionalInteger(options, 'queueSize', field);
+    checkCloudOptions(options, field);
+  },
+  async create(options) {
+    const { S3Driver } = await import('./s3.driver');
+    return initialized(new S3Driver(options as unknown as S3DriverOptions));
+  },
+};
+
+const minioType: DriverType = {
+  validate(options, field) {
+    requireString(options, 'endPoint', field);
+    requireString(options, 'bucket', field);
+    optionalInteger(options, 'port', field, 1, 65535);
+    optionalBoolean(options, 'useSSL', field);
+    optionalBoolean(options, 'pathStyle', field);
+    optionalString(options, 'region', field);
+    if (
+      (optionalString(options, 'accessKey', field) === undefined) !==
+      (optionalString(options, 'secretKey', field) === undefined)
+    ) {
+      throw new ConfigError(`${field}.secretKey`, 'accessKey and secretKey go together');
+    }
+    optionalInteger(options, 'partSize', field, 5 * MIB);
+    checkCloudOptions(options, field);
+  },
+  async create(options) {
+    const { MinioDriver } = await import('./minio.driver');
+    return initialized(new MinioDriver(options as unknown as MinioDriverOptions));
+  },
+};
+
+const ossType: DriverType = {
+  validate(options, field) {
+    requireString(options, 'bucket', field);
+    requireString(options, 'accessKeyId', field);
+    requireString(options, 'accessKeySecret', field);
+    const region = optionalString(options, 'region', field);
+    if (!region && !optionalString(options, 'endpoint', field)) {
+      throw new ConfigError(`${field}.region`, 'a region (e.g. oss-cn-beijing) or an endpoint is required');
+    }
+    for (const flag of ['secure', 'internal', 'cname', 'sldEnable']) optionalBoolean(options, flag, field);
+    optionalInteger(options, 'transferTimeoutMs', field, 100);
+    optionalInteger(options, 'partSize', field, 100 * 1024);
+    checkCloudOptions(options, field);
+  },
+  async create(options) {
+    const { OssDriver } = await import('./oss.driver');
+    return initialized(new OssDriver(options as unknown as OssDriverOptions));
+  },
+};
+
+const azureBlobType: DriverType = {
+  validate(options, field) {
+    const connection = requireString(options, 'connectionString', field);
+    if (!/(^|;)\s*(AccountName|BlobEndpoint|SharedAccessSignature|UseDevelopmentStorage)=/i.test(connection)) {
+      throw new ConfigError(`${field}.connectionString`, 'must be an Azure Storage connection string');
+    }
+    requireString(options, 'container', field);
+    optionalInteger(options, 'transferTimeoutMs', field, 100);
+    optionalInteger(options, 'blockSize', field, MIB);
+    optionalInteger(options, 'concurrency', field);
+    checkCloudOptions(options, field);
+  },
+  async create(options) {
+    const { AzureBlobDriver } = await import('./azure-blob.driver');
+    return initialized(new AzureBlobDriver(options as unknown as AzureBlobDriverOptions));
+  },
+};
+
 /** Storage type elements by name. Cloud types register here with lazy SDK imports. */
 export const DRIVER_TYPES: Record<string, DriverType> = {
   'storages.LocalType': localType,
+  'storages.S3Type': s3Type,
+  'storages.MinioType': minioType,
+  'storages.OssType': ossType,
+  'storages.AzureBlobType': azureBlobType,
 };
 
 export function driverType(type: unknown, field: string): DriverType {
