@@ -9,6 +9,8 @@ describe('normalizeKey', () => {
     ['e\u0301.txt', '\u00e9.txt'], // NFD is stored as NFC
     ['.hidden', '.hidden'],
     ['a..b/c', 'a..b/c'],
+    ['.thumbnailsx/a.png', '.thumbnailsx/a.png'],
+    ['a/.thumbnails/b.png', 'a/.thumbnails/b.png'],
     ['x'.repeat(255), 'x'.repeat(255)],
   ])('accepts %j', (input, expected) => {
     expect(normalizeKey(input)).toBe(expected);
@@ -36,6 +38,9 @@ describe('normalizeKey', () => {
     ['leading space', ' a.txt'],
     ['trailing space', 'a/b.txt '],
     ['not a string', 42],
+    ['reserved prefix', '.thumbnails/x/y.webp'],
+    ['reserved prefix alone', '.thumbnails'],
+    ['reserved prefix, other case', '.Thumbnails/x.png'],
   ])('refuses %s', (_label, input) => {
     expect(() => normalizeKey(input)).toThrow(expect.objectContaining({ code: StorageErrorCode.INVALID_PATH }));
   });

@@ -5,6 +5,8 @@ import { StorageError } from './errors/storage.error';
 export const MAX_KEY_BYTES = 1024;
 /** Most filesystems stop at 255 bytes per name. */
 export const MAX_SEGMENT_BYTES = 255;
+/** First segment of the keys the service derives (thumbnails); no user key may start with it. */
+export const RESERVED_PREFIX = '.thumbnails';
 
 // C0 and C1 controls, DEL, and the Unicode line/paragraph separators and bidi overrides that can
 // disguise a name in logs and headers.
@@ -26,6 +28,10 @@ export function normalizeKey(input: unknown): string {
   if (key.includes('\\')) throw StorageError.invalidPath("use '/' as the separator, not '\\'");
   if (key.startsWith('/')) throw StorageError.invalidPath('the path must be relative');
   if (/^[a-zA-Z]:/.test(key)) throw StorageError.invalidPath('drive letters are not allowed');
+  // Case-insensitively: on a case-insensitive disk '.Thumbnails/x' is the same folder.
+  if (key.split('/')[0].toLowerCase() === RESERVED_PREFIX) {
+    throw StorageError.invalidPath(`'${RESERVED_PREFIX}/' is reserved for derived images`);
+  }
   if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
     throw StorageError.invalidPath(`the path is longer than ${MAX_KEY_BYTES} bytes`);
   }
