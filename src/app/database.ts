@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import { FileEntity } from '../storage/file.entity';
+import { ThumbnailEntity } from '../storage/preview/thumbnail.entity';
 import { storageMigrations } from '../storage/database/migrations';
 
 /**
@@ -10,7 +11,7 @@ import { storageMigrations } from '../storage/database/migrations';
  */
 export function dataSourceOptions(env: NodeJS.ProcessEnv = process.env): DataSourceOptions {
   const common = {
-    entities: [FileEntity],
+    entities: [FileEntity, ThumbnailEntity],
     migrations: storageMigrations,
     migrationsRun: true,
     synchronize: false,

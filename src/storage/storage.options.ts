@@ -1,4 +1,5 @@
 import type { StorageConfig } from './config/storage-config';
+import type { PreviewOptions, ThumbnailOptions } from './preview/preview.options';
 
 export interface StorageModuleOptions extends StorageConfig {
   /** Base URL of this service as clients reach it; record `url`s point here. */
@@ -11,6 +12,10 @@ export interface StorageModuleOptions extends StorageConfig {
   apiTokens?: Record<string, string>;
   /** Folder relative `root`s are resolved against (default the working directory). */
   baseDir?: string;
+  /** Public preview: its `Cache-Control` and the content types served inline. */
+  preview?: PreviewOptions;
+  /** Thumbnails: size bounds, source pixel and byte limits, renders at once, `Cache-Control`. */
+  thumbnails?: ThumbnailOptions;
 }
 
 export const DEFAULTS = {

@@ -1,4 +1,5 @@
 import { CreateStorageFiles1764057600000 } from './1764057600000-create-storage-files';
+import { CreateStorageThumbnails1764057700000 } from './1764057700000-create-storage-thumbnails';
 
 /** Every schema migration, oldest first. Hosts add these to their data source's `migrations`. */
-export const storageMigrations = [CreateStorageFiles1764057600000];
+export const storageMigrations = [CreateStorageFiles1764057600000, CreateStorageThumbnails1764057700000];
