@@ -5,6 +5,10 @@ import { StorageAuthGuard } from './auth/storage-auth.guard';
 import { STORAGE_ROUTE_PREFIX } from './storage.constants';
 import { FileEntity } from './file.entity';
 import { FilesController } from './http/files.controller';
+import { PreviewController } from './http/preview.controller';
+import { PreviewService } from './preview/preview.service';
+import { ThumbnailEntity } from './preview/thumbnail.entity';
+import { ThumbnailService } from './preview/thumbnail.service';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
@@ -15,11 +19,11 @@ import { authGuardProvider, storageRegistryProvider } from './storage.providers'
 import { StorageRegistry } from './storage-registry';
 import { StorageService } from './storage.service';
 
-const CONTROLLERS = [FilesController];
+const CONTROLLERS = [FilesController, PreviewController];
 
 /**
  * `StorageModule.forRoot(options)` / `forRootAsync(...)`: exports `StorageService`. The host
- * provides the TypeORM data source, with `FileEntity` and `storageMigrations` in it.
+ * provides the TypeORM data source, with `FileEntity`, `ThumbnailEntity` and `storageMigrations` in it.
  */
 @Module({})
 export class StorageModule extends ConfigurableModuleClass {
@@ -39,7 +43,7 @@ export class StorageModule extends ConfigurableModuleClass {
     }
     return {
       ...base,
-      imports: [...(base.imports ?? []), TypeOrmModule.forFeature([FileEntity])],
+      imports: [...(base.imports ?? []), TypeOrmModule.forFeature([FileEntity, ThumbnailEntity])],
       controllers: http ? CONTROLLERS : [],
       providers: [
         ...(base.providers ?? []),
@@ -47,6 +51,8 @@ export class StorageModule extends ConfigurableModuleClass {
         { provide: STORAGE_ROUTE_PREFIX, useValue: prefix },
         authGuardProvider(extras),
         StorageAuthGuard,
+        PreviewService,
+        ThumbnailService,
         StorageService,
       ],
       exports: [StorageService, StorageRegistry],

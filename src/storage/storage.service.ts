@@ -9,7 +9,11 @@ import { StorageError, StorageErrorCode } from './errors/storage.error';
 import { toFileRecord, type FileRecord } from './file-record';
 import { FileEntity } from './file.entity';
 import { HashingStream } from './hashing-stream';
+import type { FileResponse } from './http/file-response';
 import { baseName, fileSuffix, md5Hex, normalizeKey, normalizeMd5, normalizePrefix } from './keys';
+import { PreviewService } from './preview/preview.service';
+import type { ThumbnailRequestOptions } from './preview/thumbnail-params';
+import { ThumbnailService } from './preview/thumbnail.service';
 import { STORAGE_ROUTE_PREFIX } from './storage.constants';
 import { STORAGE_MODULE_OPTIONS } from './storage.module-definition';
 import { DEFAULTS, type StorageModuleOptions } from './storage.options';
@@ -81,6 +85,8 @@ export class StorageService implements OnApplicationShutdown {
     @Inject(STORAGE_ROUTE_PREFIX) private readonly routePrefix: string,
     private readonly registry: StorageRegistry,
     @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
+    private readonly previews: PreviewService,
+    private readonly thumbnails: ThumbnailService,
   ) {}
 
   /** The spec's `uploadByFile`: a file object, or a path with `data`. Returns the file record. */
@@ -244,6 +250,28 @@ export class StorageService implements OnApplicationShutdown {
     return Buffer.concat(chunks);
   }
 
+  /**
+   * The spec's `preview` (public): the file inline where that is safe (an allow-listed type whose
+   * bytes are not markup), else as an attachment. Send it with `sendFileResponse`.
+   */
+  async preview(file: string, storage?: string): Promise<FileResponse> {
+    return this.previews.preview(await this.open(file, storage));
+  }
+
+  /**
+   * The spec's `previewThumbnail` (public): a `width` x `height` (default 120 x 120) image,
+   * rendered once and then read back from storage. `options`: `fit`, `format`, `accept`.
+   */
+  async previewThumbnail(
+    name: string,
+    width?: number,
+    height?: number,
+    storage?: string,
+    options?: ThumbnailRequestOptions,
+  ): Promise<FileResponse> {
+    return this.thumbnails.thumbnail(await this.findLive(name, storage), width, height, options);
+  }
+
   /** The spec's `delete`: removes the file's records and its object. `E_NOT_FOUND` if absent. */
   async delete(file: string, storage?: string): Promise<{ deleted: number }> {
     const instance = this.registry.get(storage);
@@ -330,6 +358,7 @@ export class StorageService implements OnApplicationShutdown {
   /** The one way an object leaves storage: everything derived from it goes with it. */
   private async removeObject(instance: StorageInstance, key: string): Promise<void> {
     await instance.driver.delete(key);
+    await this.thumbnails.removeDerivatives(instance, keyHash(instance.name, key));
   }
 
   private async hasLiveObject(instance: StorageInstance, key: string): Promise<boolean> {

@@ -1,19 +1,23 @@
 import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
-import type { OpenedFile, StorageService } from '../storage.service';
+import type { StorageService } from '../storage.service';
 import { contentDisposition } from './content-disposition';
+import { storedFileResponse, type FileResponse } from './file-response';
 import { parseRange } from './http-range';
 
 export interface SendOptions {
-  disposition: 'inline' | 'attachment';
+  /** Downloads are always attachments; inline is for the preview rules to decide. */
+  disposition: 'attachment';
   cacheControl: string;
 }
 
-/**
- * The one response layer for stored files: validators, conditional requests, a single byte
- * range, HEAD, and a streamed body. Headers are set before any byte is read from the backend.
- */
+/** Marks a response as never to be sniffed. Called first, so that error answers carry it too. */
+export function noSniff(res: Response): void {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+}
+
+/** Download: the stored file as an attachment, through the one response layer. */
 export async function sendStoredFile(
   req: Request,
   res: Response,
@@ -22,12 +26,19 @@ export async function sendStoredFile(
   storage: string | undefined,
   options: SendOptions,
 ): Promise<void> {
+  noSniff(res);
   const opened = await service.open(file, storage);
-  const { size } = opened.stat;
-  const etag = `"${opened.entity.md5}"`;
-  const lastModified = new Date(opened.entity.uploadTime);
-  setCommonHeaders(res, opened, etag, lastModified, options);
+  await sendFileResponse(req, res, storedFileResponse(opened, options));
+}
 
+/**
+ * The one response layer for stored files, previews and thumbnails: validators, conditional
+ * requests (304), a single byte range (206; 416 goes through the error filter with a
+ * `Content-Range` naming the size), HEAD, and a streamed body. Every header is set before a byte is read.
+ */
+export async function sendFileResponse(req: Request, res: Response, file: FileResponse): Promise<void> {
+  const { size, etag, lastModified } = file;
+  setHeaders(res, file);
   if (isNotModified(req, etag, lastModified)) {
     res.status(304).end();
     return;
@@ -49,23 +60,21 @@ export async function sendStoredFile(
   }
   const controller = new AbortController();
   res.once('close', () => controller.abort());
-  const stream = await opened.instance.driver.get(opened.entity.name, {
-    range: range ?? undefined,
-    signal: controller.signal,
-  });
+  const stream = await file.open(range ?? undefined, controller.signal);
   await pipeline(stream, res).catch((err: unknown) => {
     if (!controller.signal.aborted) throw err;
   });
 }
 
-function setCommonHeaders(res: Response, opened: OpenedFile, etag: string, lastModified: Date, options: SendOptions) {
-  res.setHeader('Content-Type', opened.entity.type);
-  res.setHeader('ETag', etag);
-  res.setHeader('Last-Modified', lastModified.toUTCString());
-  res.setHeader('Cache-Control', options.cacheControl);
+function setHeaders(res: Response, file: FileResponse): void {
+  noSniff(res);
+  res.setHeader('Content-Type', file.contentType);
+  res.setHeader('ETag', file.etag);
+  res.setHeader('Last-Modified', file.lastModified.toUTCString());
+  res.setHeader('Cache-Control', file.cacheControl);
   res.setHeader('Accept-Ranges', 'bytes');
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Content-Disposition', contentDisposition(options.disposition, opened.entity.fileName));
+  res.setHeader('Content-Disposition', contentDisposition(file.disposition, file.fileName));
+  for (const [name, value] of Object.entries(file.headers)) res.setHeader(name, value);
 }
 
 function isNotModified(req: Request, etag: string, lastModified: Date): boolean {
@@ -93,6 +102,7 @@ function rangeFor(req: Request, size: number, etag: string, lastModified: Date) 
   return parseRange(req.headers.range, size);
 }
 
+/** Weak comparison, as `If-None-Match` asks (RFC 9110 13.1.2). */
 function matchesEtag(header: string, etag: string): boolean {
   if (header.trim() === '*') return true;
   return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);

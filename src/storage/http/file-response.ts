@@ -1,0 +1,56 @@
+import { Readable } from 'node:stream';
+import type { ByteRange } from '../drivers/storage-driver';
+import type { OpenedFile } from '../storage.service';
+
+/**
+ * What `preview`, `previewThumbnail` and download return: everything the response needs before
+ * the body, and a way to open the body (whole or one range). `sendFileResponse` speaks HTTP for
+ * it; a host controller can call that too, or `open()` the bytes itself.
+ */
+export interface FileResponse {
+  size: number;
+  contentType: string;
+  /** Strong and quoted: `"<content hash>"`. */
+  etag: string;
+  lastModified: Date;
+  /** `inline` only where the preview rules allow it. */
+  disposition: 'inline' | 'attachment';
+  /** The original (UTF-8) name, for `Content-Disposition`. */
+  fileName: string;
+  cacheControl: string;
+  /** More headers: `Content-Security-Policy`, `Vary`. */
+  headers: Record<string, string>;
+  open(range?: ByteRange, signal?: AbortSignal): Promise<Readable>;
+}
+
+/**
+ * Documents that can run script are rendered in a unique origin with scripts off, whatever
+ * they are. Applied to every response except inline PDF, which browsers refuse to show sandboxed
+ * (their viewers run PDF script apart from the page's origin).
+ */
+export const SANDBOX_CSP = 'sandbox';
+
+/** The response for a stored file: its record's hash, time, type and name; bytes from its backend. */
+export function storedFileResponse(
+  opened: OpenedFile,
+  options: { disposition: 'inline' | 'attachment'; cacheControl: string },
+): FileResponse {
+  const { entity, instance, stat } = opened;
+  const inlinePdf = options.disposition === 'inline' && entity.type.toLowerCase().startsWith('application/pdf');
+  return {
+    size: stat.size,
+    contentType: entity.type,
+    etag: `"${entity.md5}"`,
+    lastModified: new Date(entity.uploadTime),
+    disposition: options.disposition,
+    fileName: entity.fileName,
+    cacheControl: options.cacheControl,
+    headers: inlinePdf ? {} : { 'Content-Security-Policy': SANDBOX_CSP },
+    open: (range, signal) => instance.driver.get(entity.name, { range, signal }),
+  };
+}
+
+/** A body held in memory (a thumbnail just rendered), served like any other. */
+export function bufferBody(data: Buffer): FileResponse['open'] {
+  return async (range) => Readable.from([range ? data.subarray(range.start, range.end + 1) : data]);
+}

@@ -1,0 +1,69 @@
+import { Controller, Get, Head, Query, Req, Res, UseGuards } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { Public } from '../auth/public.decorator';
+import { StorageAuthGuard } from '../auth/storage-auth.guard';
+import { StorageService } from '../storage.service';
+import { FilePath } from './path-param';
+import { noSniff, sendFileResponse } from './send-file';
+
+/** The query of `GET /thumbnail/{path}`. */
+interface ThumbnailQuery {
+  width?: string;
+  height?: string;
+  fit?: string;
+  format?: string;
+  storage?: string;
+}
+
+/** Public preview and thumbnails: no login, no signature (the spec's `preview`, `previewThumbnail`). */
+@Controller('storage')
+@UseGuards(StorageAuthGuard)
+export class PreviewController {
+  constructor(private readonly service: StorageService) {}
+
+  @Public()
+  @Get('preview/*path')
+  async preview(
+    @Req() req: Request,
+    @Res() res: Response,
+    @FilePath() path: string,
+    @Query('storage') storage?: string,
+  ) {
+    noSniff(res);
+    await sendFileResponse(req, res, await this.service.preview(path, storage));
+  }
+
+  @Public()
+  @Head('preview/*path')
+  previewHead(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query('storage') storage?: string) {
+    return this.preview(req, res, path, storage);
+  }
+
+  @Public()
+  @Get('thumbnail/*path')
+  async thumbnail(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query() query: ThumbnailQuery) {
+    noSniff(res);
+    const { width, height, fit, format, storage } = query;
+    const options = { fit: text(fit), format: text(format), accept: req.get('accept') };
+    const file = await this.service.previewThumbnail(path, int(width), int(height), text(storage), options);
+    await sendFileResponse(req, res, file);
+  }
+
+  @Public()
+  @Head('thumbnail/*path')
+  thumbnailHead(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query() query: ThumbnailQuery) {
+    return this.thumbnail(req, res, path, query);
+  }
+}
+
+/** An absent parameter is undefined; anything but plain digits is NaN, which the service refuses. */
+function int(value: unknown): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  return typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
+}
+
+/** A repeated parameter (`?fit=a&fit=b`) arrives as an array: refused by the service as unknown. */
+function text(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  return typeof value === 'string' ? value : String(value);
+}
