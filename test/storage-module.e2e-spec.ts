@@ -32,10 +32,11 @@ describe('StorageModule as a library', () => {
   beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'storage-lib-'))));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  function hostModule(options: Partial<StorageModuleOptions>, extras: Record<string, unknown> = {}) {
+  function hostModule(options: Partial<StorageModuleOptions>, extras: Record<string, unknown> = {}, sqlite = false) {
+    const env = { ...process.env, DATA_DIR: dir, ...(sqlite ? { DB_URL: '' } : {}) };
     @Module({
       imports: [
-        TypeOrmModule.forRoot(dataSourceOptions({ ...process.env, DATA_DIR: dir })),
+        TypeOrmModule.forRoot(dataSourceOptions(env)),
         StorageModule.forRoot({
           storages: {
             'storages.Default': { type: 'storages.LocalType', root: path.join(dir, 'default') },
@@ -127,7 +128,8 @@ describe('StorageModule as a library', () => {
   });
 
   it('refuses a bad configuration at start-up, naming the field', async () => {
-    const bad = hostModule({ storages: { 'storages.Default': { type: 'storages.LocalType' } } }, { http: false });
+    // On SQLite: a start-up that fails leaves its data source open, which on MySQL would keep a pool alive.
+    const bad = hostModule({ storages: { 'storages.Default': { type: 'storages.LocalType' } } }, { http: false }, true);
     await expect(Test.createTestingModule({ imports: [bad] }).compile()).rejects.toThrow(
       "invalid configuration at 'storages['storages.Default'].root'",
     );
