@@ -11,6 +11,7 @@ import request from 'supertest';
 import { dataSourceOptions } from '../src/app/database';
 import { setupStorageApp } from '../src/app/setup-app';
 import { StorageModule, StorageService, type StorageModuleOptions } from '../src/storage';
+import { storageDriverToken } from '../src/storage/storage.constants';
 
 const md5 = (data: Buffer | string) => createHash('md5').update(data).digest('hex');
 
@@ -59,6 +60,7 @@ describe('StorageModule as a library', () => {
     const moduleRef = await Test.createTestingModule({ imports: [hostModule({}, { http: false })] }).compile();
     await moduleRef.init();
     const storage = moduleRef.get(StorageService);
+    expect(moduleRef.get(storageDriverToken('storages.Second'))).toBe(storage.instance('storages.Second').driver);
 
     const pdf = Buffer.from('%PDF-1.4 pretend');
     const r1 = await storage.uploadByFile({

@@ -20,3 +20,4 @@ export { ApiTokenGuard } from './auth/api-token.guard';
 export { StorageRegistry } from './storage-registry';
 export type { StorageDriver, ObjectStat, ByteRange, SignedUpload } from './drivers/storage-driver';
 export { STORAGE_AUTH_GUARD, IS_PUBLIC_KEY } from './storage.constants';
+export { InjectStorageDriver } from './storage.providers';

@@ -15,7 +15,7 @@ import {
   OPTIONS_TYPE,
   type StorageModuleExtras,
 } from './storage.module-definition';
-import { authGuardProvider, storageRegistryProvider } from './storage.providers';
+import { authGuardProvider, instanceProviders, storageRegistryProvider } from './storage.providers';
 import { StorageRegistry } from './storage-registry';
 import { StorageService } from './storage.service';
 
@@ -28,14 +28,16 @@ const CONTROLLERS = [FilesController, PreviewController];
 @Module({})
 export class StorageModule extends ConfigurableModuleClass {
   static override forRoot(options: typeof OPTIONS_TYPE): DynamicModule {
-    return StorageModule.withParts(super.forRoot(options), options);
+    return StorageModule.withParts(super.forRoot(options), options, Object.keys(options.storages ?? {}));
   }
 
   static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
     return StorageModule.withParts(super.forRootAsync(options), options);
   }
 
-  private static withParts(base: DynamicModule, extras: StorageModuleExtras): DynamicModule {
+  /** `instances`: element names known at definition time, each registered as its own driver provider. */
+  private static withParts(base: DynamicModule, extras: StorageModuleExtras, instances: string[] = []): DynamicModule {
+    const perInstance = instanceProviders(instances);
     const http = extras.http ?? true;
     const prefix = (extras.routePrefix ?? 'storage').replace(/^\/+|\/+$/g, '');
     if (http) {
@@ -54,8 +56,9 @@ export class StorageModule extends ConfigurableModuleClass {
         PreviewService,
         ThumbnailService,
         StorageService,
+        ...perInstance,
       ],
-      exports: [StorageService, StorageRegistry],
+      exports: [StorageService, StorageRegistry, ...perInstance.map((p) => p.provide)],
     };
   }
 }

@@ -1,6 +1,6 @@
-import type { Provider } from '@nestjs/common';
+import { Inject, type FactoryProvider, type Provider } from '@nestjs/common';
 import { ApiTokenGuard } from './auth/api-token.guard';
-import { STORAGE_AUTH_GUARD } from './storage.constants';
+import { STORAGE_AUTH_GUARD, storageDriverToken } from './storage.constants';
 import { STORAGE_MODULE_OPTIONS, type StorageModuleExtras } from './storage.module-definition';
 import type { StorageModuleOptions } from './storage.options';
 import { StorageRegistry } from './storage-registry';
@@ -15,3 +15,18 @@ export const storageRegistryProvider: Provider = {
 export function authGuardProvider(extras: StorageModuleExtras): Provider {
   return { provide: STORAGE_AUTH_GUARD, useClass: extras.authGuard ?? ApiTokenGuard };
 }
+
+/**
+ * One provider per storage instance, by element name (`@InjectStorageDriver('storages.Media')`),
+ * for `forRoot`, whose instance names are known when the module is defined.
+ */
+export function instanceProviders(names: string[]): Array<FactoryProvider & { provide: string }> {
+  return names.map((name) => ({
+    provide: storageDriverToken(name),
+    inject: [StorageRegistry],
+    useFactory: (registry: StorageRegistry) => registry.get(name).driver,
+  }));
+}
+
+/** Injects the driver of the storage instance named `name` (registered by `forRoot`). */
+export const InjectStorageDriver = (name: string): ParameterDecorator => Inject(storageDriverToken(name));
