@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import { FileEntity } from '../storage/file.entity';
 import { ThumbnailEntity } from '../storage/preview/thumbnail.entity';
+import { lifecycleEntities } from '../storage/lifecycle/lifecycle.providers';
 import { storageMigrations } from '../storage/database/migrations';
 
 /**
@@ -11,7 +12,7 @@ import { storageMigrations } from '../storage/database/migrations';
  */
 export function dataSourceOptions(env: NodeJS.ProcessEnv = process.env): DataSourceOptions {
   const common = {
-    entities: [FileEntity, ThumbnailEntity],
+    entities: [FileEntity, ThumbnailEntity, ...lifecycleEntities],
     migrations: storageMigrations,
     migrationsRun: true,
     synchronize: false,

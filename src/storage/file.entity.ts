@@ -1,7 +1,7 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn, type ValueTransformer } from 'typeorm';
 
 /** bigint columns come back as strings from mysql2; epoch milliseconds fit a JS number. */
-const bigintNumber: ValueTransformer = {
+export const bigintNumber: ValueTransformer = {
   to: (value?: number | null) => value,
   from: (value?: string | number | null) => (value === null || value === undefined ? value : Number(value)),
 };

@@ -5,6 +5,7 @@ import { StorageAuthGuard } from './auth/storage-auth.guard';
 import { STORAGE_ROUTE_PREFIX } from './storage.constants';
 import { FileEntity } from './file.entity';
 import { FilesController } from './http/files.controller';
+import { lifecycleEntities, lifecycleProviders } from './lifecycle/lifecycle.providers';
 import { PreviewController } from './http/preview.controller';
 import { PreviewService } from './preview/preview.service';
 import { ThumbnailEntity } from './preview/thumbnail.entity';
@@ -45,7 +46,7 @@ export class StorageModule extends ConfigurableModuleClass {
     }
     return {
       ...base,
-      imports: [...(base.imports ?? []), TypeOrmModule.forFeature([FileEntity, ThumbnailEntity])],
+      imports: [...(base.imports ?? []), TypeOrmModule.forFeature([FileEntity, ThumbnailEntity, ...lifecycleEntities])],
       controllers: http ? CONTROLLERS : [],
       providers: [
         ...(base.providers ?? []),
@@ -56,6 +57,7 @@ export class StorageModule extends ConfigurableModuleClass {
         PreviewService,
         ThumbnailService,
         StorageService,
+        ...lifecycleProviders,
         ...perInstance,
       ],
       exports: [StorageService, StorageRegistry, ...perInstance.map((p) => p.provide)],

@@ -1,5 +1,7 @@
 import type { StorageConfig } from './config/storage-config';
+import type { LifecycleOptions } from './lifecycle/lifecycle.options';
 import type { PreviewOptions, ThumbnailOptions } from './preview/preview.options';
+import type { SigningOptions } from './signing/signing.options';
 
 export interface StorageModuleOptions extends StorageConfig {
   /** Base URL of this service as clients reach it; record `url`s point here. */
@@ -16,6 +18,10 @@ export interface StorageModuleOptions extends StorageConfig {
   preview?: PreviewOptions;
   /** Thumbnails: size bounds, source pixel and byte limits, renders at once, `Cache-Control`. */
   thumbnails?: ThumbnailOptions;
+  /** Expiry sweeper, orphan reconciliation and upload leases. */
+  lifecycle?: LifecycleOptions;
+  /** Signed direct-upload URLs (`getSignUrl`, `POST /storage/sign`). */
+  signing?: SigningOptions;
 }
 
 export const DEFAULTS = {

@@ -1,16 +1,18 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { lookup as mimeLookup } from 'mime-types';
-import { LessThan, type Repository } from 'typeorm';
+import type { Repository } from 'typeorm';
 import type { ByteRange, ObjectStat } from './drivers/storage-driver';
 import { StorageError, StorageErrorCode } from './errors/storage.error';
 import { toFileRecord, type FileRecord } from './file-record';
 import { FileEntity } from './file.entity';
-import { HashingStream } from './hashing-stream';
 import type { FileResponse } from './http/file-response';
 import { baseName, fileSuffix, md5Hex, normalizeKey, normalizeMd5, normalizePrefix } from './keys';
+import { Clock } from './lifecycle/clock';
+import { isExpired, keyHash, ObjectStore } from './lifecycle/object-store';
+import { UploadPipeline } from './lifecycle/upload-pipeline';
+import { SKIPPED } from './lifecycle/key-locks';
 import { PreviewService } from './preview/preview.service';
 import type { ThumbnailRequestOptions } from './preview/thumbnail-params';
 import { ThumbnailService } from './preview/thumbnail.service';
@@ -49,6 +51,8 @@ export interface UploadByFileParams {
   fileName?: string;
   /** The declared length, checked against what arrives. */
   size?: number;
+  /** A tighter size limit than `maxUploadSize` for this upload (a signed URL's bound). */
+  maxSize?: number;
   signal?: AbortSignal;
 }
 
@@ -87,7 +91,12 @@ export class StorageService implements OnApplicationShutdown {
     @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
     private readonly previews: PreviewService,
     private readonly thumbnails: ThumbnailService,
-  ) {}
+    private readonly objects: ObjectStore,
+    private readonly uploads: UploadPipeline,
+    @Inject(Clock) private readonly clock: Clock,
+  ) {
+    objects.useRemover((storage, key) => this.removeObject(this.registry.get(storage), key));
+  }
 
   /** The spec's `uploadByFile`: a file object, or a path with `data`. Returns the file record. */
   async uploadByFile(params: UploadByFileParams): Promise<FileRecord> {
@@ -131,78 +140,32 @@ export class StorageService implements OnApplicationShutdown {
     const path = normalizeKey(params.file);
     const md5 = params.md5 === undefined || params.md5 === '' ? undefined : normalizeMd5(params.md5);
     const expires = parseExpires(params.expires);
-    const maxBytes = this.options.maxUploadSize ?? DEFAULTS.maxUploadSize;
+    const maxBytes = Math.min(this.options.maxUploadSize ?? DEFAULTS.maxUploadSize, params.maxSize ?? Infinity);
     if (params.size !== undefined && params.size > maxBytes) throw StorageError.tooLarge(maxBytes);
     const key = md5 ? `${md5}${fileSuffix(path)}` : path;
     const type = pickContentType(params.contentType, params.fileName ?? path);
-    const hasher = new HashingStream({ maxBytes, expectedMd5: md5, expectedSize: params.size });
-
-    if (md5 && (await this.hasLiveObject(instance, key))) {
-      // Already stored: verify the caller really has these bytes, then only add a record.
-      await pipeline(params.body, hasher, new Discard(), { signal: params.signal });
-    } else {
-      params.body.once('error', (err) => hasher.destroy(err));
-      // A short body can fail its check before the driver starts reading; the driver still sees
-      // the errored stream, this listener only keeps the early error from being "unhandled".
-      hasher.once('error', () => undefined);
-      await instance.driver.put(key, params.body.pipe(hasher), {
-        size: params.size,
-        contentType: type,
-        signal: params.signal,
-      });
-    }
-    const entity = await this.saveRecord(instance, key, {
-      md5: hasher.md5,
-      size: hasher.bytes,
-      type,
-      expires,
-      fileName: (params.fileName ?? baseName(path)).normalize('NFC'),
-      user: params.user ?? null,
-      uid: params.uid ?? md5Hex(path),
-      replace: !md5,
+    const user = params.user ?? null;
+    const entity = await this.uploads.run(instance, key, {
+      body: params.body,
+      md5,
+      size: params.size,
+      maxBytes,
+      contentType: type,
+      signal: params.signal,
+      record: (content) => ({
+        ...content,
+        name: key,
+        type,
+        expiresSeconds: expires,
+        fileName: (params.fileName ?? baseName(path)).normalize('NFC'),
+        uid: params.uid ?? md5Hex(path),
+        fullName: instance.type,
+        storeFullName: instance.name,
+        uploadUser: user,
+        updateUserId: user,
+      }),
     });
     return this.toRecord(entity);
-  }
-
-  private async saveRecord(
-    instance: StorageInstance,
-    key: string,
-    fields: {
-      md5: string;
-      size: number;
-      type: string;
-      expires: number | null;
-      fileName: string;
-      user: string | null;
-      uid: string;
-      replace: boolean;
-    },
-  ): Promise<FileEntity> {
-    const now = Date.now();
-    const entity = this.files.create({
-      keyHash: keyHash(instance.name, key),
-      md5: fields.md5,
-      uid: fields.uid.slice(0, 255),
-      name: key,
-      size: fields.size,
-      type: fields.type,
-      expires: fields.expires === null ? null : now + fields.expires * 1000,
-      fileName: fields.fileName.slice(0, 1024),
-      fullName: instance.type,
-      uploadTime: now,
-      uploadUser: fields.user,
-      updateUserId: fields.user,
-      storeFullName: instance.name,
-      retentionPeriod: fields.expires,
-    });
-    return this.files.manager.transaction(async (manager) => {
-      const saved = await manager.save(entity);
-      if (fields.replace) {
-        // New bytes under a plain path replace the old file: its older records go with it.
-        await manager.delete(FileEntity, { keyHash: saved.keyHash, id: LessThan(saved.id) });
-      }
-      return saved;
-    });
   }
 
   /** The live record of `file`, or `E_NOT_FOUND`; an expired one is removed on the way. */
@@ -272,22 +235,27 @@ export class StorageService implements OnApplicationShutdown {
     return this.thumbnails.thumbnail(await this.findLive(name, storage), width, height, options);
   }
 
-  /** The spec's `delete`: removes the file's records and its object. `E_NOT_FOUND` if absent. */
-  async delete(file: string, storage?: string): Promise<{ deleted: number }> {
+  /**
+   * The spec's `delete`. Removes the records of `file`, or only record `id` (one reference to
+   * content shared through md5); the object goes when no unexpired record refers to it any more.
+   * `E_NOT_FOUND` when no live record was removed (expired ones are cleaned up on the way).
+   */
+  async delete(file: string, storage?: string, options: { id?: number } = {}): Promise<{ deleted: number }> {
     const instance = this.registry.get(storage);
     const key = normalizeKey(file);
-    const result = await this.files.delete({ keyHash: keyHash(instance.name, key) });
-    const objectExists = await instance.driver.exists(key);
-    if (!result.affected && !objectExists) throw StorageError.notFound(key, instance.name);
-    await this.removeObject(instance, key);
-    return { deleted: result.affected ?? 0 };
+    const selector = options.id === undefined ? { all: true as const } : { ids: [options.id] };
+    const result = await this.objects.removeRecords(this.objects.ref(instance.name, key), selector);
+    const now = this.clock.now();
+    const deleted = result === SKIPPED ? 0 : result.records.filter((r) => !isExpired(r, now)).length;
+    if (deleted === 0) throw StorageError.notFound(key, instance.name);
+    return { deleted };
   }
 
-  /** Removes one record by id; its object goes too once no record refers to it. */
+  /** Removes one record by id; its object goes too once nothing refers to it. */
   async deleteRecord(id: number): Promise<void> {
     const entity = await this.files.findOne({ where: { id } });
     if (!entity) return;
-    await this.removeRecord(this.registry.get(entity.storeFullName), entity);
+    await this.objects.removeRecords(this.objects.ref(entity.storeFullName, entity.name), { ids: [id] });
   }
 
   /** Records of one instance, newest last, `limit` at a time; `cursor` continues a listing. */
@@ -300,7 +268,7 @@ export class StorageService implements OnApplicationShutdown {
       .createQueryBuilder('f')
       .where('f.storeFullName = :store', { store: instance.name })
       .andWhere('f.id > :after', { after })
-      .andWhere('(f.expires IS NULL OR f.expires > :now)', { now: Date.now() })
+      .andWhere('(f.expires IS NULL OR f.expires > :now)', { now: this.clock.now() })
       .orderBy('f.id', 'ASC')
       .take(limit + 1);
     if (prefix) query.andWhere('f.name LIKE :prefix ESCAPE :esc', { prefix: `${escapeLike(prefix)}%`, esc: '!' });
@@ -333,26 +301,26 @@ export class StorageService implements OnApplicationShutdown {
     return `${base}/${this.routePrefix}/preview/${key.split('/').map(encodeURIComponent).join('/')}${query}`;
   }
 
+  /**
+   * The newest unexpired record of `file`. When it has none but expired ones, they are removed
+   * (with the object, if nothing else refers to it) and the answer is 404 at once: the spec's
+   * expiry on access, the same for download, meta, preview and thumbnail.
+   */
   private async findLive(file: string, storage?: string): Promise<{ entity: FileEntity; instance: StorageInstance }> {
     const instance = this.registry.get(storage);
     const key = normalizeKey(file);
-    const entity = await this.files.findOne({
-      where: { keyHash: keyHash(instance.name, key) },
-      order: { id: 'DESC' },
-    });
-    if (!entity || entity.name !== key) throw StorageError.notFound(key, instance.name);
-    if (entity.expires !== null && entity.expires <= Date.now()) {
-      await this.removeRecord(instance, entity);
-      throw StorageError.notFound(key, instance.name);
+    const ref = this.objects.ref(instance.name, key);
+    const entity = await this.files
+      .createQueryBuilder('f')
+      .where('f.keyHash = :keyHash', { keyHash: ref.keyHash })
+      .andWhere('(f.expires IS NULL OR f.expires > :now)', { now: this.clock.now() })
+      .orderBy('f.id', 'DESC')
+      .getOne();
+    if (entity && entity.name === key) return { entity, instance };
+    if (await this.files.exists({ where: { keyHash: ref.keyHash } })) {
+      await this.objects.removeRecords(ref, { expired: true });
     }
-    return { entity, instance };
-  }
-
-  /** Removes a record; the object goes once no record refers to it. */
-  private async removeRecord(instance: StorageInstance, entity: FileEntity): Promise<void> {
-    await this.files.delete({ id: entity.id });
-    const remaining = await this.files.count({ where: { keyHash: entity.keyHash } });
-    if (remaining === 0) await this.removeObject(instance, entity.name);
+    throw StorageError.notFound(key, instance.name);
   }
 
   /** The one way an object leaves storage: everything derived from it goes with it. */
@@ -361,19 +329,12 @@ export class StorageService implements OnApplicationShutdown {
     await this.thumbnails.removeDerivatives(instance, keyHash(instance.name, key));
   }
 
-  private async hasLiveObject(instance: StorageInstance, key: string): Promise<boolean> {
-    const record = await this.files.exists({ where: { keyHash: keyHash(instance.name, key) } });
-    return record && (await instance.driver.exists(key));
-  }
-
   async onApplicationShutdown(): Promise<void> {
     await this.registry.close();
   }
 }
 
-export function keyHash(storage: string, key: string): string {
-  return md5Hex(`${storage}\u0000${key}`);
-}
+export { keyHash } from './lifecycle/object-store';
 
 function toReadable(data: Buffer | Uint8Array | string | Readable): Readable {
   if (data instanceof Readable) return data;
@@ -408,11 +369,4 @@ function parseCursor(cursor: string): number {
 
 function escapeLike(value: string): string {
   return value.replace(/[!%_]/g, (c) => `!${c}`);
-}
-
-/** A sink that drops bytes: used to verify an upload whose content is already stored. */
-class Discard extends Writable {
-  override _write(_chunk: unknown, _enc: BufferEncoding, callback: () => void): void {
-    callback();
-  }
 }

@@ -1,5 +1,10 @@
 import { CreateStorageFiles1764057600000 } from './1764057600000-create-storage-files';
 import { CreateStorageThumbnails1764057700000 } from './1764057700000-create-storage-thumbnails';
+import { CreateStorageLifecycle1764057800000 } from './1764057800000-create-storage-lifecycle';
 
 /** Every schema migration, oldest first. Hosts add these to their data source's `migrations`. */
-export const storageMigrations = [CreateStorageFiles1764057600000, CreateStorageThumbnails1764057700000];
+export const storageMigrations = [
+  CreateStorageFiles1764057600000,
+  CreateStorageThumbnails1764057700000,
+  CreateStorageLifecycle1764057800000,
+];

@@ -1,0 +1,85 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FileEntity } from '../file.entity';
+import { HashingStream } from '../hashing-stream';
+import type { StorageInstance } from '../storage-registry';
+import { ObjectStore, type RecordFields, type UploadClaim } from './object-store';
+
+export interface PipelineInput {
+  body: Readable;
+  /** Content-addressed upload: the key is `{md5}{suffix}` and the bytes must hash to it. */
+  md5?: string;
+  /** Declared length, checked against what arrives. */
+  size?: number;
+  maxBytes: number;
+  contentType: string;
+  signal?: AbortSignal;
+  /** The record to commit, given the bytes' md5 and size. */
+  record(content: { md5: string; size: number }): RecordFields;
+}
+
+/**
+ * One upload from claim to record: claim and pin the key, stream the body into the backend
+ * (or, when the content is already stored under its md5, only hash it), then commit the record
+ * under the key's lock. Any failure releases the pin, and the object goes only if nothing else
+ * refers to it, so a failed or aborted upload never takes content that others use.
+ */
+@Injectable()
+export class UploadPipeline {
+  private readonly logger = new Logger(UploadPipeline.name);
+
+  constructor(private readonly objects: ObjectStore) {}
+
+  async run(instance: StorageInstance, key: string, input: PipelineInput): Promise<FileEntity> {
+    const ref = this.objects.ref(instance.name, key);
+    const hasher = new HashingStream({ maxBytes: input.maxBytes, expectedMd5: input.md5, expectedSize: input.size });
+    const claim = await this.objects.claimUpload(ref, { dedup: input.md5 !== undefined, md5: input.md5 });
+    const beat = setInterval(
+      () => this.objects.heartbeat(claim).catch((err) => this.logger.warn(`heartbeat of '${key}': ${err}`)),
+      (this.objects.lifecycle.uploadLeaseSeconds * 1000) / 3,
+    );
+    beat.unref();
+    try {
+      await this.transfer(instance, key, claim, hasher, input);
+      clearInterval(beat);
+      return await this.objects.commitUpload(claim, input.record({ md5: hasher.md5, size: hasher.bytes }));
+    } catch (err) {
+      clearInterval(beat);
+      await this.objects.abandonUpload(claim).catch((cause) => this.logger.error(`releasing '${key}': ${cause}`));
+      throw err;
+    }
+  }
+
+  private async transfer(
+    instance: StorageInstance,
+    key: string,
+    claim: UploadClaim,
+    hasher: HashingStream,
+    input: PipelineInput,
+  ): Promise<void> {
+    // The pin keeps the stored content from going away; it may still have been lost outside
+    // our control (deleted from the bucket), and then this upload writes it again.
+    if (claim.mode === 'verify' && !(await instance.driver.exists(key))) claim.mode = 'write';
+    if (claim.mode === 'verify') {
+      await pipeline(input.body, hasher, new Discard(), { signal: input.signal });
+      return;
+    }
+    input.body.once('error', (err) => hasher.destroy(err));
+    // A short body can fail its check before the driver starts reading; the driver still sees
+    // the errored stream, this listener only keeps the early error from being "unhandled".
+    hasher.once('error', () => undefined);
+    await instance.driver.put(key, input.body.pipe(hasher), {
+      size: input.size,
+      contentType: input.contentType,
+      signal: input.signal,
+    });
+  }
+}
+
+/** A sink that drops bytes: used to verify an upload whose content is already stored. */
+class Discard extends Writable {
+  override _write(_chunk: unknown, _enc: BufferEncoding, callback: () => void): void {
+    callback();
+  }
+}
