@@ -40,6 +40,7 @@ describe('normalizeKey', () => {
     ['not a string', 42],
     ['reserved prefix', '.thumbnails/x/y.webp'],
     ['reserved prefix alone', '.thumbnails'],
+    ['staging prefix', '.Uploads/abc.bin'],
     ['reserved prefix, other case', '.Thumbnails/x.png'],
   ])('refuses %s', (_label, input) => {
     expect(() => normalizeKey(input)).toThrow(expect.objectContaining({ code: StorageErrorCode.INVALID_PATH }));

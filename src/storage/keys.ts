@@ -7,6 +7,8 @@ export const MAX_KEY_BYTES = 1024;
 export const MAX_SEGMENT_BYTES = 255;
 /** First segment of the keys the service derives (thumbnails); no user key may start with it. */
 export const RESERVED_PREFIX = '.thumbnails';
+/** First segment of direct uploads staged in a cloud bucket until they are completed; reserved too. */
+export const STAGING_PREFIX = '.uploads';
 
 // C0 and C1 controls, DEL, and the Unicode line/paragraph separators and bidi overrides that can
 // disguise a name in logs and headers.
@@ -31,6 +33,9 @@ export function normalizeKey(input: unknown): string {
   // Case-insensitively: on a case-insensitive disk '.Thumbnails/x' is the same folder.
   if (key.split('/')[0].toLowerCase() === RESERVED_PREFIX) {
     throw StorageError.invalidPath(`'${RESERVED_PREFIX}/' is reserved for derived images`);
+  }
+  if (key.split('/')[0].toLowerCase() === STAGING_PREFIX) {
+    throw StorageError.invalidPath(`'${STAGING_PREFIX}/' is reserved for direct uploads in progress`);
   }
   if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
     throw StorageError.invalidPath(`the path is longer than ${MAX_KEY_BYTES} bytes`);
