@@ -13,16 +13,35 @@ export interface DerivativeSource {
   md5: string;
 }
 
+const ROWS_KEPT = 2000;
+const ROW_TTL_MS = 60_000;
+
 /**
  * Derived images in the source's own backend, under `.thumbnails/{keyHash}/{md5}/{params}.{ext}`
  * (a prefix user keys cannot take), each with a row so a repeat request is a lookup. The key
  * holds the source's key hash, so a derivative belongs to exactly one source and goes with it.
+ *
+ * Found rows are also kept in memory for a minute (bounded): a row is named by its source's
+ * content hash and the caller has just checked that the source is live, so a kept row is stale
+ * only if another replica removed its object meanwhile; reading it then fails once with a 404
+ * and `forget` drops it, so the next request renders again.
  */
 export class DerivativeStore {
+  private readonly known = new Map<string, { row: ThumbnailEntity; until: number }>();
+
   constructor(private readonly rows: Repository<ThumbnailEntity>) {}
 
-  find(source: DerivativeSource, params: string): Promise<ThumbnailEntity | null> {
-    return this.rows.findOne({ where: { sourceKeyHash: source.keyHash, sourceMd5: source.md5, params } });
+  async find(source: DerivativeSource, params: string): Promise<ThumbnailEntity | null> {
+    const id = `${source.keyHash}/${source.md5}/${params}`;
+    const kept = this.known.get(id);
+    if (kept && kept.until > Date.now()) return kept.row;
+    this.known.delete(id);
+    const row = await this.rows.findOne({ where: { sourceKeyHash: source.keyHash, sourceMd5: source.md5, params } });
+    if (row) {
+      if (this.known.size >= ROWS_KEPT) this.known.delete(this.known.keys().next().value as string);
+      this.known.set(id, { row, until: Date.now() + ROW_TTL_MS });
+    }
+    return row;
   }
 
   /**
@@ -67,13 +86,14 @@ export class DerivativeStore {
 
   /** Forgets a row whose object has gone missing, so the next request renders it again. */
   async forget(row: ThumbnailEntity): Promise<void> {
+    this.known.delete(`${row.sourceKeyHash}/${row.sourceMd5}/${row.params}`);
     await this.rows.delete({ id: row.id });
   }
 
   private async removeRows(instance: StorageInstance, rows: ThumbnailEntity[]): Promise<void> {
     for (const row of rows) {
       await instance.driver.delete(row.derivedKey);
-      await this.rows.delete({ id: row.id });
+      await this.forget(row);
     }
   }
 }
