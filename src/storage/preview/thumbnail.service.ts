@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Readable } from 'node:stream';
 import type { Repository } from 'typeorm';
@@ -40,6 +40,7 @@ export class ThumbnailService {
   private readonly store: DerivativeStore;
   private readonly limiter: Limiter;
   private readonly flights = new SingleFlight<Made>();
+  private readonly logger = new Logger(ThumbnailService.name);
 
   constructor(
     @Inject(STORAGE_MODULE_OPTIONS) options: StorageModuleOptions,
@@ -69,9 +70,15 @@ export class ThumbnailService {
     return this.response(source, params, made);
   }
 
-  /** Removes every derivative of the object `keyHash` names: called as that object leaves storage. */
-  removeDerivatives(instance: StorageInstance, keyHash: string): Promise<void> {
-    return this.store.removeAll(instance, keyHash);
+  /**
+   * Removes every derivative of the object `keyHash` names: called as that object leaves storage.
+   * A failure is logged, not thrown: the source is already gone, and failing its removal would
+   * leave the caller unable to retry it (a second delete finds nothing and answers 404).
+   */
+  async removeDerivatives(instance: StorageInstance, keyHash: string): Promise<void> {
+    await this.store.removeAll(instance, keyHash).catch((err: unknown) => {
+      this.logger.warn(`thumbnails of source ${keyHash} in ${instance.name} were not all removed: ${String(err)}`);
+    });
   }
 
   private async make(source: ThumbnailSource, from: DerivativeSource, params: ThumbnailParams): Promise<Made> {
