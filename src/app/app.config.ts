@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfigFiles } from '../storage/config/load-config';
 import type { StorageModuleOptions } from '../storage/storage.options';
+import { lifecycleFromEnv, signingFromEnv } from './lifecycle.config';
 
 export interface AppConfig {
   port: number;
@@ -31,6 +32,8 @@ export function buildAppConfig(env: NodeJS.ProcessEnv): AppConfig {
     apiTokens: resolveApiTokens(env, dataDir),
     baseDir: process.cwd(),
     ...(maxUploadSize !== undefined ? { maxUploadSize } : {}),
+    lifecycle: lifecycleFromEnv(env, (files as Partial<StorageModuleOptions>).lifecycle),
+    signing: signingFromEnv(env, dataDir, (files as Partial<StorageModuleOptions>).signing),
   };
   return { port, dataDir, routePrefix: env.ROUTE_PREFIX || 'storage', storage };
 }

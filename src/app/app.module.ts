@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, ConfigService, registerAs } from '@nestjs/config';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { StorageModule } from '../storage/storage.module';
 import { buildAppConfig, type AppConfig } from './app.config';
@@ -15,6 +16,8 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig] }),
+        // Imported once, here: the storage module's sweeper registers its job with SchedulerRegistry.
+        ScheduleModule.forRoot(),
         TypeOrmModule.forRootAsync({
           useFactory: () => ({ ...dataSourceOptions(env), retryAttempts: 3, retryDelay: 1000 }),
         }),

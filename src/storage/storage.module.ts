@@ -4,7 +4,9 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { StorageAuthGuard } from './auth/storage-auth.guard';
 import { STORAGE_ROUTE_PREFIX } from './storage.constants';
 import { FileEntity } from './file.entity';
+import { AdminController } from './http/admin.controller';
 import { FilesController } from './http/files.controller';
+import { LifecycleService } from './lifecycle/lifecycle.service';
 import { lifecycleEntities, lifecycleProviders } from './lifecycle/lifecycle.providers';
 import { PreviewController } from './http/preview.controller';
 import { PreviewService } from './preview/preview.service';
@@ -20,7 +22,7 @@ import { authGuardProvider, instanceProviders, storageRegistryProvider } from '.
 import { StorageRegistry } from './storage-registry';
 import { StorageService } from './storage.service';
 
-const CONTROLLERS = [FilesController, PreviewController];
+const CONTROLLERS = [FilesController, PreviewController, AdminController];
 
 /**
  * `StorageModule.forRoot(options)` / `forRootAsync(...)`: exports `StorageService`. The host
@@ -60,7 +62,7 @@ export class StorageModule extends ConfigurableModuleClass {
         ...lifecycleProviders,
         ...perInstance,
       ],
-      exports: [StorageService, StorageRegistry, ...perInstance.map((p) => p.provide)],
+      exports: [StorageService, StorageRegistry, LifecycleService, ...perInstance.map((p) => p.provide)],
     };
   }
 }

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import request from 'supertest';
 import { AppModule } from '../../src/app/app.module';
 import { setupStorageApp } from '../../src/app/setup-app';
+import { Clock } from '../../src/storage/lifecycle/clock';
 import { StorageService } from '../../src/storage/storage.service';
 
 export const TOKEN = 'test-token-alice';
@@ -28,10 +29,11 @@ export interface TestApp {
 /**
  * The real application, as `npm start` builds it, on a temp DATA_DIR and a random port; on the
  * MySQL suite (DB_URL set) it shares that database. `env` adds or overrides variables, and
- * `config` is written as a STORAGE_CONFIG file.
+ * `config` is written as a STORAGE_CONFIG file. The scheduled sweeper is off unless `env` turns
+ * it on (a test sweeps when it means to); `clock` replaces the service's time source.
  */
 export async function createTestApp(
-  options: { env?: Record<string, string>; config?: Record<string, unknown> } = {},
+  options: { env?: Record<string, string>; config?: Record<string, unknown>; clock?: Clock } = {},
 ): Promise<TestApp> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'storage-e2e-'));
   const env: NodeJS.ProcessEnv = {
@@ -41,6 +43,7 @@ export async function createTestApp(
     PUBLIC_URL: 'http://storage.test',
     STORAGE_CONFIG: '',
     NODE_ENV: 'test',
+    SWEEP_ENABLED: 'false',
     ...options.env,
   };
   if (options.config) {
@@ -48,7 +51,9 @@ export async function createTestApp(
     fs.writeFileSync(file, JSON.stringify(options.config));
     env.STORAGE_CONFIG = file;
   }
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(env)] }).compile();
+  const builder = Test.createTestingModule({ imports: [AppModule.forRoot(env)] });
+  if (options.clock) builder.overrideProvider(Clock).useValue(options.clock);
+  const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: ['error'] });
   setupStorageApp(app, env.ROUTE_PREFIX || 'storage');
   await app.listen(0, '127.0.0.1');

@@ -2,6 +2,7 @@ import { Controller, Delete, Get, Head, HttpCode, Post, Put, Query, Req, Res, Us
 import type { Request, Response } from 'express';
 import { CurrentUser } from '../auth/user.decorator';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
+import { StorageError } from '../errors/storage.error';
 import type { FileRecord } from '../file-record';
 import { StorageService } from '../storage.service';
 import { readMultipartUpload, readRawUpload } from './upload-request';
@@ -60,9 +61,17 @@ export class FilesController {
     return this.service.getMeta(path, storage);
   }
 
+  /** Every record of the path, or with `?id=` only that one (one reference to shared content). */
   @Delete('files/*path')
   @HttpCode(204)
-  async remove(@FilePath() path: string, @Query('storage') storage?: string): Promise<void> {
-    await this.service.delete(path, storage);
+  async remove(@FilePath() path: string, @Query('storage') storage?: string, @Query('id') id?: string): Promise<void> {
+    await this.service.delete(path, storage, { id: recordId(id) });
   }
+}
+
+function recordId(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const id = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(id)) throw StorageError.invalidArgument('id must be a record id');
+  return id;
 }

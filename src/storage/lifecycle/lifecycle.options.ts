@@ -1,3 +1,5 @@
+import { ConfigError } from '../config/storage-config';
+
 /** Expiry sweeping, orphan reconciliation and upload leases: `lifecycle` in the module options. */
 export interface LifecycleOptions {
   /** Run the scheduled sweeper (default true). Needs `ScheduleModule.forRoot()` in the application. */
@@ -31,7 +33,23 @@ export const LIFECYCLE_DEFAULTS: ResolvedLifecycleOptions = {
   uploadLeaseSeconds: 300,
 };
 
+/** Defaults filled in and values checked; a bad one is a `ConfigError` naming `lifecycle.<field>`. */
 export function resolveLifecycleOptions(options: LifecycleOptions | undefined): ResolvedLifecycleOptions {
   const defined = Object.fromEntries(Object.entries(options ?? {}).filter(([, v]) => v !== undefined));
-  return { ...LIFECYCLE_DEFAULTS, ...defined };
+  const resolved: ResolvedLifecycleOptions = { ...LIFECYCLE_DEFAULTS, ...defined };
+  for (const field of ['sweepEnabled', 'reconcileEnabled'] as const) {
+    if (typeof resolved[field] !== 'boolean') throw new ConfigError(`lifecycle.${field}`, 'must be true or false');
+  }
+  if (typeof resolved.sweepCron !== 'string' || resolved.sweepCron.trim() === '') {
+    throw new ConfigError('lifecycle.sweepCron', 'must be a cron expression');
+  }
+  const counts = ['batchSize', 'reconcileIntervalSeconds', 'orphanGraceSeconds', 'uploadLeaseSeconds'] as const;
+  for (const field of counts) {
+    const value = resolved[field];
+    const least = field === 'orphanGraceSeconds' ? 0 : 1;
+    if (!Number.isSafeInteger(value) || value < least) {
+      throw new ConfigError(`lifecycle.${field}`, `must be a whole number of at least ${least}`);
+    }
+  }
+  return resolved;
 }

@@ -4,7 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import type { FileEntity } from '../file.entity';
 import { HashingStream } from '../hashing-stream';
 import type { StorageInstance } from '../storage-registry';
-import { ObjectStore, type RecordFields, type UploadClaim } from './object-store';
+import { ObjectStore, type RecordFields } from './object-store';
+import { UploadClaims, type UploadClaim } from './upload-claims';
 
 export interface PipelineInput {
   body: Readable;
@@ -29,24 +30,27 @@ export interface PipelineInput {
 export class UploadPipeline {
   private readonly logger = new Logger(UploadPipeline.name);
 
-  constructor(private readonly objects: ObjectStore) {}
+  constructor(
+    private readonly objects: ObjectStore,
+    private readonly claims: UploadClaims,
+  ) {}
 
   async run(instance: StorageInstance, key: string, input: PipelineInput): Promise<FileEntity> {
     const ref = this.objects.ref(instance.name, key);
     const hasher = new HashingStream({ maxBytes: input.maxBytes, expectedMd5: input.md5, expectedSize: input.size });
-    const claim = await this.objects.claimUpload(ref, { dedup: input.md5 !== undefined, md5: input.md5 });
+    const claim = await this.claims.claim(ref, { dedup: input.md5 !== undefined, md5: input.md5 });
     const beat = setInterval(
-      () => this.objects.heartbeat(claim).catch((err) => this.logger.warn(`heartbeat of '${key}': ${err}`)),
+      () => this.claims.heartbeat(claim).catch((err) => this.logger.warn(`heartbeat of '${key}': ${err}`)),
       (this.objects.lifecycle.uploadLeaseSeconds * 1000) / 3,
     );
     beat.unref();
     try {
       await this.transfer(instance, key, claim, hasher, input);
       clearInterval(beat);
-      return await this.objects.commitUpload(claim, input.record({ md5: hasher.md5, size: hasher.bytes }));
+      return await this.claims.commit(claim, input.record({ md5: hasher.md5, size: hasher.bytes }));
     } catch (err) {
       clearInterval(beat);
-      await this.objects.abandonUpload(claim).catch((cause) => this.logger.error(`releasing '${key}': ${cause}`));
+      await this.claims.abandon(claim).catch((cause) => this.logger.error(`releasing '${key}': ${cause}`));
       throw err;
     }
   }

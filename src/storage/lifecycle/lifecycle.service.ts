@@ -1,0 +1,126 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { LessThan, type Repository } from 'typeorm';
+import { FileEntity } from '../file.entity';
+import { UploadGrantEntity } from '../signing/upload-grant.entity';
+import { SKIPPED } from './key-locks';
+import { ObjectStore } from './object-store';
+import { Reconciler, type ReconcileReport } from './reconciler';
+
+export interface SweptFile {
+  id: number;
+  storage: string;
+  name: string;
+  fileName: string;
+  expires: number | null;
+}
+
+export interface SweepReport {
+  /** The expired records removed by this run. */
+  removed: SweptFile[];
+  /** Objects removed because their last reference expired. */
+  objectsRemoved: number;
+  /** Keys another replica (or an upload) held: left for the next run. */
+  skipped: number;
+  /** Keys whose removal failed (logged); retried by the next run. */
+  failed: number;
+  /** Signed-upload grants past their expiry and the grace period, removed. */
+  grantsRemoved: number;
+}
+
+interface Candidate {
+  keyHash: string;
+  storeFullName: string;
+  name: string;
+}
+
+/**
+ * The sweeper's work: removes expired files nobody touched. Keys with expired records are read
+ * in batches of `batchSize`, in key-hash order; each key is then handled in its own locked
+ * step that re-reads the key's records, so the run is idempotent and a file re-uploaded after
+ * it was picked keeps its new record and its object. Two replicas sweeping at once share the
+ * work: a key one of them holds is skipped (`SKIP LOCKED`) by the other, never removed twice.
+ */
+@Injectable()
+export class LifecycleService {
+  private readonly logger = new Logger(LifecycleService.name);
+
+  constructor(
+    private readonly objects: ObjectStore,
+    private readonly reconciler: Reconciler,
+    @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
+    @InjectRepository(UploadGrantEntity) private readonly grants: Repository<UploadGrantEntity>,
+  ) {}
+
+  async sweepExpired(): Promise<SweepReport> {
+    const report: SweepReport = { removed: [], objectsRemoved: 0, skipped: 0, failed: 0, grantsRemoved: 0 };
+    const now = this.objects.clock.now();
+    const { batchSize } = this.objects.lifecycle;
+    for (let after = ''; ;) {
+      const batch = await this.expiredKeys(now, after, batchSize);
+      for (const candidate of batch) await this.sweepKey(candidate, report);
+      if (batch.length < batchSize) break;
+      after = batch[batch.length - 1].keyHash;
+    }
+    const graceMs = this.objects.lifecycle.orphanGraceSeconds * 1000;
+    const grants = await this.objects.locks.exclusive(() => this.grants.delete({ expiresAt: LessThan(now - graceMs) }));
+    report.grantsRemoved = grants.affected ?? 0;
+    if (report.removed.length > 0 || report.failed > 0) {
+      this.logger.log(
+        `swept ${report.removed.length} expired record(s), ${report.objectsRemoved} object(s); ` +
+          `${report.skipped} key(s) busy, ${report.failed} failed`,
+      );
+    }
+    return report;
+  }
+
+  /** Storage against records; see `Reconciler`. */
+  reconcile(): Promise<ReconcileReport> {
+    return this.reconciler.reconcile();
+  }
+
+  private async sweepKey(candidate: Candidate, report: SweepReport): Promise<void> {
+    const ref = { storeFullName: candidate.storeFullName, name: candidate.name, keyHash: candidate.keyHash };
+    try {
+      const result = await this.objects.removeRecords(ref, { expired: true }, { skipLocked: true });
+      if (result === SKIPPED) {
+        report.skipped += 1;
+        return;
+      }
+      for (const r of result.records) {
+        report.removed.push({
+          id: r.id,
+          storage: r.storeFullName,
+          name: r.name,
+          fileName: r.fileName,
+          expires: r.expires,
+        });
+      }
+      if (result.objectRemoved) report.objectsRemoved += 1;
+      if (result.records.length > 0) {
+        const ids = result.records.map((r) => r.id).join(', ');
+        this.logger.log(
+          `removed expired '${ref.name}' in ${ref.storeFullName}: record(s) ${ids}` +
+            (result.objectRemoved ? ', and its object' : '; the object stays (still referenced)'),
+        );
+      }
+    } catch (err) {
+      report.failed += 1;
+      this.logger.error(`sweeping '${ref.name}' in ${ref.storeFullName} failed: ${(err as Error).message}`);
+    }
+  }
+
+  private expiredKeys(now: number, after: string, limit: number): Promise<Candidate[]> {
+    return this.files
+      .createQueryBuilder('f')
+      .select('f.keyHash', 'keyHash')
+      .addSelect('MIN(f.storeFullName)', 'storeFullName')
+      .addSelect('MIN(f.name)', 'name')
+      .where('f.expires IS NOT NULL AND f.expires <= :now', { now })
+      .andWhere('f.keyHash > :after', { after })
+      .groupBy('f.keyHash')
+      .orderBy('f.keyHash', 'ASC')
+      .limit(limit)
+      .getRawMany<Candidate>();
+  }
+}

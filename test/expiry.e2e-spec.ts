@@ -1,0 +1,119 @@
+import { enc, FakeClock, keyState, md5, stored } from './harness/lifecycle';
+import { createTestApp, type TestApp } from './harness/test-app';
+
+/**
+ * Expiry on access: an expired file answers 404 on every read route at once, before any sweep
+ * runs, and is removed on the way (record and object), unless another live record still uses
+ * the content.
+ */
+describe('file expiry', () => {
+  let t: TestApp;
+  const clock = new FakeClock();
+
+  beforeAll(async () => {
+    t = await createTestApp({ clock });
+  });
+  afterAll(() => t.close());
+
+  const key = (name: string) => `${t.prefix}/expiry/${name}`;
+
+  async function put(k: string, body: string, query = '') {
+    const res = await t.http
+      .put(`/storage/files/${enc(k)}${query}`)
+      .set('Authorization', t.auth)
+      .set('Content-Type', 'text/plain')
+      .send(body)
+      .expect(201);
+    return res.body;
+  }
+
+  it('records the expiry time and the retention period', async () => {
+    const record = await put(key('timed.txt'), 'timed', '?expires=3600');
+    expect(record.retentionPeriod).toBe(3600);
+    expect(record.expires).toBe(record.uploadTime + 3600 * 1000);
+    expect(record.uploadTime).toBe(clock.now());
+  });
+
+  const routes: Array<[string, (k: string) => Promise<{ status: number; body: { code?: string } }>]> = [
+    ['GET files (download)', (k) => t.http.get(`/storage/files/${enc(k)}`).set('Authorization', t.auth)],
+    ['HEAD files', (k) => t.http.head(`/storage/files/${enc(k)}`).set('Authorization', t.auth)],
+    ['GET meta', (k) => t.http.get(`/storage/meta/${enc(k)}`).set('Authorization', t.auth)],
+    ['GET preview (public)', (k) => t.http.get(`/storage/preview/${enc(k)}`)],
+    ['GET thumbnail (public)', (k) => t.http.get(`/storage/thumbnail/${enc(k)}`)],
+    ['DELETE files', (k) => t.http.delete(`/storage/files/${enc(k)}`).set('Authorization', t.auth)],
+  ];
+
+  it.each(routes)('%s of an expired file → 404 at once, and the file is removed', async (_label, request) => {
+    const k = key(`gone-${md5(_label).slice(0, 8)}.txt`);
+    await put(k, 'short-lived', '?expires=60');
+    clock.advance(59);
+    const before = await keyState(t, k);
+    expect(before.records).toHaveLength(1);
+    expect(stored(t, k)).toBe(true);
+
+    clock.advance(2);
+    const res = await request(k);
+    expect(res.status).toBe(404);
+    if (res.body && typeof res.body === 'object' && 'code' in res.body) expect(res.body.code).toBe('E_NOT_FOUND');
+    const after = await keyState(t, k);
+    expect(after).toEqual({ records: [], row: null, pins: 0 });
+    expect(stored(t, k)).toBe(false);
+  });
+
+  it('is not listed once expired', async () => {
+    const k = key('listed/one.txt');
+    await put(k, 'listed', '?expires=5');
+    const list = () =>
+      t.http
+        .get('/storage/files')
+        .query({ prefix: key('listed/') })
+        .set('Authorization', t.auth)
+        .expect(200);
+    expect((await list()).body.items).toHaveLength(1);
+    clock.advance(6);
+    expect((await list()).body.items).toHaveLength(0);
+  });
+
+  it('keeps shared content while another live record uses it, and serves that record', async () => {
+    const data = `shared ${t.prefix}`;
+    const permanent = await put(key('keep.txt'), data, `?md5=${md5(data)}`);
+    const timed = await put(key('brief.txt'), data, `?md5=${md5(data)}&expires=10`);
+    expect(timed.name).toBe(permanent.name);
+    clock.advance(11);
+
+    const meta = await t.http.get(`/storage/meta/${permanent.name}`).set('Authorization', t.auth).expect(200);
+    expect(meta.body.id).toBe(permanent.id);
+    const sweep = await t.http.post('/storage/admin/sweep').set('Authorization', t.auth).expect(200);
+    expect(sweep.body.removed.map((r: { id: number }) => r.id)).toContain(timed.id);
+    const state = await keyState(t, permanent.name);
+    expect(state.records.map((r) => r.id)).toEqual([permanent.id]);
+    expect(stored(t, permanent.name)).toBe(true);
+    const down = await t.http.get(`/storage/files/${permanent.name}`).set('Authorization', t.auth).expect(200);
+    expect(down.text).toBe(data);
+  });
+
+  it('a re-upload of an expired path gets a fresh file with its own expiry', async () => {
+    const k = key('again.txt');
+    await put(k, 'first', '?expires=10');
+    clock.advance(11);
+    const second = await put(k, 'second');
+    expect(second.expires).toBeNull();
+    const down = await t.http
+      .get(`/storage/files/${enc(k)}`)
+      .set('Authorization', t.auth)
+      .expect(200);
+    expect(down.text).toBe('second');
+    expect((await keyState(t, k)).records.map((r) => r.id)).toEqual([second.id]);
+  });
+
+  it('refuses an expiry that is not a positive whole number of seconds', async () => {
+    for (const bad of ['0', '-5', '1.5', 'soon']) {
+      const res = await t.http
+        .put(`/storage/files/${enc(key('bad.txt'))}?expires=${bad}`)
+        .set('Authorization', t.auth)
+        .send('x');
+      expect([bad, res.status]).toEqual([bad, 400]);
+    }
+    expect(await keyState(t, key('bad.txt'))).toEqual({ records: [], row: null, pins: 0 });
+  });
+});

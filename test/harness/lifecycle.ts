@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DataSource } from 'typeorm';
+import { FileEntity } from '../../src/storage/file.entity';
+import type { Clock } from '../../src/storage/lifecycle/clock';
+import { keyHash } from '../../src/storage/lifecycle/object-store';
+import { StorageObjectEntity } from '../../src/storage/lifecycle/storage-object.entity';
+import { UploadPinEntity } from '../../src/storage/lifecycle/upload-pin.entity';
+import type { TestApp } from './test-app';
+
+/** A clock the test moves: expiry without sleeping. Starts at the real time. */
+export class FakeClock implements Clock {
+  constructor(public time = Date.now()) {}
+
+  now(): number {
+    return this.time;
+  }
+
+  advance(seconds: number): void {
+    this.time += seconds * 1000;
+  }
+}
+
+export const md5 = (data: Buffer | string): string => createHash('md5').update(data).digest('hex');
+
+/** `a/b c.txt` → `a/b%20c.txt`, for URLs. */
+export const enc = (key: string): string => key.split('/').map(encodeURIComponent).join('/');
+
+/** What the database holds for one key of the default instance. */
+export async function keyState(t: TestApp, key: string, storage = 'storages.Default') {
+  const db = t.app.get(DataSource);
+  const hash = keyHash(storage, key);
+  return {
+    records: await db.getRepository(FileEntity).find({ where: { keyHash: hash }, order: { id: 'ASC' } }),
+    row: await db.getRepository(StorageObjectEntity).findOne({ where: { keyHash: hash } }),
+    pins: await db.getRepository(UploadPinEntity).count({ where: { keyHash: hash } }),
+  };
+}
+
+/** The file a local-disk key is stored in, under `root` (default: the app's `storages.Default`). */
+export function objectFile(t: TestApp, key: string, root = path.join(t.dataDir, 'files')): string {
+  return path.join(root, key);
+}
+
+export function stored(t: TestApp, key: string, root?: string): boolean {
+  return fs.existsSync(objectFile(t, key, root));
+}
