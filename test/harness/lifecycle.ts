@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { DataSource } from 'typeorm';
 import { FileEntity } from '../../src/storage/file.entity';
 import type { Clock } from '../../src/storage/lifecycle/clock';
-import { keyHash } from '../../src/storage/lifecycle/object-store';
+import { keyHash, ObjectStore } from '../../src/storage/lifecycle/object-store';
 import { StorageObjectEntity } from '../../src/storage/lifecycle/storage-object.entity';
 import { UploadPinEntity } from '../../src/storage/lifecycle/upload-pin.entity';
 import type { TestApp } from './test-app';
@@ -45,4 +45,10 @@ export function objectFile(t: TestApp, key: string, root = path.join(t.dataDir, 
 
 export function stored(t: TestApp, key: string, root?: string): boolean {
   return fs.existsSync(objectFile(t, key, root));
+}
+
+/** Unexpired records plus uploads in flight: what keeps the key's object. */
+export function references(t: TestApp, key: string, storage = 'storages.Default'): Promise<number> {
+  const objects = t.app.get(ObjectStore);
+  return objects.references(objects.ref(storage, key));
 }
