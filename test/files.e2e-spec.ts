@@ -252,6 +252,7 @@ describe('files API (upload, download, meta, list, delete)', () => {
       for (const [method, url] of routes) {
         const none = await (t.http as any)[method](url);
         expect([method, url, none.status]).toEqual([method, url, 401]);
+        expect(none.headers['x-content-type-options']).toBe('nosniff');
         const wrong = await (t.http as any)[method](url).set('Authorization', 'Bearer nope');
         expect([method, url, wrong.status]).toEqual([method, url, 401]);
       }

@@ -11,6 +11,11 @@ export function setupStorageApp(app: INestApplication, routePrefix = 'storage'):
   const escaped = routePrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const uploadPath = new RegExp(`^/${escaped}/(files|upload)/`);
   const parsers: RequestHandler[] = [json({ limit: '256kb' }), urlencoded({ extended: false, limit: '256kb' })];
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    // On every response, errors and 401s included: no browser second-guesses a declared type.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
   app.use((req: Request, res: Response, next: NextFunction) => {
     if (req.method === 'PUT' && uploadPath.test(req.path)) return next();
     const [jsonParser, formParser] = parsers;
