@@ -1,9 +1,5 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn, type ValueTransformer } from 'typeorm';
-
-const bigintNumber: ValueTransformer = {
-  to: (value?: number | null) => value,
-  from: (value?: string | number | null) => (value === null || value === undefined ? value : Number(value)),
-};
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { bigintNumber } from '../file.entity';
 
 /**
  * One stored thumbnail: the derived image of one source (its key and its content) at one set of
