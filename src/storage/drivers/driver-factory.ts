@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import * as path from 'node:path';
 import { ConfigError, type StorageInstanceConfig } from '../config/storage-config';
 import type { AzureBlobDriverOptions } from './azure-blob.driver';
@@ -141,14 +142,28 @@ const minioType: DriverType = {
   },
 };
 
+/** The host name or IP of an endpoint written with or without a scheme ('' when unparsable). */
+function hostOf(endpoint: string): string {
+  try {
+    return new URL(endpoint.includes('://') ? endpoint : `http://${endpoint}`).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return '';
+  }
+}
+
 const ossType: DriverType = {
   validate(options, field) {
     requireString(options, 'bucket', field);
     requireString(options, 'accessKeyId', field);
     requireString(options, 'accessKeySecret', field);
     const region = optionalString(options, 'region', field);
-    if (!region && !optionalString(options, 'endpoint', field)) {
-      throw new ConfigError(`${field}.region`, 'a region (e.g. oss-cn-beijing) or an endpoint is required');
+    const endpoint = optionalString(options, 'endpoint', field);
+    if (!region && (!endpoint || isIP(hostOf(endpoint)))) {
+      // With an IP endpoint ali-oss sends Host: <bucket>.<region's host>, so it needs the region too.
+      throw new ConfigError(
+        `${field}.region`,
+        'a region (e.g. oss-cn-beijing) is required unless endpoint is a host name',
+      );
     }
     for (const flag of ['secure', 'internal', 'cname', 'sldEnable']) optionalBoolean(options, flag, field);
     optionalInteger(options, 'transferTimeoutMs', field, 100);

@@ -10,6 +10,7 @@ import {
   MAX_SIGN_SECONDS,
   MIB,
   multipartUpload,
+  narrowToRange,
   toStorageError,
 } from './driver-utils';
 import type {
@@ -110,12 +111,12 @@ export class MinioDriver extends CloudDriverBase implements StorageDriver {
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
     const { range, signal } = options;
-    const stream = await this.call(key, () =>
-      range
-        ? this.client.getPartialObject(this.bucket, key, range.start, range.end - range.start + 1)
-        : this.client.getObject(this.bucket, key),
-    );
-    return bindSignal(stream, signal);
+    if (!range) return bindSignal(await this.call(key, () => this.client.getObject(this.bucket, key)), signal);
+    // The stream is the HTTP response itself, so its Content-Range is at hand.
+    const res = (await this.call(key, () =>
+      this.client.getPartialObject(this.bucket, key, range.start, range.end - range.start + 1),
+    )) as Readable & { headers?: Record<string, string | undefined> };
+    return bindSignal(narrowToRange(res, range, res.headers?.['content-range']), signal);
   }
 
   async stat(key: string): Promise<ObjectStat> {

@@ -21,6 +21,7 @@ import {
   encodeKey,
   MAX_SIGN_SECONDS,
   MIB,
+  narrowToRange,
   toStorageError,
 } from './driver-utils';
 import type {
@@ -124,7 +125,8 @@ export class S3Driver extends CloudDriverBase implements StorageDriver {
         { abortSignal },
       ),
     );
-    return bindSignal(out.Body as Readable, signal);
+    const body = out.Body as Readable;
+    return bindSignal(range ? narrowToRange(body, range, out.ContentRange) : body, signal);
   }
 
   async stat(key: string): Promise<ObjectStat> {

@@ -8,10 +8,21 @@ declare module 's3rver' {
     resetOnClose?: boolean;
     configureBuckets?: { name: string; configs: (string | Buffer)[] }[];
   }
+  /** The Koa context s3rver's middleware sees (the part the peer touches). */
+  interface S3rverContext {
+    method: string;
+    query: Record<string, string | string[] | undefined>;
+    body: unknown;
+  }
   class S3rver {
     constructor(options: S3rverOptions);
+    /** Koa's middleware list; composed when the server starts listening. */
+    middleware: ((ctx: S3rverContext, next: () => Promise<void>) => Promise<void>)[];
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;
+  }
+  namespace S3rver {
+    export { S3rverContext };
   }
   export = S3rver;
 }

@@ -1,0 +1,126 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
+
+export const MIB = 1024 * 1024;
+const BLOCK = MIB;
+const STAMP_EVERY = 64 * 1024;
+
+const blocks = new Map<number, Buffer>();
+function seedBlock(seed: number): Buffer {
+  let block = blocks.get(seed);
+  if (!block) {
+    // xorshift32: reproducible bytes without holding the object in memory
+    block = Buffer.alloc(BLOCK);
+    let x = seed || 1;
+    for (let i = 0; i < BLOCK; i += 4) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      block.writeUInt32LE(x >>> 0, i);
+    }
+    blocks.set(seed, block);
+  }
+  return block;
+}
+
+export interface PatternOptions {
+  seed?: number;
+  /** Destroy the stream with `error` once this many bytes have been produced. */
+  failAt?: number;
+  error?: Error;
+}
+
+/**
+ * `size` pseudo-random bytes, produced 1 MiB at a time. Every 64 KiB carries its own offset, so
+ * parts stored out of order or twice change the hash.
+ */
+export function patternStream(size: number, options: PatternOptions = {}): Readable {
+  const block = seedBlock(options.seed ?? 7);
+  let offset = 0;
+  return new Readable({
+    highWaterMark: BLOCK,
+    read() {
+      if (options.failAt !== undefined && offset >= options.failAt) {
+        this.destroy(options.error ?? new Error('the body failed midway'));
+        return;
+      }
+      if (offset >= size) {
+        this.push(null);
+        return;
+      }
+      const length = Math.min(BLOCK, size - offset, (options.failAt ?? Infinity) - offset);
+      const chunk = Buffer.from(block.subarray(0, length));
+      for (let at = 0; at + 8 <= length; at += STAMP_EVERY) chunk.writeDoubleLE(offset + at, at);
+      offset += length;
+      this.push(chunk);
+    },
+  });
+}
+
+export async function sha256Of(stream: Readable): Promise<{ hash: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { hash: hash.digest('hex'), size };
+}
+
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export function bufferStream(data: Buffer | string): Readable {
+  return Readable.from([Buffer.from(data)]);
+}
+
+export function randomData(size: number): Buffer {
+  return randomBytes(size);
+}
+
+/** Resolves when `check` returns true, polling; rejects with `message` after `timeoutMs`. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 3000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * A TCP server on 127.0.0.1 that accepts connections and never answers: a backend that hangs.
+ * `close` drops the held sockets.
+ */
+export async function startSilentServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    port,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Runs `build`; when it throws, runs `cleanup` (for a peer already started) and rethrows. */
+export async function cleanUpOnError<T>(cleanup: () => Promise<void>, build: () => Promise<T>): Promise<T> {
+  try {
+    return await build();
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
