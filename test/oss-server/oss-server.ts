@@ -65,6 +65,15 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/** One object request, as the handlers below see it. */
+interface ObjectRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  store: OssStore;
+  bucket: string;
+  key: string;
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse, store: OssStore, options: OssServerOptions) {
   const url = new URL(req.url ?? '/', 'http://oss.invalid');
   const query = parseQuery(url.search);
@@ -89,21 +98,22 @@ async function handle(req: IncomingMessage, res: ServerResponse, store: OssStore
     return listObjects(res, store, bucket, query);
   }
   const uploadId = query.get('uploadId');
+  const object: ObjectRequest = { req, res, store, bucket, key };
   switch (method) {
     case 'PUT':
-      if (uploadId) return uploadPart(req, res, store, bucket, key, uploadId, Number(query.get('partNumber')));
-      if (req.headers['x-oss-copy-source']) return copyObject(req, res, store, bucket, key);
-      return putObject(req, res, store, bucket, key);
+      if (uploadId) return uploadPart(object, uploadId, Number(query.get('partNumber')));
+      if (req.headers['x-oss-copy-source']) return copyObject(object);
+      return putObject(object);
     case 'POST':
       if (query.has('uploads')) {
         const id = await store.initiateUpload(bucket, key, contentTypeOf(req));
         return sendXml(res, 200, 'InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: id });
       }
-      if (uploadId) return completeUpload(req, res, store, bucket, key, uploadId);
+      if (uploadId) return completeUpload(object, uploadId);
       return sendError(res, 405, 'MethodNotAllowed', 'unsupported POST');
     case 'GET':
     case 'HEAD':
-      return getObject(req, res, store, bucket, key, method === 'HEAD');
+      return getObject(object, method === 'HEAD');
     case 'DELETE':
       if (uploadId) await store.abortUpload(bucket, key, uploadId);
       else await store.remove(bucket, key);
@@ -154,7 +164,7 @@ function authenticate(
   return null;
 } // prettier-ignore
 
-async function putObject(req: IncomingMessage, res: ServerResponse, store: OssStore, bucket: string, key: string) {
+async function putObject({ req, res, store, bucket, key }: ObjectRequest) {
   const { file, size, md5 } = await store.receive(req);
   const expected = req.headers['content-md5'];
   if (expected && expected !== md5.toString('base64')) {
@@ -173,15 +183,7 @@ async function putObject(req: IncomingMessage, res: ServerResponse, store: OssSt
   send(res, 200, { ETag: record.etag });
 }
 
-async function uploadPart(
-  req: IncomingMessage,
-  res: ServerResponse,
-  store: OssStore,
-  bucket: string,
-  key: string,
-  uploadId: string,
-  partNumber: number,
-) {
+async function uploadPart({ req, res, store, bucket, key }: ObjectRequest, uploadId: string, partNumber: number) {
   if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10000) {
     req.resume();
     return sendError(res, 400, 'InvalidArgument', 'partNumber must be from 1 to 10000');
@@ -192,14 +194,7 @@ async function uploadPart(
   send(res, 200, { ETag: quoteEtag(md5.toString('hex')) });
 }
 
-async function completeUpload(
-  req: IncomingMessage,
-  res: ServerResponse,
-  store: OssStore,
-  bucket: string,
-  key: string,
-  uploadId: string,
-) {
+async function completeUpload({ req, res, store, bucket, key }: ObjectRequest, uploadId: string) {
   let xml = '';
   for await (const chunk of req) xml += chunk;
   const parts = [...xml.matchAll(/<Part>\s*<PartNumber>(\d+)<\/PartNumber>\s*<ETag>([^<]+)<\/ETag>\s*<\/Part>/g)].map(
@@ -215,7 +210,7 @@ async function completeUpload(
   });
 }
 
-async function copyObject(req: IncomingMessage, res: ServerResponse, store: OssStore, bucket: string, key: string) {
+async function copyObject({ req, res, store, bucket, key }: ObjectRequest) {
   const source = decodeURIComponent(String(req.headers['x-oss-copy-source']));
   const match = /^\/([^/]+)\/(.+)$/.exec(source);
   if (!match || match[1] !== bucket)
@@ -227,14 +222,7 @@ async function copyObject(req: IncomingMessage, res: ServerResponse, store: OssS
   });
 }
 
-async function getObject(
-  req: IncomingMessage,
-  res: ServerResponse,
-  store: OssStore,
-  bucket: string,
-  key: string,
-  headOnly: boolean,
-) {
+async function getObject({ req, res, store, bucket, key }: ObjectRequest, headOnly: boolean) {
   const record = await store.head(bucket, key);
   const headers: Record<string, string | number> = {
     'Content-Type': record.contentType,
