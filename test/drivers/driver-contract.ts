@@ -39,7 +39,21 @@ const SLACK_MS = 1000;
  * The driver contract (storage-driver.ts), run unchanged against every backend. Keys live under a
  * random prefix per run, so suites can share a bucket and leave nothing that a rerun would see.
  */
-export function describeDriverContract(name: string, setup: () => Promise<DriverHarness>): void {
+/** What a backend offers, known before its peer starts, so that cases it lacks show as skipped. */
+export interface DriverFeatures {
+  /** Native signed uploads (`signUpload`); default true. Local disk: the service signs its own URLs. */
+  signedUploads?: boolean;
+  /** Talks to a server that can be down; default true. */
+  network?: boolean;
+}
+
+export function describeDriverContract(
+  name: string,
+  setup: () => Promise<DriverHarness>,
+  { signedUploads = true, network = true }: DriverFeatures = {},
+): void {
+  const itSigned = signedUploads ? it : it.skip;
+  const itNetwork = network ? it : it.skip;
   describe(`${name} driver contract`, () => {
     let h: DriverHarness;
     let driver: StorageDriver;
@@ -250,8 +264,8 @@ export function describeDriverContract(name: string, setup: () => Promise<Driver
       );
     });
 
-    it('accepts a signed upload sent with plain fetch, bound to its content type', async () => {
-      if (!driver.signUpload) return; // local disk: the service signs URLs to its own route
+    itSigned('accepts a signed upload sent with plain fetch, bound to its content type', async () => {
+      if (!driver.signUpload) throw new Error('signUpload is missing');
       const key = k('signed/ü pload.txt');
       const before = Date.now();
       const signed = await driver.signUpload(key, { contentType: 'text/plain', expiresIn: 300 });
@@ -278,8 +292,8 @@ export function describeDriverContract(name: string, setup: () => Promise<Driver
       await driver.delete(key);
     });
 
-    it('rejects expiresIn outside 1 s .. 7 days with E_INVALID_ARGUMENT', async () => {
-      if (!driver.signUpload) return;
+    itSigned('rejects expiresIn outside 1 s .. 7 days with E_INVALID_ARGUMENT', async () => {
+      if (!driver.signUpload) throw new Error('signUpload is missing');
       for (const expiresIn of [0, -5, 1.5, 8 * 24 * 3600]) {
         await expectCode(
           driver.signUpload(k('signed/x'), { contentType: 'text/plain', expiresIn }),
@@ -293,48 +307,56 @@ export function describeDriverContract(name: string, setup: () => Promise<Driver
     });
 
     describe('a backend that is down', () => {
-      it('rejects every call with E_BACKEND_UNAVAILABLE within timeoutMs (closed port)', async () => {
-        if (!h.unreachable) return; // local disk has no network
-        const down = await h.unreachable(await freePort(), UNREACHABLE_TIMEOUT_MS);
-        const calls: [string, () => Promise<unknown>][] = [
-          ['stat', () => down.stat('k')],
-          ['exists', () => down.exists('k')],
-          ['get', () => down.get('k')],
-          ['delete', () => down.delete('k')],
-          ['put', () => down.put('k', bufferStream('x'))],
-          ['list', async () => ({ ...(await down.list('p')[Symbol.asyncIterator]().next()) })],
-        ];
-        for (const [label, call] of calls) {
-          const started = Date.now();
-          const err = await call().then(
-            () => null,
-            (e: unknown) => e,
-          );
-          expect({ label, code: (err as StorageError)?.code }).toEqual({
-            label,
-            code: StorageErrorCode.BACKEND_UNAVAILABLE,
-          });
-          expect(Date.now() - started).toBeLessThan(UNREACHABLE_TIMEOUT_MS + SLACK_MS);
-          expectNoSecretIn(`${(err as Error).message} ${JSON.stringify((err as StorageError).context)}`);
-        }
-        await down.close?.();
-      }, 30_000);
-
-      it('rejects with E_BACKEND_UNAVAILABLE within timeoutMs when the server never answers', async () => {
-        if (!h.unreachable) return;
-        const silent = await startSilentServer();
-        const down = await h.unreachable(silent.port, UNREACHABLE_TIMEOUT_MS);
-        try {
-          for (const call of [() => down.stat('k'), () => down.get('k')]) {
+      itNetwork(
+        'rejects every call with E_BACKEND_UNAVAILABLE within timeoutMs (closed port)',
+        async () => {
+          if (!h.unreachable) throw new Error('the harness has no unreachable()');
+          const down = await h.unreachable(await freePort(), UNREACHABLE_TIMEOUT_MS);
+          const calls: [string, () => Promise<unknown>][] = [
+            ['stat', () => down.stat('k')],
+            ['exists', () => down.exists('k')],
+            ['get', () => down.get('k')],
+            ['delete', () => down.delete('k')],
+            ['put', () => down.put('k', bufferStream('x'))],
+            ['list', async () => ({ ...(await down.list('p')[Symbol.asyncIterator]().next()) })],
+          ];
+          for (const [label, call] of calls) {
             const started = Date.now();
-            await expectCode(call(), StorageErrorCode.BACKEND_UNAVAILABLE);
+            const err = await call().then(
+              () => null,
+              (e: unknown) => e,
+            );
+            expect({ label, code: (err as StorageError)?.code }).toEqual({
+              label,
+              code: StorageErrorCode.BACKEND_UNAVAILABLE,
+            });
             expect(Date.now() - started).toBeLessThan(UNREACHABLE_TIMEOUT_MS + SLACK_MS);
+            expectNoSecretIn(`${(err as Error).message} ${JSON.stringify((err as StorageError).context)}`);
           }
-        } finally {
           await down.close?.();
-          await silent.close();
-        }
-      }, 30_000);
+        },
+        30_000,
+      );
+
+      itNetwork(
+        'rejects with E_BACKEND_UNAVAILABLE within timeoutMs when the server never answers',
+        async () => {
+          if (!h.unreachable) throw new Error('the harness has no unreachable()');
+          const silent = await startSilentServer();
+          const down = await h.unreachable(silent.port, UNREACHABLE_TIMEOUT_MS);
+          try {
+            for (const call of [() => down.stat('k'), () => down.get('k')]) {
+              const started = Date.now();
+              await expectCode(call(), StorageErrorCode.BACKEND_UNAVAILABLE);
+              expect(Date.now() - started).toBeLessThan(UNREACHABLE_TIMEOUT_MS + SLACK_MS);
+            }
+          } finally {
+            await down.close?.();
+            await silent.close();
+          }
+        },
+        30_000,
+      );
     });
   });
 }
