@@ -1,4 +1,4 @@
-import { enc, FakeClock, keyState, md5, stored } from './harness/lifecycle';
+import { enc, FakeClock, isolatedStorage, keyState, md5, stored } from './harness/lifecycle';
 import { createTestApp, type TestApp } from './harness/test-app';
 
 /**
@@ -9,11 +9,16 @@ import { createTestApp, type TestApp } from './harness/test-app';
 describe('file expiry', () => {
   let t: TestApp;
   const clock = new FakeClock();
+  // Its own instance: this file's clock runs ahead, and its sweep must not reach other files' records.
+  const storage = isolatedStorage();
 
   beforeAll(async () => {
-    t = await createTestApp({ clock });
+    t = await createTestApp({ clock, config: storage.config });
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    await t.close();
+    storage.remove();
+  });
 
   const key = (name: string) => `${t.prefix}/expiry/${name}`;
 
@@ -47,17 +52,17 @@ describe('file expiry', () => {
     const k = key(`gone-${md5(_label).slice(0, 8)}.txt`);
     await put(k, 'short-lived', '?expires=60');
     clock.advance(59);
-    const before = await keyState(t, k);
+    const before = await keyState(t, k, storage.name);
     expect(before.records).toHaveLength(1);
-    expect(stored(t, k)).toBe(true);
+    expect(stored(t, k, storage.root)).toBe(true);
 
     clock.advance(2);
     const res = await request(k);
     expect(res.status).toBe(404);
     if (res.body && typeof res.body === 'object' && 'code' in res.body) expect(res.body.code).toBe('E_NOT_FOUND');
-    const after = await keyState(t, k);
+    const after = await keyState(t, k, storage.name);
     expect(after).toEqual({ records: [], row: null, pins: 0 });
-    expect(stored(t, k)).toBe(false);
+    expect(stored(t, k, storage.root)).toBe(false);
   });
 
   it('is not listed once expired', async () => {
@@ -83,11 +88,14 @@ describe('file expiry', () => {
 
     const meta = await t.http.get(`/storage/meta/${permanent.name}`).set('Authorization', t.auth).expect(200);
     expect(meta.body.id).toBe(permanent.id);
-    const sweep = await t.http.post('/storage/admin/sweep').set('Authorization', t.auth).expect(200);
+    const sweep = await t.http
+      .post(`/storage/admin/sweep?storage=${storage.name}`)
+      .set('Authorization', t.auth)
+      .expect(200);
     expect(sweep.body.removed.map((r: { id: number }) => r.id)).toContain(timed.id);
-    const state = await keyState(t, permanent.name);
+    const state = await keyState(t, permanent.name, storage.name);
     expect(state.records.map((r) => r.id)).toEqual([permanent.id]);
-    expect(stored(t, permanent.name)).toBe(true);
+    expect(stored(t, permanent.name, storage.root)).toBe(true);
     const down = await t.http.get(`/storage/files/${permanent.name}`).set('Authorization', t.auth).expect(200);
     expect(down.text).toBe(data);
   });
@@ -103,7 +111,7 @@ describe('file expiry', () => {
       .set('Authorization', t.auth)
       .expect(200);
     expect(down.text).toBe('second');
-    expect((await keyState(t, k)).records.map((r) => r.id)).toEqual([second.id]);
+    expect((await keyState(t, k, storage.name)).records.map((r) => r.id)).toEqual([second.id]);
   });
 
   it('refuses an expiry that is not a positive whole number of seconds', async () => {
@@ -114,6 +122,6 @@ describe('file expiry', () => {
         .send('x');
       expect([bad, res.status]).toEqual([bad, 400]);
     }
-    expect(await keyState(t, key('bad.txt'))).toEqual({ records: [], row: null, pins: 0 });
+    expect(await keyState(t, key('bad.txt'), storage.name)).toEqual({ records: [], row: null, pins: 0 });
   });
 });

@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { DataSource } from 'typeorm';
 import { FileEntity } from '../../src/storage/file.entity';
@@ -51,4 +52,23 @@ export function stored(t: TestApp, key: string, root?: string): boolean {
 export function references(t: TestApp, key: string, storage = 'storages.Default'): Promise<number> {
   const objects = t.app.get(ObjectStore);
   return objects.references(objects.ref(storage, key));
+}
+
+/**
+ * A local-disk storage instance of the test's own, made the default: sweeps and reconciliations
+ * scoped to it never touch what other test files (sharing the MySQL database) keep in
+ * `storages.Default`. Pass `config` to `createTestApp`; several apps given the same one share it.
+ */
+export function isolatedStorage(): { name: string; root: string; config: Record<string, unknown>; remove(): void } {
+  const name = `storages.Iso${randomBytes(4).toString('hex')}`;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'storage-iso-'));
+  return {
+    name,
+    root,
+    config: {
+      settings: { defaultElement: { defaultStorage: name } },
+      storages: { [name]: { type: 'storages.LocalType', root } },
+    },
+    remove: () => fs.rmSync(root, { recursive: true, force: true }),
+  };
 }

@@ -1,26 +1,38 @@
-import { Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { Controller, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
 import type { ReconcileReport } from '../lifecycle/reconciler';
 import type { SweepReport } from '../lifecycle/lifecycle.service';
+import { StorageRegistry } from '../storage-registry';
 
-/** On-demand lifecycle runs for operators (authenticated): what the scheduled sweeper does. */
+/**
+ * On-demand lifecycle runs for operators (authenticated): what the scheduled sweeper does, over
+ * every instance or, with `?storage=`, one.
+ */
 @Controller('storage')
 @UseGuards(StorageAuthGuard)
 export class AdminController {
-  constructor(private readonly lifecycle: LifecycleService) {}
+  constructor(
+    private readonly lifecycle: LifecycleService,
+    private readonly registry: StorageRegistry,
+  ) {}
 
   /** Removes expired files now; answers what was removed. */
   @Post('admin/sweep')
   @HttpCode(200)
-  sweep(): Promise<SweepReport> {
-    return this.lifecycle.sweepExpired();
+  sweep(@Query('storage') storage?: string): Promise<SweepReport> {
+    return this.lifecycle.sweepExpired({ storage: this.known(storage) });
   }
 
   /** Reconciles storage with the records now; answers what was removed and what is missing. */
   @Post('admin/reconcile')
   @HttpCode(200)
-  reconcile(): Promise<ReconcileReport> {
-    return this.lifecycle.reconcile();
+  reconcile(@Query('storage') storage?: string): Promise<ReconcileReport> {
+    return this.lifecycle.reconcile({ storage: this.known(storage) });
+  }
+
+  /** An unknown `?storage=` is a 400 listing the configured ones, as everywhere else. */
+  private known(storage: string | undefined): string | undefined {
+    return storage ? this.registry.get(storage).name : undefined;
   }
 }

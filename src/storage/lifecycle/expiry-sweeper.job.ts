@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { ConfigError } from '../config/storage-config';
@@ -15,10 +22,12 @@ import { ObjectStore } from './object-store';
  * Runs never overlap within a process; across replicas the locks in `ObjectStore` share the work.
  */
 @Injectable()
-export class ExpirySweeperJob implements OnApplicationBootstrap {
+export class ExpirySweeperJob implements OnApplicationBootstrap, OnModuleDestroy {
   static readonly jobName = 'storage.expirySweeper';
   private readonly logger = new Logger(ExpirySweeperJob.name);
   private lastReconcile = 0;
+  private job?: CronJob<null, null>;
+  private running?: Promise<void>;
 
   constructor(
     private readonly lifecycle: LifecycleService,
@@ -51,12 +60,24 @@ export class ExpirySweeperJob implements OnApplicationBootstrap {
       );
     }
     this.scheduler.addCronJob(ExpirySweeperJob.jobName, job);
+    this.job = job;
     job.start();
     this.logger.log(`expiry sweeper scheduled: '${sweepCron}'`);
   }
 
+  /** Stops the schedule and waits for a run in progress, before the database closes. */
+  async onModuleDestroy(): Promise<void> {
+    await this.job?.stop();
+    await this.running;
+  }
+
   /** One run: sweep, then reconcile when due. Failures are logged; the next run retries. */
-  async run(): Promise<void> {
+  run(): Promise<void> {
+    this.running ??= this.sweep().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async sweep(): Promise<void> {
     try {
       await this.lifecycle.sweepExpired();
       const { reconcileEnabled, reconcileIntervalSeconds } = this.objects.lifecycle;

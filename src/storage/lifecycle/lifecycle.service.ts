@@ -28,6 +28,11 @@ export interface SweepReport {
   grantsRemoved: number;
 }
 
+/** A run over every storage instance, or over one (`storage`, an element name). */
+export interface LifecycleScope {
+  storage?: string;
+}
+
 interface Candidate {
   keyHash: string;
   storeFullName: string;
@@ -52,18 +57,23 @@ export class LifecycleService {
     @InjectRepository(UploadGrantEntity) private readonly grants: Repository<UploadGrantEntity>,
   ) {}
 
-  async sweepExpired(): Promise<SweepReport> {
+  /** Removes expired files now, of every instance or of `storage` only. */
+  async sweepExpired(options: LifecycleScope = {}): Promise<SweepReport> {
     const report: SweepReport = { removed: [], objectsRemoved: 0, skipped: 0, failed: 0, grantsRemoved: 0 };
     const now = this.objects.clock.now();
     const { batchSize } = this.objects.lifecycle;
     for (let after = ''; ;) {
-      const batch = await this.expiredKeys(now, after, batchSize);
+      const batch = await this.expiredKeys(now, after, batchSize, options.storage);
       for (const candidate of batch) await this.sweepKey(candidate, report);
       if (batch.length < batchSize) break;
       after = batch[batch.length - 1].keyHash;
     }
     const graceMs = this.objects.lifecycle.orphanGraceSeconds * 1000;
-    const grants = await this.objects.locks.exclusive(() => this.grants.delete({ expiresAt: LessThan(now - graceMs) }));
+    const stale = {
+      expiresAt: LessThan(now - graceMs),
+      ...(options.storage ? { storeFullName: options.storage } : {}),
+    };
+    const grants = await this.objects.locks.exclusive(() => this.grants.delete(stale));
     report.grantsRemoved = grants.affected ?? 0;
     if (report.removed.length > 0 || report.failed > 0) {
       this.logger.log(
@@ -74,9 +84,9 @@ export class LifecycleService {
     return report;
   }
 
-  /** Storage against records; see `Reconciler`. */
-  reconcile(): Promise<ReconcileReport> {
-    return this.reconciler.reconcile();
+  /** Storage against records, of every instance or of `storage` only; see `Reconciler`. */
+  reconcile(options: LifecycleScope = {}): Promise<ReconcileReport> {
+    return this.reconciler.reconcile(options.storage);
   }
 
   private async sweepKey(candidate: Candidate, report: SweepReport): Promise<void> {
@@ -110,17 +120,15 @@ export class LifecycleService {
     }
   }
 
-  private expiredKeys(now: number, after: string, limit: number): Promise<Candidate[]> {
-    return this.files
+  private expiredKeys(now: number, after: string, limit: number, storage?: string): Promise<Candidate[]> {
+    const query = this.files
       .createQueryBuilder('f')
       .select('f.keyHash', 'keyHash')
       .addSelect('MIN(f.storeFullName)', 'storeFullName')
       .addSelect('MIN(f.name)', 'name')
       .where('f.expires IS NOT NULL AND f.expires <= :now', { now })
-      .andWhere('f.keyHash > :after', { after })
-      .groupBy('f.keyHash')
-      .orderBy('f.keyHash', 'ASC')
-      .limit(limit)
-      .getRawMany<Candidate>();
+      .andWhere('f.keyHash > :after', { after });
+    if (storage) query.andWhere('f.storeFullName = :storage', { storage });
+    return query.groupBy('f.keyHash').orderBy('f.keyHash', 'ASC').limit(limit).getRawMany<Candidate>();
   }
 }

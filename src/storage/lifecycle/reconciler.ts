@@ -51,15 +51,17 @@ export class Reconciler {
     private readonly registry: StorageRegistry,
   ) {}
 
-  async reconcile(): Promise<ReconcileReport> {
+  /** Every instance, or only `storage`. */
+  async reconcile(storage?: string): Promise<ReconcileReport> {
+    const instances = storage ? [this.registry.get(storage)] : this.registry.all();
     const report: ReconcileReport = {
-      stalePins: await this.releaseStalePins(),
+      stalePins: await this.releaseStalePins(storage),
       orphansRemoved: [],
       tempFilesRemoved: 0,
       missingObjects: [],
       sizeMismatches: [],
     };
-    for (const instance of this.registry.all()) await this.reconcileInstance(instance, report);
+    for (const instance of instances) await this.reconcileInstance(instance, report);
     for (const missing of report.missingObjects) {
       this.logger.warn(
         `records ${missing.recordIds.join(', ')} of '${missing.name}' (${missing.storage}) lost their object`,
@@ -79,13 +81,15 @@ export class Reconciler {
     return this.objects.clock.now() - this.objects.lifecycle.orphanGraceSeconds * 1000;
   }
 
-  private async releaseStalePins(): Promise<number> {
+  /** Pins whose upload stopped sending heartbeats (of `storage`'s keys only, when given). */
+  private async releaseStalePins(storage?: string): Promise<number> {
     const manager = this.objects.dataSource.manager;
     const staleBefore = this.objects.clock.now() - this.objects.lifecycle.uploadLeaseSeconds * 1000;
     const pins = await manager.find(UploadPinEntity, { where: { heartbeatAt: LessThan(staleBefore) }, take: PAGE });
     let released = 0;
     for (const pin of pins) {
       const row = await manager.findOne(StorageObjectEntity, { where: { keyHash: pin.keyHash } });
+      if (storage && row?.storeFullName !== storage) continue;
       if (!row) {
         released +=
           (await this.objects.locks.exclusive(() => manager.delete(UploadPinEntity, { id: pin.id }))).affected ?? 0;
