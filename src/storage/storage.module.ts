@@ -9,6 +9,7 @@ import { FilesController } from './http/files.controller';
 import { LifecycleService } from './lifecycle/lifecycle.service';
 import { lifecycleEntities, lifecycleProviders } from './lifecycle/lifecycle.providers';
 import { PreviewController } from './http/preview.controller';
+import { SignController } from './http/sign.controller';
 import { PreviewService } from './preview/preview.service';
 import { ThumbnailEntity } from './preview/thumbnail.entity';
 import { ThumbnailService } from './preview/thumbnail.service';
@@ -19,10 +20,12 @@ import {
   type StorageModuleExtras,
 } from './storage.module-definition';
 import { authGuardProvider, instanceProviders, storageRegistryProvider } from './storage.providers';
+import { SignedUploadService } from './signing/signed-upload.service';
+import { UploadGrants } from './signing/upload-grants';
 import { StorageRegistry } from './storage-registry';
 import { StorageService } from './storage.service';
 
-const CONTROLLERS = [FilesController, PreviewController, AdminController];
+const CONTROLLERS = [FilesController, PreviewController, AdminController, SignController];
 
 /**
  * `StorageModule.forRoot(options)` / `forRootAsync(...)`: exports `StorageService`. The host
@@ -60,6 +63,8 @@ export class StorageModule extends ConfigurableModuleClass {
         ThumbnailService,
         StorageService,
         ...lifecycleProviders,
+        UploadGrants,
+        SignedUploadService,
         ...perInstance,
       ],
       exports: [StorageService, StorageRegistry, LifecycleService, ...perInstance.map((p) => p.provide)],

@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Readable } from 'node:stream';
 import { lookup as mimeLookup } from 'mime-types';
 import type { Repository } from 'typeorm';
-import type { ByteRange, ObjectStat } from './drivers/storage-driver';
+import type { ByteRange, ObjectStat, SignedUpload } from './drivers/storage-driver';
 import { StorageError, StorageErrorCode } from './errors/storage.error';
 import { toFileRecord, type FileRecord } from './file-record';
 import { FileEntity } from './file.entity';
@@ -14,6 +14,7 @@ import { isExpired, keyHash, ObjectStore } from './lifecycle/object-store';
 import { UploadPipeline } from './lifecycle/upload-pipeline';
 import { SKIPPED } from './lifecycle/key-locks';
 import { PreviewService } from './preview/preview.service';
+import { UploadGrants, type SignOptions } from './signing/upload-grants';
 import type { ThumbnailRequestOptions } from './preview/thumbnail-params';
 import { ThumbnailService } from './preview/thumbnail.service';
 import { STORAGE_ROUTE_PREFIX } from './storage.constants';
@@ -93,6 +94,7 @@ export class StorageService implements OnApplicationShutdown {
     private readonly thumbnails: ThumbnailService,
     private readonly objects: ObjectStore,
     private readonly uploads: UploadPipeline,
+    private readonly grants: UploadGrants,
     @Inject(Clock) private readonly clock: Clock,
   ) {
     objects.useRemover((storage, key) => this.removeObject(this.registry.get(storage), key));
@@ -233,6 +235,21 @@ export class StorageService implements OnApplicationShutdown {
     options?: ThumbnailRequestOptions,
   ): Promise<FileResponse> {
     return this.thumbnails.thumbnail(await this.findLive(name, storage), width, height, options);
+  }
+
+  /**
+   * The spec's `getSignUrl`: a URL for one direct client upload of `file`, bound to the key, the
+   * content type, a size limit and an expiry, and usable once. Local disk: a signed URL to this
+   * service's `PUT {prefix}/upload/{path}`, which creates the record. Cloud instances: the
+   * backend's presigned URL, then `POST {prefix}/sign/complete` creates the record.
+   */
+  async getSignUrl(
+    file: string,
+    contentType: string,
+    storage?: string,
+    options: SignOptions = {},
+  ): Promise<SignedUpload> {
+    return this.grants.issue(this.registry.get(storage), file, contentType, options);
   }
 
   /**

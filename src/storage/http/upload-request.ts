@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import multer from 'multer';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import type { FileRecord } from '../file-record';
 import type { StorageService } from '../storage.service';
@@ -42,13 +42,36 @@ export async function readMultipartUpload(
 }
 
 /** Streams a raw request body (PUT) into storage; `Content-Length`, when sent, is checked. */
-export async function readRawUpload(
+export function readRawUpload(
   service: StorageService,
   req: Request,
   res: Response,
   path: string,
   user: string | undefined,
 ): Promise<FileRecord> {
+  return streamRawBody(req, res, (body, signal, size) => {
+    const fields = uploadFields(req.query as Record<string, unknown>);
+    return service.uploadStream({
+      ...fields,
+      file: path,
+      body,
+      contentType: fields.contentType ?? req.headers['content-type'],
+      size,
+      user,
+      signal,
+    });
+  });
+}
+
+/** Stores a raw request body, given the abort signal and the declared `Content-Length`. */
+export type RawBodyHandler = (body: Readable, signal: AbortSignal, declared: number | undefined) => Promise<FileRecord>;
+
+/**
+ * The raw-body part of every PUT upload route: hands `handler` the body as a stream with an
+ * abort signal for a client that goes away, and after a refusal drains a little of the rest so
+ * the client can read the answer.
+ */
+export async function streamRawBody(req: Request, res: Response, handler: RawBodyHandler): Promise<FileRecord> {
   if (req.readableEnded || (req as { _body?: boolean })._body) {
     throw new StorageError(
       StorageErrorCode.INTERNAL,
@@ -65,16 +88,7 @@ export async function readRawUpload(
   // before the error response is written.
   const body = req.pipe(new PassThrough({ highWaterMark: 1024 * 1024 }));
   try {
-    const fields = uploadFields(req.query as Record<string, unknown>);
-    return await service.uploadStream({
-      ...fields,
-      file: path,
-      body,
-      contentType: fields.contentType ?? req.headers['content-type'],
-      size: declared === undefined ? undefined : Number(declared),
-      user,
-      signal: abort.signal,
-    });
+    return await handler(body, abort.signal, declared === undefined ? undefined : Number(declared));
   } catch (err) {
     discardRest(req, res);
     throw err;

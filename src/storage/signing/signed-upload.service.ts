@@ -1,0 +1,117 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { Readable } from 'node:stream';
+import type { ObjectStat } from '../drivers/storage-driver';
+import { isStorageError, StorageError, StorageErrorCode } from '../errors/storage.error';
+import type { FileRecord } from '../file-record';
+import { normalizeKey } from '../keys';
+import { ObjectStore } from '../lifecycle/object-store';
+import { StorageRegistry } from '../storage-registry';
+import { StorageService } from '../storage.service';
+import { refused, UploadGrants } from './upload-grants';
+import { permitFromQuery } from './upload-signer';
+
+/** A PUT to the service's own signed upload route, as the controller hands it over. */
+export interface SignedPut {
+  path: string;
+  query: Record<string, unknown>;
+  contentType: string | undefined;
+  declared: number | undefined;
+  body: Readable;
+  signal: AbortSignal;
+}
+
+/**
+ * The receiving end of signed uploads. Every check (signature, expiry, content type, declared
+ * size, single use) is made before a byte is stored, and the size bound again while bytes
+ * arrive; a refused upload stores nothing. A stored one gets its record as `uploadByFile` would
+ * make it, with the signer as `uploadUser`.
+ */
+@Injectable()
+export class SignedUploadService {
+  private readonly logger = new Logger(SignedUploadService.name);
+
+  constructor(
+    private readonly storage: StorageService,
+    private readonly grants: UploadGrants,
+    private readonly registry: StorageRegistry,
+    private readonly objects: ObjectStore,
+  ) {}
+
+  /** `PUT {prefix}/upload/{path}?storage=&type=&max=&exp=&nonce=&sig=` (local disk). */
+  async receive(put: SignedPut): Promise<FileRecord> {
+    const key = normalizeKey(put.path);
+    const parsed = permitFromQuery(key, put.query);
+    if (!parsed) throw refused('the URL is not a complete signed upload URL');
+    const { permit, signature } = parsed;
+    if (!this.grants.verifier.verify(permit, signature)) throw refused('the signature does not match this upload');
+    if (permit.expires * 1000 <= this.objects.clock.now()) throw refused('the upload URL has expired');
+    if ((put.contentType ?? '').trim() !== permit.contentType) {
+      throw refused(`the Content-Type must be '${permit.contentType}', as signed`);
+    }
+    if (put.declared !== undefined && put.declared > permit.maxSize) throw StorageError.tooLarge(permit.maxSize);
+    const grant = await this.grants.redeem(permit.nonce, permit.storage, key, false);
+    try {
+      return await this.storage.uploadStream({
+        file: key,
+        body: put.body,
+        storage: permit.storage,
+        contentType: permit.contentType,
+        size: put.declared,
+        maxSize: permit.maxSize,
+        user: grant.uploadUser ?? undefined,
+        signal: put.signal,
+      });
+    } catch (err) {
+      // Nothing was stored: the URL may be used again until it expires.
+      await this.grants.release(grant).catch((cause) => this.logger.error(`releasing a grant: ${cause}`));
+      throw err;
+    }
+  }
+
+  /**
+   * `POST {prefix}/sign/complete`: after a direct upload to a cloud backend's presigned URL,
+   * checks the staged object against the grant (size, and type where the backend reports it;
+   * Azure SAS URLs bind neither), hashes it while moving it to its key, and records it. The
+   * staged object is removed whatever the outcome.
+   */
+  async complete(file: string, storage: string | undefined, user: string | undefined): Promise<FileRecord> {
+    const instance = this.registry.get(storage);
+    if (!instance.driver.signUpload) {
+      throw StorageError.invalidArgument(
+        `signed uploads to ${instance.name} are recorded by their PUT; nothing to complete`,
+      );
+    }
+    const key = normalizeKey(file);
+    const pending = await this.grants.pendingStaged(instance.name, key, user ?? null);
+    if (!pending) throw StorageError.notFound(key, instance.name);
+    const grant = await this.grants.redeem(pending.nonce, instance.name, key, true);
+    const staged = grant.stagingKey as string;
+    let stat: ObjectStat;
+    try {
+      stat = await instance.driver.stat(staged);
+    } catch (err) {
+      await this.grants.release(grant);
+      if (isStorageError(err, StorageErrorCode.NOT_FOUND)) {
+        throw new StorageError(StorageErrorCode.NOT_FOUND, `nothing was uploaded for '${key}' yet`, { key });
+      }
+      throw err;
+    }
+    try {
+      if (stat.size > grant.maxSize) throw StorageError.tooLarge(grant.maxSize);
+      if (stat.contentType !== undefined && stat.contentType !== grant.contentType) {
+        throw refused(`the upload's Content-Type was '${stat.contentType}', not '${grant.contentType}' as signed`);
+      }
+      return await this.storage.uploadStream({
+        file: key,
+        body: await instance.driver.get(staged),
+        storage: instance.name,
+        contentType: grant.contentType,
+        size: stat.size,
+        maxSize: grant.maxSize,
+        user: grant.uploadUser ?? undefined,
+      });
+    } finally {
+      await instance.driver.delete(staged).catch((err) => this.logger.warn(`removing staged '${staged}': ${err}`));
+    }
+  }
+}

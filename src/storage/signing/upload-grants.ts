@@ -1,0 +1,159 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { randomBytes } from 'node:crypto';
+import { IsNull, MoreThan, type Repository } from 'typeorm';
+import type { SignedUpload } from '../drivers/storage-driver';
+import { StorageError, StorageErrorCode } from '../errors/storage.error';
+import { fileSuffix, normalizeKey, STAGING_PREFIX } from '../keys';
+import { ObjectStore } from '../lifecycle/object-store';
+import { STORAGE_ROUTE_PREFIX } from '../storage.constants';
+import { STORAGE_MODULE_OPTIONS } from '../storage.module-definition';
+import { DEFAULTS, type StorageModuleOptions } from '../storage.options';
+import type { StorageInstance } from '../storage-registry';
+import { SIGNING_DEFAULTS } from './signing.options';
+import { UploadGrantEntity } from './upload-grant.entity';
+import { UploadSigner, type UploadPermit } from './upload-signer';
+
+export interface SignOptions {
+  /** Recorded as the file's `uploadUser`. */
+  user?: string | null;
+  /** Largest body allowed, bytes; at most (and by default) `maxUploadSize`. */
+  maxSize?: number;
+  /** Seconds the URL stays valid; at most 7 days, by default `signing.ttlSeconds`. */
+  expiresIn?: number;
+}
+
+const MIME_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/;
+
+/**
+ * Issues and redeems upload grants. Local disk gets an HMAC-signed URL to the service's own
+ * `PUT {prefix}/upload/{path}`; an instance whose driver can presign gets the backend's URL to a
+ * staging key (`.uploads/{nonce}{suffix}`), completed by `POST {prefix}/sign/complete`. Either
+ * way a grant row records the bounds and the user, and is used once.
+ */
+@Injectable()
+export class UploadGrants {
+  private readonly logger = new Logger(UploadGrants.name);
+  private readonly signer: UploadSigner;
+
+  constructor(
+    @Inject(STORAGE_MODULE_OPTIONS) private readonly options: StorageModuleOptions,
+    @Inject(STORAGE_ROUTE_PREFIX) private readonly routePrefix: string,
+    @InjectRepository(UploadGrantEntity) private readonly grants: Repository<UploadGrantEntity>,
+    private readonly objects: ObjectStore,
+  ) {
+    let secret = options.signing?.secret;
+    if (!secret) {
+      secret = randomBytes(32).toString('base64url');
+      this.logger.warn('no signing secret configured: signed upload URLs will not survive a restart');
+    }
+    this.signer = new UploadSigner(secret);
+  }
+
+  get verifier(): UploadSigner {
+    return this.signer;
+  }
+
+  async issue(
+    instance: StorageInstance,
+    file: string,
+    contentType: string,
+    options: SignOptions,
+  ): Promise<SignedUpload> {
+    const key = normalizeKey(file);
+    const type = typeof contentType === 'string' ? contentType.trim() : '';
+    if (!MIME_TYPE.test(type) || type.length > 255) {
+      throw StorageError.invalidArgument('contentType must be a MIME type like image/jpeg');
+    }
+    const limit = this.options.maxUploadSize ?? DEFAULTS.maxUploadSize;
+    const maxSize = bounded('maxSize', options.maxSize, limit, limit);
+    const ttl = this.options.signing?.ttlSeconds ?? SIGNING_DEFAULTS.ttlSeconds;
+    const expiresIn = bounded('expiresIn', options.expiresIn, ttl, SIGNING_DEFAULTS.maxTtlSeconds);
+    const now = this.objects.clock.now();
+    const expires = Math.floor(now / 1000) + expiresIn;
+    const nonce = randomBytes(16).toString('base64url');
+    const stagingKey = instance.driver.signUpload ? `${STAGING_PREFIX}/${nonce}${fileSuffix(key)}` : null;
+    const signed = stagingKey
+      ? await instance.driver.signUpload!(stagingKey, { contentType: type, expiresIn, maxSize })
+      : this.localUrl({ storage: instance.name, key, contentType: type, maxSize, expires, nonce });
+    const grant = this.grants.create({
+      nonce,
+      keyHash: this.objects.ref(instance.name, key).keyHash,
+      storeFullName: instance.name,
+      name: key,
+      stagingKey,
+      contentType: type,
+      maxSize,
+      uploadUser: options.user ?? null,
+      expiresAt: stagingKey ? signed.expiresAt : expires * 1000,
+      usedAt: null,
+      createdAt: now,
+    });
+    await this.objects.locks.exclusive(() => this.grants.insert(grant));
+    return signed;
+  }
+
+  /**
+   * Marks the grant `nonce` used, if it is unused, unexpired and for `key` in `storage`: the
+   * one step that makes a URL single-use (two PUTs at once: one wins). `E_SIGNATURE_INVALID`
+   * otherwise.
+   */
+  async redeem(nonce: string, storage: string, key: string, staged: boolean): Promise<UploadGrantEntity> {
+    const now = this.objects.clock.now();
+    const keyHash = this.objects.ref(storage, key).keyHash;
+    const grant = await this.grants.findOne({ where: { nonce, keyHash, storeFullName: storage } });
+    if (!grant || grant.name !== key || (grant.stagingKey !== null) !== staged)
+      throw refused('the upload grant is unknown');
+    if (!staged && grant.expiresAt <= now) throw refused('the upload URL has expired');
+    const claimed = await this.objects.locks.exclusive(() =>
+      this.grants.update({ nonce, usedAt: IsNull() }, { usedAt: now }),
+    );
+    if (!claimed.affected) throw refused('the upload URL was already used');
+    return { ...grant, usedAt: now };
+  }
+
+  /** Makes a redeemed grant usable again (its upload failed before storing anything). */
+  async release(grant: UploadGrantEntity): Promise<void> {
+    await this.objects.locks.exclusive(() => this.grants.update({ nonce: grant.nonce }, { usedAt: null }));
+  }
+
+  /** The newest unused staged grant of `key` by `user`: what `complete` finishes. */
+  async pendingStaged(storage: string, key: string, user: string | null): Promise<UploadGrantEntity | null> {
+    const found = await this.grants.find({
+      where: {
+        keyHash: this.objects.ref(storage, key).keyHash,
+        storeFullName: storage,
+        usedAt: IsNull(),
+        uploadUser: user ?? IsNull(),
+        expiresAt: MoreThan(this.objects.clock.now() - this.objects.lifecycle.orphanGraceSeconds * 1000),
+      },
+      order: { createdAt: 'DESC' },
+    });
+    return found.find((g) => g.stagingKey !== null && g.name === key) ?? null;
+  }
+
+  private localUrl(permit: UploadPermit): SignedUpload {
+    const base = (this.options.publicBaseUrl ?? DEFAULTS.publicBaseUrl).replace(/\/+$/, '');
+    const path = permit.key.split('/').map(encodeURIComponent).join('/');
+    return {
+      url: `${base}/${this.routePrefix}/upload/${path}?${this.signer.query(permit)}`,
+      method: 'PUT',
+      headers: { 'Content-Type': permit.contentType },
+      expiresAt: permit.expires * 1000,
+    };
+  }
+}
+
+/** The 403 every refused signed upload gets: what was wrong, nothing about the secret. */
+export function refused(reason: string): StorageError {
+  return new StorageError(StorageErrorCode.SIGNATURE_INVALID, `${reason}; ask for a new signed URL`);
+}
+
+function bounded(field: string, value: unknown, fallback: number, max: number): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) {
+    throw StorageError.invalidArgument(`${field} must be a whole number from 1 to ${max}`);
+  }
+  return n;
+}

@@ -1,0 +1,67 @@
+import { permitFromQuery, UploadSigner, type UploadPermit } from './upload-signer';
+
+describe('UploadSigner', () => {
+  const signer = new UploadSigner('a-test-secret-of-enough-length');
+  const permit: UploadPermit = {
+    storage: 'storages.Default',
+    key: 'uploads/photo.jpg',
+    contentType: 'image/jpeg',
+    maxSize: 1048576,
+    expires: 1_900_000_000,
+    nonce: 'n0nceN0nceN0nceN0nce1',
+  };
+
+  it('verifies its own signature', () => {
+    expect(signer.verify(permit, signer.sign(permit))).toBe(true);
+  });
+
+  it('signs base64url, 43 characters (sha256)', () => {
+    expect(signer.sign(permit)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it.each<[string, Partial<UploadPermit>]>([
+    ['another key', { key: 'uploads/photo.jpeg' }],
+    ['a key with a prefix moved into the name', { key: 'uploadsphoto.jpg' }],
+    ['another storage', { storage: 'storages.Other' }],
+    ['another content type', { contentType: 'text/html' }],
+    ['a larger size', { maxSize: 1048577 }],
+    ['a later expiry', { expires: 1_900_000_001 }],
+    ['another nonce', { nonce: 'n0nceN0nceN0nceN0nce2' }],
+  ])('refuses the signature for %s', (_label, change) => {
+    expect(signer.verify({ ...permit, ...change }, signer.sign(permit))).toBe(false);
+  });
+
+  it('refuses another secret, and malformed signatures', () => {
+    const other = new UploadSigner('another-secret-of-enough-length');
+    expect(signer.verify(permit, other.sign(permit))).toBe(false);
+    const good = signer.sign(permit);
+    for (const bad of ['', good.slice(1), `${good}A`, `${good.slice(0, -1)}+`, good.toUpperCase()]) {
+      if (bad === good) continue;
+      expect([bad, signer.verify(permit, bad)]).toEqual([bad, false]);
+    }
+  });
+
+  it('refuses a short secret', () => {
+    expect(() => new UploadSigner('short')).toThrow(/16 bytes/);
+  });
+
+  it('round-trips through a query string', () => {
+    const parsed = permitFromQuery(permit.key, Object.fromEntries(new URLSearchParams(signer.query(permit))));
+    expect(parsed).not.toBeNull();
+    expect(parsed?.permit).toEqual(permit);
+    expect(signer.verify(parsed!.permit, parsed!.signature)).toBe(true);
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['a missing signature', { sig: undefined }],
+    ['a repeated parameter', { type: ['image/jpeg', 'text/html'] }],
+    ['a size that is not a number', { max: '1e9' }],
+    ['a negative expiry', { exp: '-1' }],
+  ])('reads no permit from a query with %s', (_label, change) => {
+    const query: Record<string, unknown> = {
+      ...Object.fromEntries(new URLSearchParams(signer.query(permit))),
+      ...change,
+    };
+    expect(permitFromQuery(permit.key, query)).toBeNull();
+  });
+});
