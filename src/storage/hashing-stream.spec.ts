@@ -22,7 +22,8 @@ async function run(data: Buffer, options: HashingStreamOptions) {
     },
   });
   const chunks = [];
-  for (let i = 0; i < data.length; i += 1000) chunks.push(data.subarray(i, i + 1000));
+  const step = Math.max(1000, Math.ceil(data.length / 64));
+  for (let i = 0; i < data.length; i += step) chunks.push(data.subarray(i, i + step));
   const error = await pipeline(Readable.from(chunks), hasher, sink).then(
     () => undefined,
     (err) => err,
@@ -65,5 +66,28 @@ describe('HashingStream', () => {
       code: StorageErrorCode.INVALID_ARGUMENT,
     });
     expect((await run(data, { expectedSize: data.length - 1 })).ended).toBe(false);
+  });
+
+  it('hashes a large body of unknown size on a worker, chunk order kept, with bounded queueing', async () => {
+    const big = Buffer.alloc(24 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i, i);
+    const { hasher, error, received } = await run(big, {});
+    expect(error).toBeUndefined();
+    expect(received).toBe(big.length);
+    expect(hasher.md5).toBe(md5(big));
+  });
+
+  it('gives the same digest inline (small declared size) and on the worker', async () => {
+    const small = Buffer.from('the same bytes either way');
+    const inline = await run(small, { expectedSize: small.length });
+    const offloaded = await run(small, {});
+    expect(inline.hasher.md5).toBe(md5(small));
+    expect(offloaded.hasher.md5).toBe(md5(small));
+  });
+
+  it('keeps concurrent sessions apart', async () => {
+    const bodies = Array.from({ length: 6 }, (_, i) => Buffer.alloc(300_000 + i, i + 1));
+    const results = await Promise.all(bodies.map((b) => run(b, {})));
+    results.forEach((r, i) => expect(r.hasher.md5).toBe(md5(bodies[i])));
   });
 });

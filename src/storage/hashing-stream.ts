@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { StorageError, StorageErrorCode } from './errors/storage.error';
+import { md5Workers, type Md5Session } from './md5-worker';
 
 export interface HashingStreamOptions {
   /** Refuse (E_TOO_LARGE) as soon as more bytes than this pass. */
@@ -11,17 +12,25 @@ export interface HashingStreamOptions {
   expectedSize?: number;
 }
 
+/** Bodies declared smaller than this are hashed inline: a worker round trip would cost more. */
+const INLINE_BELOW = 4 * 1024 * 1024;
+
 /**
  * Passes bytes through while counting and hashing them. Its checks fail the stream *before* it
  * ends, so a driver consuming it never commits a rejected upload (see `StorageDriver.put`).
+ * Large or unknown-size bodies are hashed on a worker thread, keeping the event loop free.
  */
 export class HashingStream extends Transform {
-  private readonly hash: Hash = createHash('md5');
+  private readonly inline?: Hash;
+  private readonly worker?: Md5Session;
   private count = 0;
   private digest?: string;
 
   constructor(private readonly options: HashingStreamOptions = {}) {
     super({ highWaterMark: 1024 * 1024 });
+    const small = options.expectedSize !== undefined && options.expectedSize < INLINE_BELOW;
+    if (small) this.inline = createHash('md5');
+    else this.worker = md5Workers().open((err) => this.destroy(internal(err)));
   }
 
   get bytes(): number {
@@ -41,31 +50,49 @@ export class HashingStream extends Transform {
       callback(StorageError.tooLarge(maxBytes));
       return;
     }
-    this.hash.update(chunk);
-    callback(null, chunk);
+    if (this.inline) {
+      this.inline.update(chunk);
+      callback(null, chunk);
+    } else {
+      this.push(chunk);
+      this.worker!.update(chunk, () => callback());
+    }
   }
 
   override _flush(callback: TransformCallback): void {
-    this.digest = this.hash.digest('hex');
+    const digest = this.inline ? Promise.resolve(this.inline.digest('hex')) : this.worker!.digest();
+    digest.then(
+      (hex) => {
+        this.digest = hex;
+        callback(this.check(hex));
+      },
+      (err: Error) => callback(internal(err)),
+    );
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.digest) this.worker?.drop();
+    callback(err);
+  }
+
+  private check(digest: string): StorageError | null {
     const { expectedMd5, expectedSize } = this.options;
     if (expectedSize !== undefined && this.count !== expectedSize) {
-      callback(
-        new StorageError(
-          StorageErrorCode.INVALID_ARGUMENT,
-          `received ${this.count} bytes but ${expectedSize} were declared`,
-        ),
+      return new StorageError(
+        StorageErrorCode.INVALID_ARGUMENT,
+        `received ${this.count} bytes but ${expectedSize} were declared`,
       );
-      return;
     }
-    if (expectedMd5 !== undefined && this.digest !== expectedMd5) {
-      callback(
-        new StorageError(StorageErrorCode.MD5_MISMATCH, `the data hashes to ${this.digest}, not to the md5 given`, {
-          expected: expectedMd5,
-          actual: this.digest,
-        }),
-      );
-      return;
+    if (expectedMd5 !== undefined && digest !== expectedMd5) {
+      return new StorageError(StorageErrorCode.MD5_MISMATCH, `the data hashes to ${digest}, not to the md5 given`, {
+        expected: expectedMd5,
+        actual: digest,
+      });
     }
-    callback();
+    return null;
   }
+}
+
+function internal(err: Error): StorageError {
+  return new StorageError(StorageErrorCode.INTERNAL, 'hashing failed', {}, { cause: err });
 }
