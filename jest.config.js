@@ -1,8 +1,9 @@
 // Three projects: unit specs beside the code, end-to-end specs in test/ against the real app, and
 // the driver contract (test/drivers) against each backend's protocol peer, started by the specs.
-// `npm test` runs both on embedded SQLite; `npm run test:mysql` runs e2e with DB_URL set.
+// `npm test` runs all three (e2e on embedded SQLite); `npm run test:mysql` runs e2e with DB_URL set.
+// ali-oss ships .ts sources beside its .js files: resolve .js first or Jest loads the ESM .ts.
 const transform = { '^.+\\.(t|j)s$': ['@swc/jest'] };
-const common = { transform, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json'] };
+const common = { transform, testEnvironment: 'node', moduleFileExtensions: ['js', 'ts', 'json'] };
 
 module.exports = {
   testTimeout: 60000,
@@ -18,8 +19,6 @@ module.exports = {
     },
     {
       ...common,
-      // ali-oss ships .ts sources beside its .js files: resolve .js first or Jest loads the ESM .ts.
-      moduleFileExtensions: ['js', 'ts', 'json'],
       displayName: 'drivers',
       rootDir: 'test',
       testRegex: '\\.contract-spec\\.ts$',

@@ -66,17 +66,26 @@ const localType: DriverType = {
   },
 };
 
+/**
+ * A boolean when present. `'true'`/`'false'` strings (what `${VAR}` interpolation yields) are
+ * turned into booleans in place, so flags can come from the environment.
+ */
 export function optionalBoolean(options: StorageInstanceConfig, key: string, field: string): void {
   const value = options[key];
-  if (value !== undefined && value !== null && typeof value !== 'boolean') {
+  if (value === 'true' || value === 'false') options[key] = value === 'true';
+  else if (value !== undefined && value !== null && typeof value !== 'boolean') {
     throw new ConfigError(`${field}.${key}`, 'must be true or false');
   }
 }
 
-/** A whole number of at least `min` when present (port numbers, timeouts, part sizes). */
+/**
+ * A whole number of at least `min` when present (port numbers, timeouts, part sizes). A string
+ * of digits (from `${VAR}` interpolation) is turned into a number in place.
+ */
 export function optionalInteger(options: StorageInstanceConfig, key: string, field: string, min = 1, max?: number) {
-  const value = options[key];
+  let value = options[key];
   if (value === undefined || value === null) return;
+  if (typeof value === 'string' && /^\d+$/.test(value.trim())) value = options[key] = Number(value);
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || (max !== undefined && value > max)) {
     throw new ConfigError(`${field}.${key}`, `must be a whole number from ${min}${max ? ` to ${max}` : ''}`);
   }

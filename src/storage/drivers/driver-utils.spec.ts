@@ -234,7 +234,8 @@ describe('cloud storage types in DRIVER_TYPES', () => {
     ['storages.OssType', { accessKeySecret: undefined }, 'accessKeySecret'],
     ['storages.OssType', { region: undefined }, 'region'],
     ['storages.OssType', { region: undefined, endpoint: 'http://10.0.0.5:9000' }, 'region'],
-    ['storages.OssType', { createBucket: 'true' }, 'createBucket'],
+    ['storages.OssType', { createBucket: 'yes' }, 'createBucket'],
+    ['storages.S3Type', { timeoutMs: '12.5' }, 'timeoutMs'],
     ['storages.AzureBlobType', { connectionString: 'not a connection string' }, 'connectionString'],
     ['storages.AzureBlobType', { container: undefined }, 'container'],
   ])('%s with %j names %s', (type, change, name) => {
@@ -247,6 +248,19 @@ describe('cloud storage types in DRIVER_TYPES', () => {
     }
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).field).toBe(`${field}.${name}`);
+  });
+
+  it('turns numbers and flags from ${VAR} interpolation (strings) into their types', () => {
+    const options: Record<string, unknown> = {
+      type: 'storages.MinioType',
+      ...valid['storages.MinioType'],
+      port: '9000',
+      useSSL: 'false',
+      timeoutMs: '2500',
+      createBucket: 'true',
+    };
+    DRIVER_TYPES['storages.MinioType'].validate(options as never, field);
+    expect(options).toMatchObject({ port: 9000, useSSL: false, timeoutMs: 2500, createBucket: true });
   });
 
   it('loads no cloud SDK until an instance of its type is created', () => {
