@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
@@ -57,14 +56,14 @@ export class LocalDriver implements StorageDriver {
   }
 
   private async writeTemp(dir: string, temp: string, body: Readable, signal?: AbortSignal): Promise<void> {
-    await fs.mkdir(dir, { recursive: true });
-    const out = createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: READ_CHUNK });
-    await pipeline(body, out, { signal });
-    const handle = await fs.open(temp, 'r+');
+    const handle = await openTemp(dir, temp);
+    // The stream owns the handle from here and closes it when it finishes or fails.
+    await pipeline(body, handle.createWriteStream({ highWaterMark: READ_CHUNK }), { signal });
+    const synced = await fs.open(temp, 'r+');
     try {
-      await handle.sync();
+      await synced.sync();
     } finally {
-      await handle.close();
+      await synced.close();
     }
   }
 
@@ -116,7 +115,8 @@ export class LocalDriver implements StorageDriver {
     const dir = path.dirname(target);
     const temp = path.join(dir, `${TEMP_PREFIX}${randomUUID()}`);
     try {
-      await fs.mkdir(dir, { recursive: true });
+      // The (empty) temp file holds the folder against a concurrent prune while the copy runs.
+      await (await openTemp(dir, temp)).close();
       await fs.copyFile(source, temp);
       await fs.rename(temp, target);
     } catch (err) {
@@ -194,6 +194,21 @@ export class LocalDriver implements StorageDriver {
       throw StorageError.invalidPath(`names starting with '${TEMP_PREFIX}' are reserved`);
     }
     return target;
+  }
+}
+
+/**
+ * Creates the temp file (and its folders). A concurrent delete may prune an emptied folder
+ * between the mkdir and the open, so the pair is retried a few times.
+ */
+async function openTemp(dir: string, temp: string): Promise<fs.FileHandle> {
+  for (let attempt = 1; ; attempt++) {
+    await fs.mkdir(dir, { recursive: true });
+    try {
+      return await fs.open(temp, 'wx', 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
+    }
   }
 }
 
