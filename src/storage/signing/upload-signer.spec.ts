@@ -41,6 +41,15 @@ describe('UploadSigner', () => {
     }
   });
 
+  it('refuses another spelling of the same bytes (spare bits of the last character)', () => {
+    const good = signer.sign(permit);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(good[good.length - 1]);
+    const twin = good.slice(0, -1) + alphabet[last ^ 1];
+    expect(Buffer.from(twin, 'base64url').equals(Buffer.from(good, 'base64url'))).toBe(true);
+    expect(signer.verify(permit, twin)).toBe(false);
+  });
+
   it('refuses a short secret', () => {
     expect(() => new UploadSigner('short')).toThrow(/16 bytes/);
   });

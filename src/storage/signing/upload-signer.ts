@@ -39,11 +39,15 @@ export class UploadSigner {
     return createHmac('sha256', this.secret).update(canonical(permit)).digest('base64url');
   }
 
-  /** True when `signature` is this secret's signature of exactly `permit`. */
+  /**
+   * True when `signature` is this secret's signature of exactly `permit`. The text is compared,
+   * not the decoded bytes: base64 decoders ignore the spare low bits of the last character, so
+   * byte comparison would accept several spellings of one signature.
+   */
   verify(permit: UploadPermit, signature: string): boolean {
     if (!SIGNATURE.test(signature)) return false;
-    const expected = Buffer.from(this.sign(permit), 'base64url');
-    const given = Buffer.from(signature, 'base64url');
+    const expected = Buffer.from(this.sign(permit), 'ascii');
+    const given = Buffer.from(signature, 'ascii');
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
