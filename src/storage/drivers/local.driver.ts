@@ -199,12 +199,13 @@ export class LocalDriver implements StorageDriver {
 
 /**
  * Creates the temp file (and its folders). A concurrent delete may prune an emptied folder
- * between the mkdir and the open, so the pair is retried a few times.
+ * between the mkdir and the open (or between the levels mkdir makes), so the pair is retried.
  */
 async function openTemp(dir: string, temp: string): Promise<fs.FileHandle> {
   for (let attempt = 1; ; attempt++) {
-    await fs.mkdir(dir, { recursive: true });
     try {
+      // mkdir itself can fail with ENOENT when a level it just made is pruned under it.
+      await fs.mkdir(dir, { recursive: true });
       return await fs.open(temp, 'wx', 0o644);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
