@@ -1,9 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
-import { FileEntity } from '../storage/file.entity';
-import { ThumbnailEntity } from '../storage/preview/thumbnail.entity';
-import { lifecycleEntities } from '../storage/lifecycle/lifecycle.providers';
+import { storageEntities } from '../storage/database/entities';
 import { storageMigrations } from '../storage/database/migrations';
 
 /**
@@ -12,7 +10,7 @@ import { storageMigrations } from '../storage/database/migrations';
  */
 export function dataSourceOptions(env: NodeJS.ProcessEnv = process.env): DataSourceOptions {
   const common = {
-    entities: [FileEntity, ThumbnailEntity, ...lifecycleEntities],
+    entities: storageEntities,
     migrations: storageMigrations,
     migrationsRun: true,
     synchronize: false,

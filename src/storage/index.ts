@@ -12,6 +12,8 @@ export type { StorageModuleOptions } from './storage.options';
 export type { StorageModuleExtras } from './storage.module-definition';
 export type { FileRecord } from './file-record';
 export { FileEntity } from './file.entity';
+export { ThumbnailEntity } from './preview/thumbnail.entity';
+export { storageEntities } from './database/entities';
 export { storageMigrations } from './database/migrations';
 export { lifecycleEntities } from './lifecycle/lifecycle.providers';
 export { LifecycleService } from './lifecycle/lifecycle.service';
