@@ -1,13 +1,7 @@
 /** The public API of the storage module, for host applications. */
 export { StorageModule } from './storage.module';
 export { StorageService } from './storage.service';
-export type {
-  UploadByFileParams,
-  UploadStreamParams,
-  UploadedFileLike,
-  OpenedFile,
-  ListParams,
-} from './storage.service';
+export type { UploadByFileParams, UploadStreamParams, UploadedFileLike, OpenedFile, ListParams } from './storage.types';
 export type { StorageModuleOptions } from './storage.options';
 export type { StorageModuleExtras } from './storage.module-definition';
 export type { FileRecord } from './file-record';

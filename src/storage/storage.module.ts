@@ -24,6 +24,7 @@ import { SignedUploadService } from './signing/signed-upload.service';
 import { UploadGrants } from './signing/upload-grants';
 import { StorageRegistry } from './storage-registry';
 import { StorageService } from './storage.service';
+import { FileRecords } from './file-records';
 
 const CONTROLLERS = [FilesController, PreviewController, AdminController, SignController];
 
@@ -61,6 +62,7 @@ export class StorageModule extends ConfigurableModuleClass {
         StorageAuthGuard,
         PreviewService,
         ThumbnailService,
+        FileRecords,
         StorageService,
         ...lifecycleProviders,
         UploadGrants,

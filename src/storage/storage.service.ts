@@ -1,14 +1,13 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Readable } from 'node:stream';
-import { lookup as mimeLookup } from 'mime-types';
 import type { Repository } from 'typeorm';
-import type { ByteRange, ObjectStat, SignedUpload } from './drivers/storage-driver';
+import type { ByteRange, SignedUpload } from './drivers/storage-driver';
 import { StorageError, StorageErrorCode } from './errors/storage.error';
-import { toFileRecord, type FileRecord } from './file-record';
+import type { FileRecord } from './file-record';
 import { FileEntity } from './file.entity';
 import type { FileResponse } from './http/file-response';
-import { baseName, fileSuffix, md5Hex, normalizeKey, normalizeMd5, normalizePrefix } from './keys';
+import { baseName, fileSuffix, md5Hex, normalizeKey, normalizeMd5 } from './keys';
 import { Clock } from './lifecycle/clock';
 import { isExpired, keyHash, ObjectStore } from './lifecycle/object-store';
 import { UploadPipeline } from './lifecycle/upload-pipeline';
@@ -17,67 +16,12 @@ import { PreviewService } from './preview/preview.service';
 import { UploadGrants, type SignOptions } from './signing/upload-grants';
 import type { ThumbnailRequestOptions } from './preview/thumbnail-params';
 import { ThumbnailService } from './preview/thumbnail.service';
-import { STORAGE_ROUTE_PREFIX } from './storage.constants';
 import { STORAGE_MODULE_OPTIONS } from './storage.module-definition';
 import { DEFAULTS, type StorageModuleOptions } from './storage.options';
 import { StorageRegistry, type StorageInstance } from './storage-registry';
-
-/** A file object as multer and similar parsers give it. */
-export interface UploadedFileLike {
-  originalname: string;
-  mimetype?: string;
-  size?: number;
-  buffer?: Buffer;
-  path?: string;
-  stream?: Readable;
-}
-
-/** `uploadByFile`'s parameters, with the spec's names. */
-export interface UploadByFileParams {
-  /** A file object, or the target path (then `data` is required). */
-  file: string | UploadedFileLike;
-  data?: Buffer | Uint8Array | string | Readable;
-  /** Hex md5 of the data: the file is stored as `{md5}{suffix}` and the hash is checked. */
-  md5?: string;
-  contentType?: string;
-  /** Storage instance element name; the default instance when omitted. */
-  storage?: string;
-  /** Seconds until the file expires. */
-  expires?: number;
-  /** Recorded as `uploadUser` and `updateUserId`. */
-  user?: string;
-  /** The client's upload id (`uid`); derived from the file name's md5 when omitted. */
-  uid?: string;
-  /** The original file name to record, when it differs from the path. */
-  fileName?: string;
-  /** The declared length, checked against what arrives. */
-  size?: number;
-  /** A tighter size limit than `maxUploadSize` for this upload (a signed URL's bound). */
-  maxSize?: number;
-  signal?: AbortSignal;
-}
-
-/** A streamed upload: `body` instead of `data`, `file` a path. */
-export interface UploadStreamParams extends Omit<UploadByFileParams, 'file' | 'data'> {
-  file: string;
-  body: Readable;
-}
-
-export interface OpenedFile {
-  record: FileRecord;
-  entity: FileEntity;
-  instance: StorageInstance;
-  stat: ObjectStat;
-}
-
-export interface ListParams {
-  storage?: string;
-  prefix?: string;
-  limit?: number;
-  cursor?: string;
-}
-
-const DEFAULT_TYPE = 'application/octet-stream';
+import { FileRecords } from './file-records';
+import type { ListParams, OpenedFile, UploadByFileParams, UploadStreamParams } from './storage.types';
+import { parseExpires, pickContentType, toReadable } from './upload-input';
 
 /**
  * The storage rules: default instance, key normalisation, md5 naming and checking, records,
@@ -87,7 +31,6 @@ const DEFAULT_TYPE = 'application/octet-stream';
 export class StorageService implements OnApplicationShutdown {
   constructor(
     @Inject(STORAGE_MODULE_OPTIONS) private readonly options: StorageModuleOptions,
-    @Inject(STORAGE_ROUTE_PREFIX) private readonly routePrefix: string,
     private readonly registry: StorageRegistry,
     @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
     private readonly previews: PreviewService,
@@ -96,6 +39,7 @@ export class StorageService implements OnApplicationShutdown {
     private readonly uploads: UploadPipeline,
     private readonly grants: UploadGrants,
     @Inject(Clock) private readonly clock: Clock,
+    private readonly records: FileRecords,
   ) {
     objects.useRemover((storage, key) => this.removeObject(this.registry.get(storage), key));
   }
@@ -275,24 +219,18 @@ export class StorageService implements OnApplicationShutdown {
     await this.objects.removeRecords(this.objects.ref(entity.storeFullName, entity.name), { ids: [id] });
   }
 
-  /** Records of one instance, newest last, `limit` at a time; `cursor` continues a listing. */
-  async list(params: ListParams = {}): Promise<{ items: FileRecord[]; nextCursor: string | null }> {
-    const instance = this.registry.get(params.storage);
-    const prefix = normalizePrefix(params.prefix);
-    const limit = Math.min(Math.max(Math.trunc(Number(params.limit ?? 100)) || 100, 1), 1000);
-    const after = params.cursor ? parseCursor(params.cursor) : 0;
-    const query = this.files
-      .createQueryBuilder('f')
-      .where('f.storeFullName = :store', { store: instance.name })
-      .andWhere('f.id > :after', { after })
-      .andWhere('(f.expires IS NULL OR f.expires > :now)', { now: this.clock.now() })
-      .orderBy('f.id', 'ASC')
-      .take(limit + 1);
-    if (prefix) query.andWhere('f.name LIKE :prefix ESCAPE :esc', { prefix: `${escapeLike(prefix)}%`, esc: '!' });
-    const rows = await query.getMany();
-    const page = rows.slice(0, limit);
-    const nextCursor = rows.length > limit ? String(page[page.length - 1].id) : null;
-    return { items: page.map((row) => this.toRecord(row)), nextCursor };
+  /** Records of one instance, oldest first, `limit` at a time; `cursor` continues a listing. */
+  list(params: ListParams = {}): Promise<{ items: FileRecord[]; nextCursor: string | null }> {
+    return this.records.list(params);
+  }
+
+  /** The record's public form, with `url` derived from the key and the instance. */
+  toRecord(entity: FileEntity): FileRecord {
+    return this.records.toRecord(entity);
+  }
+
+  private findLive(file: string, storage?: string): Promise<{ entity: FileEntity; instance: StorageInstance }> {
+    return this.records.findLive(file, storage);
   }
 
   /** The instance names, and which one is the default. */
@@ -302,42 +240,6 @@ export class StorageService implements OnApplicationShutdown {
 
   instance(storage?: string): StorageInstance {
     return this.registry.get(storage);
-  }
-
-  /** The record's public form, with `url` derived from the key and the instance. */
-  toRecord(entity: FileEntity): FileRecord {
-    return toFileRecord(entity, this.urlOf(entity.storeFullName, entity.name));
-  }
-
-  urlOf(storage: string, key: string): string {
-    const instance = this.registry.get(storage);
-    const direct = instance.driver.publicUrl(key);
-    if (direct) return direct;
-    const base = (this.options.publicBaseUrl ?? DEFAULTS.publicBaseUrl).replace(/\/+$/, '');
-    const query = storage === this.registry.defaultName ? '' : `?storage=${encodeURIComponent(storage)}`;
-    return `${base}/${this.routePrefix}/preview/${key.split('/').map(encodeURIComponent).join('/')}${query}`;
-  }
-
-  /**
-   * The newest unexpired record of `file`. When it has none but expired ones, they are removed
-   * (with the object, if nothing else refers to it) and the answer is 404 at once: the spec's
-   * expiry on access, the same for download, meta, preview and thumbnail.
-   */
-  private async findLive(file: string, storage?: string): Promise<{ entity: FileEntity; instance: StorageInstance }> {
-    const instance = this.registry.get(storage);
-    const key = normalizeKey(file);
-    const ref = this.objects.ref(instance.name, key);
-    const entity = await this.files
-      .createQueryBuilder('f')
-      .where('f.keyHash = :keyHash', { keyHash: ref.keyHash })
-      .andWhere('(f.expires IS NULL OR f.expires > :now)', { now: this.clock.now() })
-      .orderBy('f.id', 'DESC')
-      .getOne();
-    if (entity && entity.name === key) return { entity, instance };
-    if (await this.files.exists({ where: { keyHash: ref.keyHash } })) {
-      await this.objects.removeRecords(ref, { expired: true });
-    }
-    throw StorageError.notFound(key, instance.name);
   }
 
   /** The one way an object leaves storage: everything derived from it goes with it. */
@@ -351,39 +253,3 @@ export class StorageService implements OnApplicationShutdown {
   }
 }
 
-export { keyHash } from './lifecycle/object-store';
-
-function toReadable(data: Buffer | Uint8Array | string | Readable): Readable {
-  if (data instanceof Readable) return data;
-  return Readable.from([typeof data === 'string' ? Buffer.from(data) : Buffer.from(data)]);
-}
-
-function pickContentType(given: string | undefined, name: string): string {
-  const type = given?.trim();
-  if (type && type !== DEFAULT_TYPE) {
-    if (!/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/.test(type) || type.length > 255) {
-      throw StorageError.invalidArgument('contentType must be a MIME type like image/png');
-    }
-    return type;
-  }
-  return mimeLookup(name) || DEFAULT_TYPE;
-}
-
-function parseExpires(value: unknown): number | null {
-  if (value === undefined || value === null || value === '') return null;
-  const seconds = Number(value);
-  if (!Number.isInteger(seconds) || seconds <= 0 || seconds > 100 * 365 * 86400) {
-    throw StorageError.invalidArgument('expires must be a whole number of seconds greater than 0');
-  }
-  return seconds;
-}
-
-function parseCursor(cursor: string): number {
-  const id = Number(cursor);
-  if (!Number.isSafeInteger(id) || id < 0) throw StorageError.invalidArgument('cursor is not valid');
-  return id;
-}
-
-function escapeLike(value: string): string {
-  return value.replace(/[!%_]/g, (c) => `!${c}`);
-}

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { storedFileResponse, type FileResponse } from '../http/file-response';
 import { STORAGE_MODULE_OPTIONS } from '../storage.module-definition';
 import type { StorageModuleOptions } from '../storage.options';
-import type { OpenedFile } from '../storage.service';
+import type { OpenedFile } from '../storage.types';
 import { isActiveType, isInlineType, looksActive, SNIFF_BYTES } from './inline-policy';
 import { resolvePreviewOptions, type ResolvedPreviewOptions } from './preview.options';
 

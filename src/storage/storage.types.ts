@@ -1,0 +1,60 @@
+import type { Readable } from 'node:stream';
+import type { ObjectStat } from './drivers/storage-driver';
+import type { FileRecord } from './file-record';
+import type { FileEntity } from './file.entity';
+import type { StorageInstance } from './storage-registry';
+
+/** A file object as multer and similar parsers give it. */
+export interface UploadedFileLike {
+  originalname: string;
+  mimetype?: string;
+  size?: number;
+  buffer?: Buffer;
+  path?: string;
+  stream?: Readable;
+}
+
+/** `uploadByFile`'s parameters, with the spec's names. */
+export interface UploadByFileParams {
+  /** A file object, or the target path (then `data` is required). */
+  file: string | UploadedFileLike;
+  data?: Buffer | Uint8Array | string | Readable;
+  /** Hex md5 of the data: the file is stored as `{md5}{suffix}` and the hash is checked. */
+  md5?: string;
+  contentType?: string;
+  /** Storage instance element name; the default instance when omitted. */
+  storage?: string;
+  /** Seconds until the file expires. */
+  expires?: number;
+  /** Recorded as `uploadUser` and `updateUserId`. */
+  user?: string;
+  /** The client's upload id (`uid`); derived from the file name's md5 when omitted. */
+  uid?: string;
+  /** The original file name to record, when it differs from the path. */
+  fileName?: string;
+  /** The declared length, checked against what arrives. */
+  size?: number;
+  /** A tighter size limit than `maxUploadSize` for this upload (a signed URL's bound). */
+  maxSize?: number;
+  signal?: AbortSignal;
+}
+
+/** A streamed upload: `body` instead of `data`, `file` a path. */
+export interface UploadStreamParams extends Omit<UploadByFileParams, 'file' | 'data'> {
+  file: string;
+  body: Readable;
+}
+
+export interface OpenedFile {
+  record: FileRecord;
+  entity: FileEntity;
+  instance: StorageInstance;
+  stat: ObjectStat;
+}
+
+export interface ListParams {
+  storage?: string;
+  prefix?: string;
+  limit?: number;
+  cursor?: string;
+}
