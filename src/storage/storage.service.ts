@@ -252,4 +252,3 @@ export class StorageService implements OnApplicationShutdown {
     await this.registry.close();
   }
 }
-
