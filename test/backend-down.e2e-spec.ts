@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import { startS3rver, type S3Peer } from './harness/peers/s3rver';
 import { freePort } from './harness/peers/ports';
+import { s3Instance } from './harness/peers/instances';
 import { createTestApp, type TestApp } from './harness/test-app';
 
 /**
@@ -25,15 +26,8 @@ describe('a backend that is down', () => {
     });
     await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
     const closedPort = await freePort();
-    const s3Options = (endpoint: string, bucket: string) => ({
-      type: 'storages.S3Type',
-      region: 'us-east-1',
-      endpoint,
-      forcePathStyle: true,
-      credentials: s3.credentials,
-      bucket,
-      timeoutMs: 1000,
-    });
+    const s3Options = (endpoint: string, bucket: string) =>
+      s3Instance({ endpoint, credentials: s3.credentials }, bucket, { timeoutMs: 1000 });
     t = await createTestApp({
       config: {
         storages: {

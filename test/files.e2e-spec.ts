@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { binaryParser } from './harness/images';
 import { createTestApp, listFiles, OTHER_TOKEN, type TestApp } from './harness/test-app';
 
 const md5 = (data: Buffer | string) => createHash('md5').update(data).digest('hex');
@@ -127,7 +128,7 @@ describe('files API (upload, download, meta, list, delete)', () => {
       .get(`/storage/files/${k}`)
       .set('Authorization', t.auth)
       .buffer(true)
-      .parse(binary as never)
+      .parse(binaryParser)
       .expect(200);
     expect((res.body as Buffer).toString()).toBe('two!');
   });
@@ -280,12 +281,6 @@ describe('files API (upload, download, meta, list, delete)', () => {
     });
   });
 });
-
-function binary(res: NodeJS.ReadableStream, cb: (err: Error | null, body: Buffer) => void) {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => cb(null, Buffer.concat(chunks)));
-}
 
 function address(t: TestApp): AddressInfo {
   return t.app.getHttpServer().address() as AddressInfo;

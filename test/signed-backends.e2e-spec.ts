@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { startOssServer, type OssServer } from './oss-server/oss-server';
 import { startAzurite, type AzurePeer } from './harness/peers/azurite';
 import { startS3rver, type S3Peer } from './harness/peers/s3rver';
+import { binaryParser } from './harness/images';
+import { azureInstance, s3Instance } from './harness/peers/instances';
 import { createTestApp, type TestApp } from './harness/test-app';
 
 const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
@@ -29,14 +31,7 @@ describe('signed upload URLs on every backend', () => {
     t = await createTestApp({
       config: {
         storages: {
-          'storages.S3': {
-            type: 'storages.S3Type',
-            region: 'us-east-1',
-            endpoint: s3.endpoint,
-            forcePathStyle: true,
-            credentials: s3.credentials,
-            bucket: 'signed-s3',
-          },
+          'storages.S3': s3Instance(s3, 'signed-s3'),
           'storages.Minio': {
             type: 'storages.MinioType',
             endPoint: '127.0.0.1',
@@ -55,12 +50,7 @@ describe('signed upload URLs on every backend', () => {
             accessKeySecret: OSS_SECRET,
             bucket: 'signed-oss',
           },
-          'storages.Azure': {
-            type: 'storages.AzureBlobType',
-            connectionString: azure.connectionString,
-            container: 'signed-azure',
-            createBucket: true,
-          },
+          'storages.Azure': azureInstance(azure, 'signed-azure'),
         },
       },
     });
@@ -101,15 +91,9 @@ describe('signed upload URLs on every backend', () => {
         .get(`/storage/files/${file.split('/').map(encodeURIComponent).join('/')}?storage=${storage}`)
         .set('Authorization', t.auth)
         .buffer(true)
-        .parse(binary as never)
+        .parse(binaryParser)
         .expect(200);
       expect(md5(back.body)).toBe(md5(data));
     },
   );
 });
-
-function binary(res: NodeJS.ReadableStream, cb: (err: Error | null, body: Buffer) => void) {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => cb(null, Buffer.concat(chunks)));
-}

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { ThumbnailService } from '../src/storage/preview/thumbnail.service';
 import { binaryParser, photoJpeg } from './harness/images';
+import { s3Instance } from './harness/peers/instances';
 import { startS3rver, type S3Peer } from './harness/peers/s3rver';
 import { createTestApp, type TestApp } from './harness/test-app';
 
@@ -15,14 +16,7 @@ describe('preview and thumbnails on S3', () => {
     t = await createTestApp({
       config: {
         storages: {
-          [storage]: {
-            type: 'storages.S3Type',
-            region: 'us-east-1',
-            endpoint: s3.endpoint,
-            forcePathStyle: true,
-            credentials: s3.credentials,
-            bucket: 'thumbs-bucket',
-          },
+          [storage]: s3Instance(s3, 'thumbs-bucket'),
         },
       },
     });
