@@ -5,7 +5,8 @@ import { keyHash } from '../src/storage/lifecycle/object-store';
 import { StorageObjectEntity } from '../src/storage/lifecycle/storage-object.entity';
 import { UploadPinEntity } from '../src/storage/lifecycle/upload-pin.entity';
 import { enc, FakeClock, isolatedStorage, keyState } from './harness/lifecycle';
-import { createTestApp, type TestApp } from './harness/test-app';
+import { transparentPng } from './harness/images';
+import { createTestApp, listFiles, type TestApp } from './harness/test-app';
 
 /**
  * The reconciler (`POST /storage/admin/reconcile`): what crashes leave behind goes once it is
@@ -137,6 +138,35 @@ describe('reconciler', () => {
     expect(await keyState(t, k, storage.name)).toEqual({ records: [], row: null, pins: 0 });
     expect(fs.existsSync(file(k))).toBe(false);
     await put(k, 'a fresh upload');
+  });
+
+  it('removes thumbnails past the grace period whose source is gone or that no row records', async () => {
+    const image = key('thumbs/photo.png');
+    await t.http
+      .put(`/storage/files/${enc(image)}`)
+      .set('Authorization', t.auth)
+      .set('Content-Type', 'image/png')
+      .send(await transparentPng())
+      .expect(201);
+    await t.http.get(`/storage/thumbnail/${enc(image)}?storage=${storage.name}&width=16&height=16`).expect(200);
+    const derived = () => listFiles(path.join(storage.root, '.thumbnails'));
+    const [rendered] = derived();
+    expect(rendered).toBeDefined();
+    const source = keyHash(storage.name, image);
+    const dead = 'f'.repeat(32);
+    const age = (rel: string, seconds: number) => {
+      const mtime = (clock.now() - seconds * 1000) / 1000;
+      fs.utimesSync(path.join(storage.root, '.thumbnails', rel), mtime, mtime);
+    };
+    age(rendered, GRACE + 5); // recorded, its source live: kept however old
+    plant(`.thumbnails/${source}/0123/unrecorded.png`, GRACE + 5);
+    plant(`.thumbnails/${dead}/0123/of-a-gone-source.png`, GRACE + 5);
+    plant(`.thumbnails/${dead}/0123/young.png`, 5);
+
+    const report = await reconcile();
+    expect(report.derivativesRemoved).toBe(2);
+    expect(derived().sort()).toEqual([rendered, `${dead}/0123/young.png`].sort());
+    await t.http.get(`/storage/thumbnail/${enc(image)}?storage=${storage.name}&width=16&height=16`).expect(200);
   });
 
   it('needs an authenticated caller, and a known storage', async () => {

@@ -3,6 +3,7 @@ import { In, LessThan, MoreThan } from 'typeorm';
 import type { ObjectStat, StorageDriver } from '../drivers/storage-driver';
 import { FileEntity } from '../file.entity';
 import { RESERVED_PREFIX, STAGING_PREFIX } from '../keys';
+import { ThumbnailService } from '../preview/thumbnail.service';
 import { StorageRegistry, type StorageInstance } from '../storage-registry';
 import { SKIPPED } from './key-locks';
 import { keyHash, ObjectStore } from './object-store';
@@ -22,6 +23,8 @@ export interface ReconcileReport {
   orphansRemoved: Array<{ storage: string; name: string }>;
   /** Abandoned temp files and staged direct uploads older than the grace period: removed. */
   tempFilesRemoved: number;
+  /** Thumbnails older than the grace period whose source is gone or that no row records: removed. */
+  derivativesRemoved: number;
   /** Records whose object is gone from the backend: reported, never deleted silently. */
   missingObjects: MissingObject[];
   /** Keys whose stored size differs from what their records say: reported. */
@@ -40,7 +43,8 @@ const PAGE = 500;
  * Compares each backend with the records and repairs what crashes leave behind, erring towards
  * keeping data: an object with no record is removed only once it is older than the grace period
  * and only in a locked step that finds the key still unused; a record whose object is missing
- * is reported, not deleted. Derived images (`.thumbnails/`) are their owner's to clean.
+ * is reported, not deleted. Derived images (`.thumbnails/`) past the grace period are handed to
+ * `ThumbnailService.removeOrphans` with the set of their sources that still have a row.
  */
 @Injectable()
 export class Reconciler {
@@ -49,6 +53,7 @@ export class Reconciler {
   constructor(
     private readonly objects: ObjectStore,
     private readonly registry: StorageRegistry,
+    private readonly thumbnails: ThumbnailService,
   ) {}
 
   /** Every instance, or only `storage`. */
@@ -58,6 +63,7 @@ export class Reconciler {
       stalePins: await this.releaseStalePins(storage),
       orphansRemoved: [],
       tempFilesRemoved: 0,
+      derivativesRemoved: 0,
       missingObjects: [],
       sizeMismatches: [],
     };
@@ -67,11 +73,12 @@ export class Reconciler {
         `records ${missing.recordIds.join(', ')} of '${missing.name}' (${missing.storage}) lost their object`,
       );
     }
-    const removed = report.orphansRemoved.length + report.tempFilesRemoved + report.stalePins;
+    const removed =
+      report.orphansRemoved.length + report.tempFilesRemoved + report.stalePins + report.derivativesRemoved;
     if (removed > 0) {
       this.logger.log(
         `reconciled: ${report.orphansRemoved.length} orphan object(s), ${report.tempFilesRemoved} temp file(s), ` +
-          `${report.stalePins} abandoned upload(s) removed`,
+          `${report.derivativesRemoved} thumbnail(s), ${report.stalePins} abandoned upload(s) removed`,
       );
     }
     return report;
@@ -109,9 +116,14 @@ export class Reconciler {
     const listedFrom = this.objects.clock.now();
     const stored = new Map<string, number>();
     let page: ObjectStat[] = [];
+    let derived: ObjectStat[] = [];
     for await (const object of instance.driver.list()) {
       const first = object.key.split('/')[0].toLowerCase();
-      if (first === RESERVED_PREFIX) continue;
+      if (first === RESERVED_PREFIX) {
+        if (object.lastModified.getTime() < this.graceLimit) derived.push(object);
+        if (derived.length >= PAGE) derived = await this.removeOrphanDerivatives(instance, derived, report);
+        continue;
+      }
       if (first === STAGING_PREFIX) {
         if (object.lastModified.getTime() < this.graceLimit) {
           await instance.driver.delete(object.key);
@@ -124,6 +136,7 @@ export class Reconciler {
       if (page.length >= PAGE) page = await this.removeOrphans(instance, page, report);
     }
     await this.removeOrphans(instance, page, report);
+    await this.removeOrphanDerivatives(instance, derived, report);
     await this.checkRows(instance, stored, listedFrom, report);
     if (isTempFiles(instance.driver)) await this.removeTempFiles(instance.driver, report);
   }
@@ -147,6 +160,19 @@ export class Reconciler {
       });
       if (removed === true) report.orphansRemoved.push({ storage: instance.name, name: object.key });
     }
+    return [];
+  }
+
+  /** Thumbnails past the grace period whose source has no row any more, or that no row records. */
+  private async removeOrphanDerivatives(instance: StorageInstance, page: ObjectStat[], report: ReconcileReport) {
+    if (page.length === 0) return [];
+    const hashes = [...new Set(page.map((o) => o.key.split('/')[1] ?? ''))];
+    const rows = await this.objects.dataSource.manager.find(StorageObjectEntity, {
+      select: { keyHash: true },
+      where: { keyHash: In(hashes) },
+    });
+    const live = new Set(rows.map((r) => r.keyHash));
+    report.derivativesRemoved += await this.thumbnails.removeOrphans(instance, page, live);
     return [];
   }
 

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { Not, type Repository } from 'typeorm';
+import { In, Not, type Repository } from 'typeorm';
 import { createHash } from 'node:crypto';
 import { RESERVED_PREFIX } from '../keys';
 import type { StorageInstance } from '../storage-registry';
@@ -84,6 +84,22 @@ export class DerivativeStore {
     for await (const object of instance.driver.list(prefixOf(keyHash))) await instance.driver.delete(object.key);
   }
 
+  /** Of `keys` (derived keys in `instance`), those that no row names: renders that died half-way. */
+  async unrecorded(instance: StorageInstance, keys: string[]): Promise<Set<string>> {
+    const rows = await this.rows.find({
+      select: { derivedKey: true },
+      where: { storeFullName: instance.name, derivedKey: In(keys) },
+    });
+    const recorded = new Set(rows.map((r) => r.derivedKey));
+    return new Set(keys.filter((k) => !recorded.has(k)));
+  }
+
+  /** Forgets every row of a source that no longer exists (its objects are removed one by one). */
+  async forgetSource(keyHash: string): Promise<void> {
+    for (const id of [...this.known.keys()]) if (id.startsWith(`${keyHash}/`)) this.known.delete(id);
+    await this.rows.delete({ sourceKeyHash: keyHash });
+  }
+
   /** Forgets a row whose object has gone missing, so the next request renders it again. */
   async forget(row: ThumbnailEntity): Promise<void> {
     this.known.delete(`${row.sourceKeyHash}/${row.sourceMd5}/${row.params}`);
@@ -100,4 +116,10 @@ export class DerivativeStore {
 
 function prefixOf(keyHash: string): string {
   return `${RESERVED_PREFIX}/${keyHash}/`;
+}
+
+/** The source key hash a derived key belongs to (`.thumbnails/{keyHash}/...`), if it is one. */
+export function sourceOf(derivedKey: string): string | undefined {
+  const [first, hash] = derivedKey.split('/');
+  return first.toLowerCase() === RESERVED_PREFIX && /^[a-f0-9]{32}$/.test(hash ?? '') ? hash : undefined;
 }

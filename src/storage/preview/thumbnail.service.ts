@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Readable } from 'node:stream';
+import type { ObjectStat } from '../drivers/storage-driver';
 import type { Repository } from 'typeorm';
 import { isStorageError, StorageError, StorageErrorCode } from '../errors/storage.error';
 import type { FileEntity } from '../file.entity';
@@ -9,7 +10,7 @@ import { STORAGE_MODULE_OPTIONS } from '../storage.module-definition';
 import type { StorageModuleOptions } from '../storage.options';
 import type { StorageInstance } from '../storage-registry';
 import { Limiter, SingleFlight } from './concurrency';
-import { DerivativeStore, type DerivativeSource } from './derivative-store';
+import { DerivativeStore, sourceOf, type DerivativeSource } from './derivative-store';
 import { resolveThumbnailOptions, type ResolvedThumbnailOptions } from './preview.options';
 import { thumbnailParams, type ThumbnailParams, type ThumbnailRequestOptions } from './thumbnail-params';
 import { assertImage, checkPixels, HEADER_BYTES, renderThumbnail } from './thumbnail-renderer';
@@ -79,6 +80,30 @@ export class ThumbnailService {
     await this.store.removeAll(instance, keyHash).catch((err: unknown) => {
       this.logger.warn(`thumbnails of source ${keyHash} in ${instance.name} were not all removed: ${String(err)}`);
     });
+  }
+
+  /**
+   * For the reconciler: of `objects` (stored under `.thumbnails/`, already past the grace
+   * period), removes those whose source is gone (`liveSources` lacks its key hash; the source's
+   * rows go too) and those no row records. Returns how many objects it removed.
+   */
+  async removeOrphans(instance: StorageInstance, objects: ObjectStat[], liveSources: Set<string>): Promise<number> {
+    const unrecorded = await this.store.unrecorded(
+      instance,
+      objects.map((o) => o.key),
+    );
+    const goneSources = new Set<string>();
+    let removed = 0;
+    for (const object of objects) {
+      const source = sourceOf(object.key);
+      const gone = source === undefined || !liveSources.has(source);
+      if (!gone && !unrecorded.has(object.key)) continue;
+      if (gone && source !== undefined) goneSources.add(source);
+      await instance.driver.delete(object.key);
+      removed++;
+    }
+    for (const source of goneSources) await this.store.forgetSource(source);
+    return removed;
   }
 
   private async make(source: ThumbnailSource, from: DerivativeSource, params: ThumbnailParams): Promise<Made> {
