@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { keyHash } from '../src/storage/lifecycle/object-store';
 import { StorageObjectEntity } from '../src/storage/lifecycle/storage-object.entity';
 import { UploadPinEntity } from '../src/storage/lifecycle/upload-pin.entity';
-import { enc, FakeClock, isolatedStorage, keyState } from './harness/lifecycle';
+import { enc, FakeClock, isolatedStorage, keyState, md5 } from './harness/lifecycle';
 import { transparentPng } from './harness/images';
 import { createTestApp, listFiles, type TestApp } from './harness/test-app';
 
@@ -140,7 +140,7 @@ describe('reconciler', () => {
     await put(k, 'a fresh upload');
   });
 
-  it('removes thumbnails past the grace period whose source is gone or that no row records', async () => {
+  it('removes thumbnails past the grace period whose source is gone or overwritten, or that no row records', async () => {
     const image = key('thumbs/photo.png');
     await t.http
       .put(`/storage/files/${enc(image)}`)
@@ -159,13 +159,16 @@ describe('reconciler', () => {
       fs.utimesSync(path.join(storage.root, '.thumbnails', rel), mtime, mtime);
     };
     age(rendered, GRACE + 5); // recorded, its source live: kept however old
-    plant(`.thumbnails/${source}/0123/unrecorded.png`, GRACE + 5);
-    plant(`.thumbnails/${dead}/0123/of-a-gone-source.png`, GRACE + 5);
-    plant(`.thumbnails/${dead}/0123/young.png`, 5);
+    const current = rendered.split('/')[1];
+    const older = md5('older content');
+    plant(`.thumbnails/${source}/${current}/unrecorded.png`, GRACE + 5);
+    plant(`.thumbnails/${source}/${older}/of-overwritten-content.png`, GRACE + 5);
+    plant(`.thumbnails/${dead}/${older}/of-a-gone-source.png`, GRACE + 5);
+    plant(`.thumbnails/${dead}/${older}/young.png`, 5);
 
     const report = await reconcile();
-    expect(report.derivativesRemoved).toBe(2);
-    expect(derived().sort()).toEqual([rendered, `${dead}/0123/young.png`].sort());
+    expect(report.derivativesRemoved).toBe(3);
+    expect(derived().sort()).toEqual([rendered, `${dead}/${older}/young.png`].sort());
     await t.http.get(`/storage/thumbnail/${enc(image)}?storage=${storage.name}&width=16&height=16`).expect(200);
   });
 

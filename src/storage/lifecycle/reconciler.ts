@@ -23,7 +23,7 @@ export interface ReconcileReport {
   orphansRemoved: Array<{ storage: string; name: string }>;
   /** Abandoned temp files and staged direct uploads older than the grace period: removed. */
   tempFilesRemoved: number;
-  /** Thumbnails older than the grace period whose source is gone or that no row records: removed. */
+  /** Thumbnails older than the grace period of a source gone or overwritten, or unrecorded: removed. */
   derivativesRemoved: number;
   /** Records whose object is gone from the backend: reported, never deleted silently. */
   missingObjects: MissingObject[];
@@ -163,16 +163,16 @@ export class Reconciler {
     return [];
   }
 
-  /** Thumbnails past the grace period whose source has no row any more, or that no row records. */
+  /** Thumbnails past the grace period of a source gone or since overwritten, or that no row records. */
   private async removeOrphanDerivatives(instance: StorageInstance, page: ObjectStat[], report: ReconcileReport) {
     if (page.length === 0) return [];
     const hashes = [...new Set(page.map((o) => o.key.split('/')[1] ?? ''))];
     const rows = await this.objects.dataSource.manager.find(StorageObjectEntity, {
-      select: { keyHash: true },
+      select: { keyHash: true, md5: true },
       where: { keyHash: In(hashes) },
     });
-    const live = new Set(rows.map((r) => r.keyHash));
-    report.derivativesRemoved += await this.thumbnails.removeOrphans(instance, page, live);
+    const sources = new Map(rows.map((r) => [r.keyHash, r.md5]));
+    report.derivativesRemoved += await this.thumbnails.removeOrphans(instance, page, sources);
     return [];
   }
 

@@ -94,6 +94,12 @@ export class DerivativeStore {
     return new Set(keys.filter((k) => !recorded.has(k)));
   }
 
+  /** Forgets the row of one derived key (its object is being removed). */
+  async forgetKey(instance: StorageInstance, derivedKey: string): Promise<void> {
+    const row = await this.rows.findOne({ where: { storeFullName: instance.name, derivedKey } });
+    if (row) await this.forget(row);
+  }
+
   /** Forgets every row of a source that no longer exists (its objects are removed one by one). */
   async forgetSource(keyHash: string): Promise<void> {
     for (const id of [...this.known.keys()]) if (id.startsWith(`${keyHash}/`)) this.known.delete(id);
@@ -118,8 +124,11 @@ function prefixOf(keyHash: string): string {
   return `${RESERVED_PREFIX}/${keyHash}/`;
 }
 
-/** The source key hash a derived key belongs to (`.thumbnails/{keyHash}/...`), if it is one. */
-export function sourceOf(derivedKey: string): string | undefined {
-  const [first, hash] = derivedKey.split('/');
-  return first.toLowerCase() === RESERVED_PREFIX && /^[a-f0-9]{32}$/.test(hash ?? '') ? hash : undefined;
+/** The source a derived key (`.thumbnails/{keyHash}/{md5}/...`) belongs to, if it is one. */
+export function sourceOf(derivedKey: string): { keyHash: string; md5: string } | undefined {
+  const [first, keyHash, md5] = derivedKey.split('/');
+  const hex = /^[a-f0-9]{32}$/;
+  return first.toLowerCase() === RESERVED_PREFIX && hex.test(keyHash ?? '') && hex.test(md5 ?? '')
+    ? { keyHash, md5 }
+    : undefined;
 }

@@ -84,10 +84,16 @@ export class ThumbnailService {
 
   /**
    * For the reconciler: of `objects` (stored under `.thumbnails/`, already past the grace
-   * period), removes those whose source is gone (`liveSources` lacks its key hash; the source's
-   * rows go too) and those no row records. Returns how many objects it removed.
+   * period), removes those whose source is gone (`sources` has no entry for its key hash: the
+   * source's rows go too), those of content the source no longer holds (`sources` maps key
+   * hashes to their current md5: an overwritten file), and those no row records.
+   * Returns how many objects it removed.
    */
-  async removeOrphans(instance: StorageInstance, objects: ObjectStat[], liveSources: Set<string>): Promise<number> {
+  async removeOrphans(
+    instance: StorageInstance,
+    objects: ObjectStat[],
+    sources: Map<string, string | null>,
+  ): Promise<number> {
     const unrecorded = await this.store.unrecorded(
       instance,
       objects.map((o) => o.key),
@@ -96,13 +102,15 @@ export class ThumbnailService {
     let removed = 0;
     for (const object of objects) {
       const source = sourceOf(object.key);
-      const gone = source === undefined || !liveSources.has(source);
-      if (!gone && !unrecorded.has(object.key)) continue;
-      if (gone && source !== undefined) goneSources.add(source);
+      const gone = source === undefined || !sources.has(source.keyHash);
+      const stale = !gone && sources.get(source.keyHash) !== source.md5;
+      if (!gone && !stale && !unrecorded.has(object.key)) continue;
       await instance.driver.delete(object.key);
+      if (gone && source) goneSources.add(source.keyHash);
+      else if (stale) await this.store.forgetKey(instance, object.key);
       removed++;
     }
-    for (const source of goneSources) await this.store.forgetSource(source);
+    for (const keyHash of goneSources) await this.store.forgetSource(keyHash);
     return removed;
   }
 
