@@ -15,7 +15,6 @@ module.exports = {
       rootDir: 'test',
       testRegex: '\\.e2e-spec\\.ts$',
       globalSetup: '<rootDir>/harness/global-setup.ts',
-      globalTeardown: '<rootDir>/harness/global-teardown.ts',
     },
     {
       ...common,

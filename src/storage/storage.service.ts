@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { Repository } from 'typeorm';
 import type { ByteRange, SignedUpload } from './drivers/storage-driver';
@@ -59,7 +60,7 @@ export class StorageService implements OnApplicationShutdown {
       throw StorageError.invalidArgument('file must be a path or a file object with originalname');
     }
     const body = file.stream ?? (file.buffer ? Readable.from([file.buffer]) : undefined);
-    const source = body ?? (file.path ? (await import('node:fs')).createReadStream(file.path) : undefined);
+    const source = body ?? (file.path ? createReadStream(file.path) : undefined);
     if (!source) throw StorageError.invalidArgument('the file object has no buffer, path or stream');
     return this.uploadStream({
       ...rest,
