@@ -1,7 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource } from 'typeorm';
+import { versionKey } from '../src/storage/keys';
 import { keyHash } from '../src/storage/lifecycle/object-store';
+import { PROCESS_IDENTITY } from '../src/storage/lifecycle/process-identity';
 import { StorageObjectEntity } from '../src/storage/lifecycle/storage-object.entity';
 import { UploadPinEntity } from '../src/storage/lifecycle/upload-pin.entity';
 import { enc, FakeClock, isolatedStorage, keyState, md5 } from './harness/lifecycle';
@@ -34,6 +37,8 @@ describe('reconciler', () => {
 
   const key = (name: string) => `${t.prefix}/rec/${name}`;
   const file = (k: string) => path.join(storage.root, k);
+  /** The file holding the live version of path `k`. */
+  const versionFile = async (k: string) => file((await keyState(t, k, storage.name)).records[0].objectKey);
 
   /** A file written behind the service's back, `age` seconds old by the test clock. */
   function plant(k: string, age: number, content = 'left behind'): void {
@@ -65,7 +70,7 @@ describe('reconciler', () => {
     expect(report.orphansRemoved).toEqual([{ storage: storage.name, name: key('orphan-old.bin') }]);
     expect(fs.existsSync(file(key('orphan-old.bin')))).toBe(false);
     expect(fs.existsSync(file(key('orphan-young.bin')))).toBe(true);
-    expect(fs.existsSync(file(key('kept.txt')))).toBe(true);
+    expect(fs.existsSync(await versionFile(key('kept.txt')))).toBe(true);
 
     clock.advance(10);
     expect((await reconcile()).orphansRemoved).toEqual([{ storage: storage.name, name: key('orphan-young.bin') }]);
@@ -91,8 +96,8 @@ describe('reconciler', () => {
     const lost = await put(key('lost.txt'), 'soon lost');
     const changed = await put(key('changed.txt'), 'twelve bytes');
     clock.advance(1);
-    fs.rmSync(file(key('lost.txt')));
-    fs.writeFileSync(file(key('changed.txt')), 'a different length');
+    fs.rmSync(await versionFile(key('lost.txt')));
+    fs.writeFileSync(await versionFile(key('changed.txt')), 'a different length');
     const report = await reconcile();
     expect(report.missingObjects).toEqual([{ storage: storage.name, name: key('lost.txt'), recordIds: [lost.id] }]);
     expect(report.sizeMismatches).toEqual([
@@ -102,42 +107,75 @@ describe('reconciler', () => {
     expect((await keyState(t, key('changed.txt'), storage.name)).records.map((r) => r.id)).toEqual([changed.id]);
   });
 
-  it('releases the pin of an upload that stopped sending heartbeats, and removes what it wrote', async () => {
-    // What a replica that died mid-upload leaves: the key's row, its pin, maybe the bytes.
-    const k = key('crashed.bin');
+  /** What a process that died mid-upload leaves: the key's row, its pin, and the version it was writing. */
+  async function plantDeadUpload(k: string, owner: string): Promise<string> {
     const db = t.app.get(DataSource);
     const hash = keyHash(storage.name, k);
     const now = clock.now();
-    await db.getRepository(StorageObjectEntity).insert({
+    if (!(await db.getRepository(StorageObjectEntity).existsBy({ keyHash: hash }))) {
+      await db.getRepository(StorageObjectEntity).insert({
+        keyHash: hash,
+        storeFullName: storage.name,
+        name: k,
+        dedup: false,
+        md5: null,
+        size: null,
+        generation: 1,
+        createdAt: now,
+        updatedAt: now,
+      });
+    }
+    const objectKey = versionKey(k, now);
+    await db.getRepository(UploadPinEntity).insert({
       keyHash: hash,
-      storeFullName: storage.name,
-      name: k,
-      dedup: false,
-      md5: null,
-      size: null,
+      kind: 'write',
+      objectKey,
+      objectHash: keyHash(storage.name, objectKey),
+      owner,
       generation: 1,
       createdAt: now,
-      updatedAt: now,
+      heartbeatAt: now,
     });
-    await db
-      .getRepository(UploadPinEntity)
-      .insert({ keyHash: hash, kind: 'write', generation: 1, createdAt: now, heartbeatAt: now });
-    plant(k, 0, 'half an upload');
+    plant(objectKey, 0, 'half an upload');
+    return objectKey;
+  }
 
-    const blocked = await t.http
-      .put(`/storage/files/${enc(k)}`)
-      .set('Authorization', t.auth)
-      .send('x');
-    expect(blocked.status).toBe(409);
+  it('releases the pin of an upload on another host that stopped sending heartbeats, and removes what it wrote', async () => {
+    const k = key('crashed.bin');
+    const written = await plantDeadUpload(k, 'another-host/4242/0123456789ab');
+    // The path is never locked by it: a new upload is accepted at once.
+    await put(k, 'a fresh upload');
     expect((await reconcile()).stalePins).toBe(0);
-    expect(fs.existsSync(file(k))).toBe(true);
+    expect(fs.existsSync(file(written))).toBe(true);
 
     clock.advance(61);
     const report = await reconcile();
     expect(report.stalePins).toBe(1);
+    expect((await keyState(t, k, storage.name)).pins).toBe(0);
+    expect(fs.existsSync(file(written))).toBe(false);
+    const down = await t.http
+      .get(`/storage/files/${enc(k)}`)
+      .set('Authorization', t.auth)
+      .expect(200);
+    expect(down.text).toBe('a fresh upload');
+  });
+
+  it('releases at once the pin of an upload whose process on this host is gone, without waiting out the lease', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    const [host] = PROCESS_IDENTITY.split('/');
+    const k = key('killed.bin');
+    const written = await plantDeadUpload(k, `${host}/${dead}/0123456789ab`);
+    const report = await reconcile();
+    expect(report.stalePins).toBe(1);
     expect(await keyState(t, k, storage.name)).toEqual({ records: [], row: null, pins: 0 });
-    expect(fs.existsSync(file(k))).toBe(false);
-    await put(k, 'a fresh upload');
+    expect(fs.existsSync(file(written))).toBe(false);
+    // A pin of this very process (alive) is never taken for dead, however the clock stands.
+    const mine = key('mine.bin');
+    const kept = await plantDeadUpload(mine, PROCESS_IDENTITY);
+    expect((await reconcile()).stalePins).toBe(0);
+    expect(fs.existsSync(file(kept))).toBe(true);
+    clock.advance(61);
+    expect((await reconcile()).stalePins).toBe(1);
   });
 
   it('removes thumbnails past the grace period whose source is gone or overwritten, or that no row records', async () => {
@@ -152,7 +190,7 @@ describe('reconciler', () => {
     const derived = () => listFiles(path.join(storage.root, '.thumbnails'));
     const [rendered] = derived();
     expect(rendered).toBeDefined();
-    const source = keyHash(storage.name, image);
+    const source = (await keyState(t, image, storage.name)).records[0].objectHash;
     const dead = 'f'.repeat(32);
     const age = (rel: string, seconds: number) => {
       const mtime = (clock.now() - seconds * 1000) / 1000;

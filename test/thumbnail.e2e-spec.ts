@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { DataSource, type Repository } from 'typeorm';
+import { RetiredObjectEntity } from '../src/storage/lifecycle/retired-object.entity';
+import { ObjectPurger } from '../src/storage/object-purger';
 import { ThumbnailEntity } from '../src/storage/preview/thumbnail.entity';
 import { ThumbnailService } from '../src/storage/preview/thumbnail.service';
 import { animatedGif, binaryParser, photoJpeg, pixelBombPng, rotatedJpeg, transparentPng } from './harness/images';
@@ -166,26 +168,40 @@ describe('thumbnails over HTTP', () => {
     expect(thumbs.stats.renders).toBe(renders + 1);
   });
 
-  it('deletes derivatives with their source, and replaces them when the source changes', async () => {
+  it('keeps derivatives per version: a new version gets its own, and each goes with its object', async () => {
     const key = `${t.prefix}/photos/short-lived.jpg`;
     await t.service.uploadByFile({ file: key, data: await photoJpeg(200, 200), contentType: 'image/jpeg' });
     const first = await thumb(key, '?format=png').expect(200);
     await thumb(key, '?format=jpeg&width=50').expect(200);
-    const sourceHash = (await rows().findOneByOrFail({ md5: first.headers.etag.slice(1, -1) })).sourceKeyHash;
-    expect(await rows().countBy({ sourceKeyHash: sourceHash })).toBe(2);
-    expect(derivedFiles().filter((f) => f.startsWith(sourceHash))).toHaveLength(2);
+    const sourceOf = async (etag: string) => (await rows().findOneByOrFail({ md5: etag.slice(1, -1) })).sourceKeyHash;
+    const oldHash = await sourceOf(first.headers.etag);
+    expect(await rows().countBy({ sourceKeyHash: oldHash })).toBe(2);
+    expect(derivedFiles().filter((f) => f.startsWith(oldHash))).toHaveLength(2);
 
+    // The same bytes again are still a new version: never served an older version's thumbnail.
     await t.service.uploadByFile({ file: key, data: await photoJpeg(210, 200), contentType: 'image/jpeg' });
     const replaced = await thumb(key, '?format=png').expect(200);
     expect(replaced.headers.etag).not.toBe(first.headers.etag);
-    expect(await rows().countBy({ sourceKeyHash: sourceHash })).toBe(1);
+    const newHash = await sourceOf(replaced.headers.etag);
+    expect(newHash).not.toBe(oldHash);
+
+    // The old version waits out the readers' grace; once its removal is due, its thumbnails go with it.
+    const db = t.app.get(DataSource);
+    const queued = await db.getRepository(RetiredObjectEntity).findBy({ objectHash: oldHash });
+    expect(queued).toHaveLength(1);
+    expect(queued[0].removeAfter).toBeGreaterThan(Date.now() + 60_000);
+    await db.getRepository(RetiredObjectEntity).update({ id: queued[0].id }, { removeAfter: 0 });
+    expect((await t.app.get(ObjectPurger).purge([queued[0].id])).removed).toBe(1);
+    expect(await rows().countBy({ sourceKeyHash: oldHash })).toBe(0);
+    expect(derivedFiles().filter((f) => f.startsWith(oldHash))).toEqual([]);
+    expect(await rows().countBy({ sourceKeyHash: newHash })).toBe(1);
 
     await t.http
       .delete(`/storage/files/${enc(key)}`)
       .set('Authorization', t.auth)
       .expect(204);
-    expect(await rows().countBy({ sourceKeyHash: sourceHash })).toBe(0);
-    expect(derivedFiles().filter((f) => f.startsWith(sourceHash))).toEqual([]);
+    expect(await rows().countBy({ sourceKeyHash: newHash })).toBe(0);
+    expect(derivedFiles().filter((f) => f.startsWith(newHash))).toEqual([]);
     await t.http.get(`/storage/thumbnail/${enc(key)}`).expect(404);
   });
 

@@ -10,7 +10,7 @@ const SECRET_FILE = 'signing-secret';
 /**
  * `lifecycle` from the environment over what the config files say: `SWEEP_ENABLED`,
  * `SWEEP_CRON`, `SWEEP_BATCH_SIZE`, `RECONCILE_ENABLED`, `RECONCILE_INTERVAL_SECONDS`,
- * `ORPHAN_GRACE_SECONDS`, `UPLOAD_LEASE_SECONDS`. Values are checked by the storage module.
+ * `ORPHAN_GRACE_SECONDS`, `UPLOAD_LEASE_SECONDS`, `VERSION_GRACE_SECONDS`, `PURGE_INTERVAL_SECONDS`. Values are checked by the storage module.
  */
 export function lifecycleFromEnv(env: NodeJS.ProcessEnv, files: LifecycleOptions = {}): LifecycleOptions {
   const pick = <T>(name: string, parse: (raw: string) => T): T | undefined =>
@@ -23,6 +23,8 @@ export function lifecycleFromEnv(env: NodeJS.ProcessEnv, files: LifecycleOptions
     reconcileIntervalSeconds: pick('RECONCILE_INTERVAL_SECONDS', (raw) => whole('RECONCILE_INTERVAL_SECONDS', raw)),
     orphanGraceSeconds: pick('ORPHAN_GRACE_SECONDS', (raw) => whole('ORPHAN_GRACE_SECONDS', raw)),
     uploadLeaseSeconds: pick('UPLOAD_LEASE_SECONDS', (raw) => whole('UPLOAD_LEASE_SECONDS', raw)),
+    versionGraceSeconds: pick('VERSION_GRACE_SECONDS', (raw) => whole('VERSION_GRACE_SECONDS', raw)),
+    purgeIntervalSeconds: pick('PURGE_INTERVAL_SECONDS', (raw) => whole('PURGE_INTERVAL_SECONDS', raw)),
   };
   const defined = Object.fromEntries(Object.entries(fromEnv).filter(([, v]) => v !== undefined));
   return { ...files, ...defined };

@@ -7,6 +7,8 @@ import { FileEntity } from './file.entity';
 import { normalizeKey, normalizePrefix } from './keys';
 import { Clock } from './lifecycle/clock';
 import { ObjectStore } from './lifecycle/object-store';
+import { SKIPPED } from './lifecycle/key-locks';
+import { ObjectPurger } from './object-purger';
 import { STORAGE_ROUTE_PREFIX } from './storage.constants';
 import { STORAGE_MODULE_OPTIONS } from './storage.module-definition';
 import { DEFAULTS, type StorageModuleOptions } from './storage.options';
@@ -22,6 +24,7 @@ export class FileRecords {
     private readonly registry: StorageRegistry,
     @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
     private readonly objects: ObjectStore,
+    private readonly purger: ObjectPurger,
     @Inject(Clock) private readonly clock: Clock,
   ) {}
 
@@ -42,7 +45,8 @@ export class FileRecords {
       .getOne();
     if (entity && entity.name === key) return { entity, instance };
     if (await this.files.exists({ where: { keyHash: ref.keyHash } })) {
-      await this.objects.removeRecords(ref, { expired: true });
+      const removed = await this.objects.removeRecords(ref, { expired: true });
+      if (removed !== SKIPPED) await this.purger.purge(removed.retired);
     }
     throw StorageError.notFound(key, instance.name);
   }

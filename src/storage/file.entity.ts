@@ -8,12 +8,14 @@ export const bigintNumber: ValueTransformer = {
 
 /**
  * One row per upload, in the spec's attachment format (see `toFileRecord` for the JSON form).
- * `name` is the key in the backend and `storeFullName` the instance: together they locate the
- * object; `url` is derived from them when the record is served, never stored.
+ * `name` is the logical path the client chose and `storeFullName` the instance; `objectKey` is
+ * where the bytes physically are (internal, never part of the record's JSON form); `url` is
+ * derived when the record is served, never stored.
  */
 @Entity({ name: 'storage_files' })
 @Index('IDX_storage_files_key', ['keyHash'])
 @Index('IDX_storage_files_expires', ['expires'])
+@Index('IDX_storage_files_object', ['objectHash'])
 export class FileEntity {
   @PrimaryGeneratedColumn({ type: 'int' })
   id!: number;
@@ -21,6 +23,18 @@ export class FileEntity {
   /** md5 of storeFullName + NUL + name: an index-friendly handle on a (long) key. */
   @Column({ type: 'varchar', length: 32 })
   keyHash!: string;
+
+  /**
+   * Where the bytes live in the backend: an immutable object this record alone points at
+   * (`versionKey(name)`) for a plain upload, `{md5}{suffix}` (= `name`) for content shared by
+   * md5. Records written before objects had versions point at `name` itself.
+   */
+  @Column({ type: 'varchar', length: 1024 })
+  objectKey!: string;
+
+  /** `keyHash(storeFullName, objectKey)`: the object's handle, as thumbnails and the ledger know it. */
+  @Column({ type: 'varchar', length: 32 })
+  objectHash!: string;
 
   @Column({ type: 'varchar', length: 32 })
   md5!: string;

@@ -1,5 +1,14 @@
 import { StorageErrorCode } from './errors/storage.error';
-import { fileSuffix, normalizeKey, normalizeMd5, normalizePrefix } from './keys';
+import {
+  fileSuffix,
+  isVersionKey,
+  MAX_KEY_BYTES,
+  MAX_SEGMENT_BYTES,
+  normalizeKey,
+  normalizeMd5,
+  normalizePrefix,
+  versionKey,
+} from './keys';
 
 describe('normalizeKey', () => {
   it.each([
@@ -76,6 +85,45 @@ describe('normalizeMd5', () => {
     expect(normalizeMd5('E490F38EEE7AB901E1945BC954AC1377')).toBe('e490f38eee7ab901e1945bc954ac1377');
     for (const bad of ['', 'xyz', 'e490f38eee7ab901e1945bc954ac137', '../e490f38eee7ab901e1945bc954ac1377', 5]) {
       expect(() => normalizeMd5(bad)).toThrow(expect.objectContaining({ code: StorageErrorCode.INVALID_ARGUMENT }));
+    }
+  });
+});
+
+describe('versionKey', () => {
+  it.each([
+    ['docs/report.pdf', /^docs\/report\.~v[0-9a-z]{18,}\.pdf$/],
+    ['README', /^README\.~v[0-9a-z]{18,}$/],
+    ['a/b.tar.gz', /^a\/b\.tar\.~v[0-9a-z]{18,}\.gz$/],
+    ['.hidden', /^\.hidden\.~v[0-9a-z]{18,}$/],
+    ['日本/ファイル.TXT', /^日本\/ファイル\.~v[0-9a-z]{18,}\.TXT$/],
+  ])('puts the version of %j beside it, before the extension', (key, shape) => {
+    const version = versionKey(key);
+    expect(version).toMatch(shape);
+    expect(isVersionKey(version)).toBe(true);
+    expect(isVersionKey(key)).toBe(false);
+  });
+
+  it('never gives two writers the same key, and sorts versions by age', () => {
+    const keys = new Set(Array.from({ length: 1000 }, () => versionKey('a/b.txt', 1_700_000_000_000)));
+    expect(keys.size).toBe(1000);
+    expect(versionKey('a.txt', 1_700_000_000_000) < versionKey('a.txt', 1_800_000_000_000)).toBe(true);
+  });
+
+  it('shortens the stem to stay within the segment and key limits', () => {
+    const longName = `${'n'.repeat(MAX_SEGMENT_BYTES - 4)}.txt`;
+    const version = versionKey(`dir/${longName}`);
+    expect(Buffer.byteLength(version.split('/')[1])).toBeLessThanOrEqual(MAX_SEGMENT_BYTES);
+    expect(version.endsWith('.txt')).toBe(true);
+    const deep = `${Array.from({ length: 7 }, () => 'd'.repeat(140)).join('/')}/f.txt`;
+    expect(Buffer.byteLength(deep)).toBeLessThanOrEqual(MAX_KEY_BYTES);
+    const deepVersion = versionKey(deep);
+    expect(Buffer.byteLength(deepVersion)).toBeLessThanOrEqual(MAX_KEY_BYTES);
+    expect(isVersionKey(deepVersion)).toBe(true);
+  });
+
+  it('user keys may not contain the internal mark', () => {
+    for (const bad of ['a.~v1.txt', 'x/.~tmp.abc', 'a.~b/c']) {
+      expect(() => normalizeKey(bad)).toThrow(expect.objectContaining({ code: StorageErrorCode.INVALID_PATH }));
     }
   });
 });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { StorageError } from './errors/storage.error';
 
 /** S3's limit, and a sane one everywhere: 1024 bytes of UTF-8 for a whole key. */
@@ -9,6 +9,12 @@ export const MAX_SEGMENT_BYTES = 255;
 export const RESERVED_PREFIX = '.thumbnails';
 /** First segment of direct uploads staged in a cloud bucket until they are completed; reserved too. */
 export const STAGING_PREFIX = '.uploads';
+/**
+ * Marks names the service makes inside a user's folders: object versions (`.~v`) and the local
+ * driver's temp files (`.~tmp.`). No segment of a user key may contain it.
+ */
+export const INTERNAL_MARK = '.~';
+const VERSION_MARK = `${INTERNAL_MARK}v`;
 
 // C0 and C1 controls, DEL, and the Unicode line/paragraph separators and bidi overrides that can
 // disguise a name in logs and headers.
@@ -50,6 +56,9 @@ export function normalizeKey(input: unknown): string {
     if (segment.trim() !== segment) {
       throw StorageError.invalidPath('path segments may not start or end with white space');
     }
+    if (segment.includes(INTERNAL_MARK)) {
+      throw StorageError.invalidPath(`'${INTERNAL_MARK}' is reserved for names the service makes`);
+    }
   }
   return key;
 }
@@ -88,4 +97,31 @@ export function md5Hex(value: string): string {
 /** The display name of a key: its last segment. */
 export function baseName(key: string): string {
   return key.slice(key.lastIndexOf('/') + 1);
+}
+
+/**
+ * A new, never-used object key for one version of the plain file `key`: beside it, with the
+ * version marked before the extension, `docs/report.pdf` -> `docs/report.~v{id}.pdf`. The id
+ * is time-ordered and random, so versions sort by age and two writers never share a key. The
+ * stem is shortened where the name would pass a length limit; a folder too long to hold any
+ * version name puts the version at the root.
+ */
+export function versionKey(key: string, now = Date.now()): string {
+  const id = `${now.toString(36)}${randomBytes(5).toString('hex')}`;
+  const slash = key.lastIndexOf('/');
+  const dir = key.slice(0, slash + 1);
+  const base = key.slice(slash + 1);
+  const dot = base.lastIndexOf('.');
+  const ext = dot > 0 && /^\.[A-Za-z0-9]{1,16}$/.test(base.slice(dot)) ? base.slice(dot) : '';
+  let stem = [...base.slice(0, base.length - ext.length)];
+  const tail = `${VERSION_MARK}${id}${ext}`;
+  const fits = (name: string) =>
+    Buffer.byteLength(name) <= MAX_SEGMENT_BYTES && Buffer.byteLength(dir + name) <= MAX_KEY_BYTES;
+  while (stem.length > 0 && !fits(stem.join('') + tail)) stem = stem.slice(0, -1);
+  return fits(stem.join('') + tail) ? `${dir}${stem.join('')}${tail}` : tail;
+}
+
+/** Whether `key` is an object version `versionKey` made. */
+export function isVersionKey(key: string): boolean {
+  return key.slice(key.lastIndexOf('/') + 1).includes(VERSION_MARK);
 }

@@ -10,7 +10,8 @@ import { FileEntity } from './file.entity';
 import type { FileResponse } from './http/file-response';
 import { baseName, fileSuffix, md5Hex, normalizeKey, normalizeMd5 } from './keys';
 import { Clock } from './lifecycle/clock';
-import { isExpired, keyHash, ObjectStore } from './lifecycle/object-store';
+import { isExpired, ObjectStore } from './lifecycle/object-store';
+import { ObjectPurger } from './object-purger';
 import { UploadPipeline } from './lifecycle/upload-pipeline';
 import { SKIPPED } from './lifecycle/key-locks';
 import { PreviewService } from './preview/preview.service';
@@ -41,9 +42,8 @@ export class StorageService implements OnApplicationShutdown {
     private readonly grants: UploadGrants,
     @Inject(Clock) private readonly clock: Clock,
     private readonly records: FileRecords,
-  ) {
-    objects.useRemover((storage, key) => this.removeObject(this.registry.get(storage), key));
-  }
+    private readonly purger: ObjectPurger,
+  ) {}
 
   /** The spec's `uploadByFile`: a file object, or a path with `data`. Returns the file record. */
   async uploadByFile(params: UploadByFileParams): Promise<FileRecord> {
@@ -124,7 +124,7 @@ export class StorageService implements OnApplicationShutdown {
   /** Record, instance and object stat of a live file: what a response needs before the body. */
   async open(file: string, storage?: string): Promise<OpenedFile> {
     const { entity, instance } = await this.findLive(file, storage);
-    const stat = await instance.driver.stat(entity.name);
+    const stat = await instance.driver.stat(entity.objectKey);
     return { entity, instance, stat, record: this.toRecord(entity) };
   }
 
@@ -134,7 +134,7 @@ export class StorageService implements OnApplicationShutdown {
     options: { storage?: string; range?: ByteRange; signal?: AbortSignal } = {},
   ): Promise<OpenedFile & { stream: Readable }> {
     const opened = await this.open(file, options.storage);
-    const stream = await opened.instance.driver.get(opened.entity.name, {
+    const stream = await opened.instance.driver.get(opened.entity.objectKey, {
       range: options.range,
       signal: options.signal,
     });
@@ -154,7 +154,7 @@ export class StorageService implements OnApplicationShutdown {
         `'${opened.entity.name}' is ${opened.stat.size} bytes, more than download() returns in memory (${limit}); use downloadStream()`,
       );
     }
-    const stream = await opened.instance.driver.get(opened.entity.name);
+    const stream = await opened.instance.driver.get(opened.entity.objectKey);
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);
@@ -201,12 +201,17 @@ export class StorageService implements OnApplicationShutdown {
    * The spec's `delete`. Removes the records of `file`, or only record `id` (one reference to
    * content shared through md5); the object goes when no unexpired record refers to it any more.
    * `E_NOT_FOUND` when no live record was removed (expired ones are cleaned up on the way).
+   *
+   * Atomic on every database: the records go in the same transaction that queues their object
+   * for removal. The object is removed right after; if the backend refuses, the queue keeps it
+   * and retries until it is gone, so a delete is never half-done and never needs repeating.
    */
   async delete(file: string, storage?: string, options: { id?: number } = {}): Promise<{ deleted: number }> {
     const instance = this.registry.get(storage);
     const key = normalizeKey(file);
     const selector = options.id === undefined ? { all: true as const } : { ids: [options.id] };
     const result = await this.objects.removeRecords(this.objects.ref(instance.name, key), selector);
+    if (result !== SKIPPED) await this.purger.purge(result.retired);
     const now = this.clock.now();
     const deleted = result === SKIPPED ? 0 : result.records.filter((r) => !isExpired(r, now)).length;
     if (deleted === 0) throw StorageError.notFound(key, instance.name);
@@ -217,7 +222,10 @@ export class StorageService implements OnApplicationShutdown {
   async deleteRecord(id: number): Promise<void> {
     const entity = await this.files.findOne({ where: { id } });
     if (!entity) return;
-    await this.objects.removeRecords(this.objects.ref(entity.storeFullName, entity.name), { ids: [id] });
+    const result = await this.objects.removeRecords(this.objects.ref(entity.storeFullName, entity.name), {
+      ids: [id],
+    });
+    if (result !== SKIPPED) await this.purger.purge(result.retired);
   }
 
   /** Records of one instance, oldest first, `limit` at a time; `cursor` continues a listing. */
@@ -241,12 +249,6 @@ export class StorageService implements OnApplicationShutdown {
 
   instance(storage?: string): StorageInstance {
     return this.registry.get(storage);
-  }
-
-  /** The one way an object leaves storage: everything derived from it goes with it. */
-  private async removeObject(instance: StorageInstance, key: string): Promise<void> {
-    await instance.driver.delete(key);
-    await this.thumbnails.removeDerivatives(instance, keyHash(instance.name, key));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -39,13 +39,28 @@ export async function keyState(t: TestApp, key: string, storage = 'storages.Defa
   };
 }
 
-/** The file a local-disk key is stored in, under `root` (default: the app's `storages.Default`). */
-export function objectFile(t: TestApp, key: string, root = path.join(t.dataDir, 'files')): string {
-  return path.join(root, key);
+/**
+ * The files that hold versions of the local-disk path `key` under `root` (default: the app's
+ * `storages.Default`): `key` itself (md5 content, or data from before versions) and every
+ * `{stem}.~v{id}{ext}` beside it.
+ */
+export function storedVersions(t: TestApp, key: string, root = path.join(t.dataDir, 'files')): string[] {
+  const file = path.join(root, key);
+  const dir = path.dirname(file);
+  const base = path.basename(file);
+  const dot = base.lastIndexOf('.');
+  const ext = dot > 0 ? base.slice(dot) : '';
+  const stem = base.slice(0, base.length - ext.length);
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((name) => name === base || (name.startsWith(`${stem}.~v`) && name.endsWith(ext)))
+    .map((name) => path.join(dir, name));
 }
 
+/** Whether any version of `key` is on disk. */
 export function stored(t: TestApp, key: string, root?: string): boolean {
-  return fs.existsSync(objectFile(t, key, root));
+  return storedVersions(t, key, root).length > 0;
 }
 
 /** Unexpired records plus uploads in flight: what keeps the key's object. */

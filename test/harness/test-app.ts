@@ -30,7 +30,7 @@ export interface TestApp {
  * The real application, as `npm start` builds it, on a temp DATA_DIR and a random port; on the
  * MySQL suite (DB_URL set) it shares that database. `env` adds or overrides variables, and
  * `config` is written as a STORAGE_CONFIG file. The scheduled sweeper is off unless `env` turns
- * it on (a test sweeps when it means to); `clock` replaces the service's time source.
+ * it on (a test sweeps when it means to), and so is the background purge; `clock` replaces the service's time source.
  */
 export async function createTestApp(
   options: { env?: Record<string, string>; config?: Record<string, unknown>; clock?: Clock } = {},
@@ -44,6 +44,9 @@ export async function createTestApp(
     STORAGE_CONFIG: '',
     NODE_ENV: 'test',
     SWEEP_ENABLED: 'false',
+    // Off by default, like the sweeper: test apps share the MySQL database, and one app's queue
+    // runner must not work another app's removals (tests purge through sweeps when they mean to).
+    PURGE_INTERVAL_SECONDS: '0',
     ...options.env,
   };
   if (options.config) {

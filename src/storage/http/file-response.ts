@@ -46,7 +46,7 @@ export function storedFileResponse(
     fileName: entity.fileName,
     cacheControl: options.cacheControl,
     headers: inlinePdf ? {} : { 'Content-Security-Policy': SANDBOX_CSP },
-    open: (range, signal) => instance.driver.get(entity.name, { range, signal }),
+    open: (range, signal) => instance.driver.get(entity.objectKey, { range, signal }),
   };
 }
 

@@ -9,18 +9,13 @@ export interface ObjectRef {
   keyHash: string;
 }
 
-/** What locked work sees: the transaction, the key's row, and a way to remove the object. */
+/** What locked work sees: the transaction and the key's row. */
 export interface LockedKey {
   manager: EntityManager;
   row: StorageObjectEntity;
   /** The row was made by this lock: the key had none before. */
   created: boolean;
-  /** Removes the key's object once `work` has succeeded, while the lock is still held. */
-  removeObject(): void;
 }
-
-/** Removes one object from its backend; a missing object is not an error. */
-export type ObjectRemover = (storeFullName: string, key: string) => Promise<void>;
 
 /** Returned instead of running the work when `skipLocked` found the key locked elsewhere. */
 export const SKIPPED = Symbol('skipped');
@@ -40,11 +35,8 @@ const RETRYABLE_ERRNO = new Set([1213, 1205, 1062]);
  * query runner) the database serialises writers, and concurrent TypeORM transactions on that
  * one connection would nest, so locked work runs one at a time behind an in-process queue.
  *
- * An object removal requested by the work runs while the lock is held: on MySQL before the
- * commit (a failed removal rolls the transaction back, and no upload can take the key in
- * between); on SQLite just after it, still inside the queue. Either way a crash in between
- * leaves a dead record or an orphan object, which the reconciler reports or removes: never
- * a live record without its object.
+ * Work that touches a backend inside the lock (`ObjectPurger` removing a shared object) does so
+ * before the commit on both databases: a failed removal rolls the step back and is retried.
  */
 export class KeyLocks {
   private readonly logger = new Logger(KeyLocks.name);
@@ -54,7 +46,6 @@ export class KeyLocks {
   constructor(
     private readonly dataSource: DataSource,
     private readonly now: () => number,
-    private readonly remover: () => ObjectRemover,
   ) {
     const type = dataSource.options.type;
     this.mysql = type === 'mysql' || type === 'mariadb';
@@ -97,22 +88,16 @@ export class KeyLocks {
     return this.dataSource.transaction('READ COMMITTED', async (manager) => {
       const locked = await this.lockRow(manager, ref, skipLocked);
       if (locked === SKIPPED) return SKIPPED;
-      let remove = false;
-      const result = await work({ manager, ...locked, removeObject: () => (remove = true) });
-      if (remove) await this.remover()(ref.storeFullName, ref.name);
-      return result;
+      return work({ manager, ...locked });
     });
   }
 
-  private async runSqlite<T>(ref: ObjectRef, work: (key: LockedKey) => Promise<T>): Promise<T> {
-    let remove = false;
-    const result = await this.dataSource.transaction(async (manager) => {
+  private runSqlite<T>(ref: ObjectRef, work: (key: LockedKey) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(async (manager) => {
       const row = await manager.findOne(StorageObjectEntity, { where: { keyHash: ref.keyHash } });
       const locked = row ? { row, created: false } : { row: await this.insertRow(manager, ref), created: true };
-      return work({ manager, ...locked, removeObject: () => (remove = true) });
+      return work({ manager, ...locked });
     });
-    if (remove) await this.remover()(ref.storeFullName, ref.name);
-    return result;
   }
 
   private async lockRow(

@@ -19,6 +19,16 @@ export interface LifecycleOptions {
   orphanGraceSeconds?: number;
   /** Seconds without a heartbeat after which an upload in flight counts as abandoned (default 300). */
   uploadLeaseSeconds?: number;
+  /**
+   * Seconds a version replaced by a newer upload of the same path is kept for readers that may
+   * still be streaming it (default 900), before it is removed.
+   */
+  versionGraceSeconds?: number;
+  /**
+   * Seconds between two runs of the removal queue in the background: superseded versions past
+   * their grace, retries of failed removals (default 10; 0 turns it off, the sweeper still runs it).
+   */
+  purgeIntervalSeconds?: number;
 }
 
 export type ResolvedLifecycleOptions = Required<LifecycleOptions>;
@@ -31,6 +41,8 @@ export const LIFECYCLE_DEFAULTS: ResolvedLifecycleOptions = {
   reconcileIntervalSeconds: 3600,
   orphanGraceSeconds: 86400,
   uploadLeaseSeconds: 300,
+  versionGraceSeconds: 900,
+  purgeIntervalSeconds: 10,
 };
 
 /** Defaults filled in and values checked; a bad one is a `ConfigError` naming `lifecycle.<field>`. */
@@ -43,10 +55,17 @@ export function resolveLifecycleOptions(options: LifecycleOptions | undefined): 
   if (typeof resolved.sweepCron !== 'string' || resolved.sweepCron.trim() === '') {
     throw new ConfigError('lifecycle.sweepCron', 'must be a cron expression');
   }
-  const counts = ['batchSize', 'reconcileIntervalSeconds', 'orphanGraceSeconds', 'uploadLeaseSeconds'] as const;
+  const counts = [
+    'batchSize',
+    'reconcileIntervalSeconds',
+    'orphanGraceSeconds',
+    'uploadLeaseSeconds',
+    'versionGraceSeconds',
+    'purgeIntervalSeconds',
+  ] as const;
   for (const field of counts) {
     const value = resolved[field];
-    const least = field === 'orphanGraceSeconds' ? 0 : 1;
+    const least = ['orphanGraceSeconds', 'versionGraceSeconds', 'purgeIntervalSeconds'].includes(field) ? 0 : 1;
     if (!Number.isSafeInteger(value) || value < least) {
       throw new ConfigError(`lifecycle.${field}`, `must be a whole number of at least ${least}`);
     }

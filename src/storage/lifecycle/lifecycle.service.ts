@@ -1,8 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { LessThan, type Repository } from 'typeorm';
 import { FileEntity } from '../file.entity';
 import { UploadGrantEntity } from '../signing/upload-grant.entity';
+import { ObjectPurger } from '../object-purger';
 import { SKIPPED } from './key-locks';
 import { ObjectStore } from './object-store';
 import { Reconciler, type ReconcileReport } from './reconciler';
@@ -20,6 +21,8 @@ export interface SweepReport {
   removed: SweptFile[];
   /** Objects removed because their last reference expired. */
   objectsRemoved: number;
+  /** Queued removals done by this run: superseded versions past their grace, earlier failures retried. */
+  retiredRemoved: number;
   /** Keys another replica (or an upload) held: left for the next run. */
   skipped: number;
   /** Keys whose removal failed (logged); retried by the next run. */
@@ -47,19 +50,38 @@ interface Candidate {
  * work: a key one of them holds is skipped (`SKIP LOCKED`) by the other, never removed twice.
  */
 @Injectable()
-export class LifecycleService {
+export class LifecycleService implements OnApplicationBootstrap {
   private readonly logger = new Logger(LifecycleService.name);
 
   constructor(
     private readonly objects: ObjectStore,
     private readonly reconciler: Reconciler,
+    private readonly purger: ObjectPurger,
     @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
     @InjectRepository(UploadGrantEntity) private readonly grants: Repository<UploadGrantEntity>,
   ) {}
 
-  /** Removes expired files now, of every instance or of `storage` only. */
+  /**
+   * At start-up (with the background purge on): uploads that died with an earlier run of this
+   * process, or with another process of this host, are released at once, not waited out.
+   */
+  onApplicationBootstrap(): void {
+    if (this.objects.lifecycle.purgeIntervalSeconds <= 0) return;
+    this.reconciler.releaseStalePins().catch((err: unknown) => {
+      this.logger.error(`releasing uploads of dead processes: ${String(err)}`);
+    });
+  }
+
+  /** Removes expired files now, of every instance or of `storage` only; then works the removal queue. */
   async sweepExpired(options: LifecycleScope = {}): Promise<SweepReport> {
-    const report: SweepReport = { removed: [], objectsRemoved: 0, skipped: 0, failed: 0, grantsRemoved: 0 };
+    const report: SweepReport = {
+      removed: [],
+      objectsRemoved: 0,
+      retiredRemoved: 0,
+      skipped: 0,
+      failed: 0,
+      grantsRemoved: 0,
+    };
     const now = this.objects.clock.now();
     const { batchSize } = this.objects.lifecycle;
     for (let after = ''; ;) {
@@ -75,6 +97,9 @@ export class LifecycleService {
     };
     const grants = await this.objects.locks.exclusive(() => this.grants.delete(stale));
     report.grantsRemoved = grants.affected ?? 0;
+    const purged = await this.purger.purgeDue(options.storage);
+    report.retiredRemoved = purged.removed;
+    report.failed += purged.failed;
     if (report.removed.length > 0 || report.failed > 0) {
       this.logger.log(
         `swept ${report.removed.length} expired record(s), ${report.objectsRemoved} object(s); ` +
@@ -106,12 +131,14 @@ export class LifecycleService {
           expires: r.expires,
         });
       }
-      if (result.objectRemoved) report.objectsRemoved += 1;
+      const purged = await this.purger.purge(result.retired);
+      report.objectsRemoved += purged.removed;
+      report.failed += purged.failed;
       if (result.records.length > 0) {
         const ids = result.records.map((r) => r.id).join(', ');
         this.logger.log(
           `removed expired '${ref.name}' in ${ref.storeFullName}: record(s) ${ids}` +
-            (result.objectRemoved ? ', and its object' : '; the object stays (still referenced)'),
+            (result.retired.length > 0 ? ', and its object' : '; the object stays (still referenced)'),
         );
       }
     } catch (err) {

@@ -6,37 +6,57 @@ import { md5Hex } from '../keys';
 import { STORAGE_MODULE_OPTIONS } from '../storage.module-definition';
 import type { StorageModuleOptions } from '../storage.options';
 import { Clock } from './clock';
-import { KeyLocks, SKIPPED, type LockedKey, type ObjectRef, type ObjectRemover } from './key-locks';
+import { KeyLocks, type LockedKey, type ObjectRef, type SKIPPED } from './key-locks';
 import { resolveLifecycleOptions, type ResolvedLifecycleOptions } from './lifecycle.options';
+import { RetiredObjectEntity } from './retired-object.entity';
 import { StorageObjectEntity } from './storage-object.entity';
 import { UploadPinEntity } from './upload-pin.entity';
 
 /** The record an upload commits; times are filled in under the lock. */
 export type RecordFields = Pick<
   FileEntity,
-  'md5' | 'uid' | 'name' | 'size' | 'type' | 'fileName' | 'fullName' | 'uploadUser' | 'updateUserId' | 'storeFullName'
+  | 'md5'
+  | 'uid'
+  | 'name'
+  | 'size'
+  | 'type'
+  | 'fileName'
+  | 'fullName'
+  | 'uploadUser'
+  | 'updateUserId'
+  | 'storeFullName'
+  | 'objectKey'
 > & { expiresSeconds: number | null };
 
 export interface RemovedRecords {
   records: FileEntity[];
-  objectRemoved: boolean;
+  /** Objects that lost their last reference: queued for `ObjectPurger`, due at once. */
+  retired: number[];
+}
+
+/** An object leaving its last reference: what `retire` queues. */
+export interface Retiring {
+  storeFullName: string;
+  objectKey: string;
+  shared: boolean;
 }
 
 /** Which records of a key `removeRecords` takes: some ids, the expired ones, or all. */
 export type RecordSelector = { ids: number[] } | { expired: true } | { all: true };
 
 /**
- * The references between records and stored objects, kept correct under concurrency. A key's
- * references are its unexpired records plus its upload pins; its object is removed in the
- * locked step that finds none left (its expired records go with it), and in no other way.
- * Every method takes the key's lock (`KeyLocks`), so a reference is never added to an object
- * that another replica is removing, and an object is never removed while one exists.
+ * The reference ledger: which records and uploads refer to which stored objects, kept correct
+ * under concurrency. It stores no objects. A key's references are its unexpired records plus its
+ * upload pins; every change to them holds the key's lock (`KeyLocks`). Objects are immutable: a
+ * plain upload's bytes live in a version object only its record points at, a md5 upload's in
+ * `{md5}{suffix}`, shared. When an object loses its last reference the ledger retires it (a row
+ * in `storage_retired_objects`, in the same transaction), and `ObjectPurger` removes it later:
+ * no step ever removes bytes that a committed record points at.
  */
 @Injectable()
 export class ObjectStore {
   readonly lifecycle: ResolvedLifecycleOptions;
   readonly locks: KeyLocks;
-  private remover?: ObjectRemover;
 
   constructor(
     @InjectDataSource() readonly dataSource: DataSource,
@@ -44,16 +64,7 @@ export class ObjectStore {
     @Inject(STORAGE_MODULE_OPTIONS) options: StorageModuleOptions,
   ) {
     this.lifecycle = resolveLifecycleOptions(options.lifecycle);
-    this.locks = new KeyLocks(
-      dataSource,
-      () => clock.now(),
-      () => this.requireRemover(),
-    );
-  }
-
-  /** Set once by `StorageService`: object removal goes through its `removeObject`. */
-  useRemover(remover: ObjectRemover): void {
-    this.remover = remover;
+    this.locks = new KeyLocks(dataSource, () => clock.now());
   }
 
   ref(storeFullName: string, name: string): ObjectRef {
@@ -61,10 +72,11 @@ export class ObjectStore {
   }
 
   /**
-   * Removes the selected records of `ref` and, when no reference is left, the object with the
-   * key's remaining (expired) records. `SKIPPED` when `skipLocked` found the key busy.
+   * Removes the selected records of `ref`, retires the objects that no reference is left to, and
+   * drops the key when nothing refers to it any more (its expired records go with it). `SKIPPED`
+   * when `skipLocked` found the key busy.
    */
-  async removeRecords(
+  removeRecords(
     ref: ObjectRef,
     selector: RecordSelector,
     options: { skipLocked?: boolean } = {},
@@ -81,14 +93,16 @@ export class ObjectStore {
           'ids' in selector ? selector.ids.includes(r.id) : 'expired' in selector ? isExpired(r, now) : true,
         );
         if (chosen.length > 0) await locked.manager.delete(FileEntity, { id: In(chosen.map((r) => r.id)) });
+        // A plain file's object is its record's alone; shared content goes with the key below.
+        const retired = locked.row.dedup ? [] : await this.retire(locked.manager, chosen.map(objectOf), 0);
         const swept = await this.collectIfUnreferenced(locked, now, records.length > 0);
-        return { records: [...chosen, ...swept.records], objectRemoved: swept.objectRemoved };
+        return { records: [...chosen, ...swept.records], retired: [...retired, ...swept.retired] };
       },
       options,
     );
   }
 
-  /** Unexpired records plus upload pins of `ref`: what keeps its object. */
+  /** Unexpired records plus upload pins of `ref`: what keeps the key. */
   async references(ref: ObjectRef): Promise<number> {
     const manager = this.dataSource.manager;
     const now = this.clock.now();
@@ -100,20 +114,46 @@ export class ObjectStore {
 
   /**
    * Under the lock: if no unexpired record and no pin refers to the key, drops its remaining
-   * records and its row, and removes the object (`mayHaveObject` false for a row this lock
-   * just made for a key that had nothing: there is no object of ours to remove).
+   * records and its row and retires their objects (`mayHaveObject` false for a shared key whose
+   * row this lock just made: no object of ours can be there).
    */
   async collectIfUnreferenced(locked: LockedKey, now: number, mayHaveObject: boolean): Promise<RemovedRecords> {
     const { manager, row, created } = locked;
     const keyHash = row.keyHash;
     const records = await manager.find(FileEntity, { where: { keyHash } });
     const pins = await manager.count(UploadPinEntity, { where: { keyHash } });
-    if (pins > 0 || records.some((r) => !isExpired(r, now))) return { records: [], objectRemoved: false };
+    if (pins > 0 || records.some((r) => !isExpired(r, now))) return { records: [], retired: [] };
     if (records.length > 0) await manager.delete(FileEntity, { id: In(records.map((r) => r.id)) });
     await manager.delete(StorageObjectEntity, { id: row.id });
-    const objectRemoved = !created || mayHaveObject || records.length > 0;
-    if (objectRemoved) locked.removeObject();
-    return { records, objectRemoved };
+    const shared = row.dedup && (!created || mayHaveObject || records.length > 0);
+    const objects = row.dedup
+      ? shared
+        ? [{ storeFullName: row.storeFullName, objectKey: row.name, shared: true }]
+        : []
+      : records.map(objectOf);
+    return { records, retired: await this.retire(manager, objects, 0) };
+  }
+
+  /**
+   * Queues objects for removal `delaySeconds` from now, in the caller's transaction; returns
+   * the queue rows' ids. One object is queued once, however many records pointed at it.
+   */
+  async retire(manager: EntityManager, objects: Retiring[], delaySeconds: number): Promise<number[]> {
+    const now = this.clock.now();
+    const unique = new Map(objects.map((o) => [keyHash(o.storeFullName, o.objectKey), o]));
+    const ids: number[] = [];
+    for (const [objectHash, object] of unique) {
+      const row = manager.create(RetiredObjectEntity, {
+        ...object,
+        objectHash,
+        removeAfter: now + delaySeconds * 1000,
+        attempts: 0,
+        lastError: null,
+        createdAt: now,
+      });
+      ids.push((await manager.save(row)).id);
+    }
+    return ids;
   }
 
   /** Unexpired records of `ref`. */
@@ -125,10 +165,19 @@ export class ObjectStore {
       .getCount();
   }
 
-  private requireRemover(): ObjectRemover {
-    if (!this.remover) throw new Error('ObjectStore has no remover: StorageService registers it at construction');
-    return this.remover;
+  /** Records, pins and queued removals that name the object `objectHash`: zero means nobody knows it. */
+  async mentions(manager: EntityManager, objectHash: string): Promise<number> {
+    const where = { where: { objectHash } };
+    return (
+      (await manager.count(FileEntity, where)) +
+      (await manager.count(UploadPinEntity, where)) +
+      (await manager.count(RetiredObjectEntity, where))
+    );
   }
+}
+
+function objectOf(record: Pick<FileEntity, 'storeFullName' | 'objectKey'>): Retiring {
+  return { storeFullName: record.storeFullName, objectKey: record.objectKey, shared: false };
 }
 
 export function keyHash(storage: string, key: string): string {

@@ -1,13 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { In, LessThan, MoreThan } from 'typeorm';
+import { In, LessThan, Like, MoreThan } from 'typeorm';
 import type { ObjectStat, StorageDriver } from '../drivers/storage-driver';
 import { FileEntity } from '../file.entity';
 import { RESERVED_PREFIX, STAGING_PREFIX } from '../keys';
+import { ObjectPurger } from '../object-purger';
 import { ThumbnailService } from '../preview/thumbnail.service';
 import { StorageRegistry, type StorageInstance } from '../storage-registry';
 import { SKIPPED } from './key-locks';
 import { keyHash, ObjectStore } from './object-store';
+import { PROCESS_IDENTITY } from './process-identity';
+import { RetiredObjectEntity } from './retired-object.entity';
 import { StorageObjectEntity } from './storage-object.entity';
+import { UploadClaims } from './upload-claims';
 import { UploadPinEntity } from './upload-pin.entity';
 
 export interface MissingObject {
@@ -17,7 +21,7 @@ export interface MissingObject {
 }
 
 export interface ReconcileReport {
-  /** Uploads that stopped sending heartbeats: their pins released. */
+  /** Uploads whose process died or that stopped sending heartbeats: their pins released. */
   stalePins: number;
   /** Objects no record referred to, older than the grace period: removed. */
   orphansRemoved: Array<{ storage: string; name: string }>;
@@ -54,6 +58,8 @@ export class Reconciler {
     private readonly objects: ObjectStore,
     private readonly registry: StorageRegistry,
     private readonly thumbnails: ThumbnailService,
+    private readonly claims: UploadClaims,
+    private readonly purger: ObjectPurger,
   ) {}
 
   /** Every instance, or only `storage`. */
@@ -88,13 +94,22 @@ export class Reconciler {
     return this.objects.clock.now() - this.objects.lifecycle.orphanGraceSeconds * 1000;
   }
 
-  /** Pins whose upload stopped sending heartbeats (of `storage`'s keys only, when given). */
-  private async releaseStalePins(storage?: string): Promise<number> {
+  /**
+   * Pins whose upload is gone: its process died (a pin of this host whose pid no longer runs, or
+   * an earlier incarnation of this process) or it went silent past the lease. What they wrote is
+   * retired and removed. Only `storage`'s keys, when given.
+   */
+  async releaseStalePins(storage?: string): Promise<number> {
     const manager = this.objects.dataSource.manager;
     const staleBefore = this.objects.clock.now() - this.objects.lifecycle.uploadLeaseSeconds * 1000;
-    const pins = await manager.find(UploadPinEntity, { where: { heartbeatAt: LessThan(staleBefore) }, take: PAGE });
+    // Pins of this host's processes: a `_` or `%` in the host name only widens the candidates.
+    const host = PROCESS_IDENTITY.slice(0, PROCESS_IDENTITY.indexOf('/') + 1);
+    const candidates = await manager.find(UploadPinEntity, {
+      where: [{ heartbeatAt: LessThan(staleBefore) }, { owner: Like(`${host}%`) }],
+      take: PAGE,
+    });
     let released = 0;
-    for (const pin of pins) {
+    for (const pin of candidates.filter((p) => this.claims.isAbandoned(p))) {
       const row = await manager.findOne(StorageObjectEntity, { where: { keyHash: pin.keyHash } });
       if (storage && row?.storeFullName !== storage) continue;
       if (!row) {
@@ -102,12 +117,11 @@ export class Reconciler {
           (await this.objects.locks.exclusive(() => manager.delete(UploadPinEntity, { id: pin.id }))).affected ?? 0;
         continue;
       }
-      const done = await this.objects.locks.run(this.objects.ref(row.storeFullName, row.name), async (locked) => {
-        const gone = await locked.manager.delete(UploadPinEntity, { id: pin.id, heartbeatAt: LessThan(staleBefore) });
-        await this.objects.collectIfUnreferenced(locked, this.objects.clock.now(), true);
-        return gone.affected ?? 0;
-      });
-      if (done !== SKIPPED) released += done;
+      const before = await manager.count(UploadPinEntity, { where: { keyHash: pin.keyHash } });
+      const retired = await this.claims.releaseAbandonedOf(this.objects.ref(row.storeFullName, row.name));
+      if (retired === SKIPPED) continue;
+      released += before - (await manager.count(UploadPinEntity, { where: { keyHash: pin.keyHash } }));
+      await this.purger.purge(retired);
     }
     return released;
   }
@@ -141,21 +155,30 @@ export class Reconciler {
     if (isTempFiles(instance.driver)) await this.removeTempFiles(instance.driver, report);
   }
 
-  /** Objects of `page` with no row, older than the grace period, go if the key is still unused. */
+  /**
+   * Objects of `page` that no key, record, upload or removal queue knows, older than the grace
+   * period: removed, after a re-check under the object key's lock.
+   */
   private async removeOrphans(instance: StorageInstance, page: ObjectStat[], report: ReconcileReport) {
+    const manager = this.objects.dataSource.manager;
     const hashes = page.map((o) => keyHash(instance.name, o.key));
-    const rows = await this.objects.dataSource.manager.find(StorageObjectEntity, {
-      select: { keyHash: true },
-      where: { keyHash: In(hashes) },
-    });
-    const known = new Set(rows.map((r) => r.keyHash));
+    const known = new Set<string>();
+    const select = { keyHash: true } as const;
+    for (const r of await manager.find(StorageObjectEntity, { select, where: { keyHash: In(hashes) } })) {
+      known.add(r.keyHash);
+    }
+    for (const entity of [FileEntity, UploadPinEntity, RetiredObjectEntity]) {
+      const rows = await manager.find(entity, { select: { objectHash: true }, where: { objectHash: In(hashes) } });
+      for (const r of rows) known.add(r.objectHash);
+    }
     for (const object of page) {
-      if (known.has(keyHash(instance.name, object.key)) || object.lastModified.getTime() >= this.graceLimit) continue;
+      const hash = keyHash(instance.name, object.key);
+      if (known.has(hash) || object.lastModified.getTime() >= this.graceLimit) continue;
       const removed = await this.objects.locks.run(this.objects.ref(instance.name, object.key), async (locked) => {
-        const records = await locked.manager.count(FileEntity, { where: { keyHash: locked.row.keyHash } });
-        if (!locked.created || records > 0) return false;
+        if (!locked.created) return false;
         await locked.manager.delete(StorageObjectEntity, { id: locked.row.id });
-        locked.removeObject();
+        if ((await this.objects.mentions(locked.manager, hash)) > 0) return false;
+        await this.purger.removeObject(instance, object.key, hash);
         return true;
       });
       if (removed === true) report.orphansRemoved.push({ storage: instance.name, name: object.key });
@@ -167,18 +190,19 @@ export class Reconciler {
   private async removeOrphanDerivatives(instance: StorageInstance, page: ObjectStat[], report: ReconcileReport) {
     if (page.length === 0) return [];
     const hashes = [...new Set(page.map((o) => o.key.split('/')[1] ?? ''))];
-    const rows = await this.objects.dataSource.manager.find(StorageObjectEntity, {
-      select: { keyHash: true, md5: true },
-      where: { keyHash: In(hashes) },
+    const rows = await this.objects.dataSource.manager.find(FileEntity, {
+      select: { objectHash: true, md5: true },
+      where: { objectHash: In(hashes) },
     });
-    const sources = new Map(rows.map((r) => [r.keyHash, r.md5]));
+    const sources = new Map<string, string | null>(rows.map((r) => [r.objectHash, r.md5]));
     report.derivativesRemoved += await this.thumbnails.removeOrphans(instance, page, sources);
     return [];
   }
 
   /**
-   * Rows whose object is missing or differs in size; rows nothing refers to any more. Rows
-   * changed since the listing began are left out: the listing may predate their object.
+   * Records whose object is missing or differs in size (reported), and keys nothing refers to
+   * any more (collected). Records and keys changed since the listing began are left out: the
+   * listing may predate their object.
    */
   private async checkRows(
     instance: StorageInstance,
@@ -187,23 +211,51 @@ export class Reconciler {
     report: ReconcileReport,
   ) {
     const manager = this.objects.dataSource.manager;
+    const missing = new Map<string, MissingObject>();
+    const mismatched = new Set<string>();
     for (let after = 0; ;) {
-      const rows = await manager.find(StorageObjectEntity, {
+      const records = await manager.find(FileEntity, {
         where: { storeFullName: instance.name, id: MoreThan(after) },
         order: { id: 'ASC' },
         take: PAGE,
       });
-      for (const row of rows) {
-        if (row.updatedAt >= listedFrom) continue;
-        const size = stored.get(row.keyHash);
-        const records = await manager.find(FileEntity, { select: { id: true }, where: { keyHash: row.keyHash } });
-        if (records.length === 0 && row.updatedAt < this.graceLimit) {
-          await this.objects.removeRecords(this.objects.ref(row.storeFullName, row.name), { ids: [] });
-        } else if (size === undefined && row.md5 !== null && records.length > 0) {
-          report.missingObjects.push({ storage: instance.name, name: row.name, recordIds: records.map((r) => r.id) });
-        } else if (size !== undefined && row.size !== null && size !== row.size) {
-          report.sizeMismatches.push({ storage: instance.name, name: row.name, recorded: row.size, stored: size });
+      for (const record of records) {
+        if (record.uploadTime >= listedFrom) continue;
+        const size = stored.get(record.objectHash);
+        if (size === undefined) {
+          const entry = missing.get(record.objectHash) ?? { storage: instance.name, name: record.name, recordIds: [] };
+          entry.recordIds.push(record.id);
+          missing.set(record.objectHash, entry);
+        } else if (size !== record.size && !mismatched.has(record.objectHash)) {
+          mismatched.add(record.objectHash);
+          report.sizeMismatches.push({
+            storage: instance.name,
+            name: record.name,
+            recorded: record.size,
+            stored: size,
+          });
         }
+      }
+      if (records.length < PAGE) break;
+      after = records[records.length - 1].id;
+    }
+    report.missingObjects.push(...missing.values());
+    await this.collectUnusedKeys(instance);
+  }
+
+  /** Key rows with no record and no upload, untouched for the grace period: dropped. */
+  private async collectUnusedKeys(instance: StorageInstance): Promise<void> {
+    const manager = this.objects.dataSource.manager;
+    for (let after = 0; ;) {
+      const rows = await manager.find(StorageObjectEntity, {
+        where: { storeFullName: instance.name, id: MoreThan(after), updatedAt: LessThan(this.graceLimit) },
+        order: { id: 'ASC' },
+        take: PAGE,
+      });
+      for (const row of rows) {
+        if (await manager.exists(FileEntity, { where: { keyHash: row.keyHash } })) continue;
+        const removed = await this.objects.removeRecords(this.objects.ref(row.storeFullName, row.name), { ids: [] });
+        if (removed !== SKIPPED) await this.purger.purge(removed.retired);
       }
       if (rows.length < PAGE) return;
       after = rows[rows.length - 1].id;

@@ -10,6 +10,7 @@ import { bigintNumber } from '../file.entity';
 @Entity({ name: 'storage_upload_pins' })
 @Index('IDX_storage_upload_pins_key', ['keyHash'])
 @Index('IDX_storage_upload_pins_heartbeat', ['heartbeatAt'])
+@Index('IDX_storage_upload_pins_object', ['objectHash'])
 export class UploadPinEntity {
   @PrimaryGeneratedColumn({ type: 'int' })
   id!: number;
@@ -20,6 +21,17 @@ export class UploadPinEntity {
   /** `write`: the upload writes the object; `verify`: the content is stored, the upload only hashes. */
   @Column({ type: 'varchar', length: 8 })
   kind!: 'write' | 'verify';
+
+  /** The object the upload writes (a new version key) or verifies (`{md5}{suffix}`). */
+  @Column({ type: 'varchar', length: 1024 })
+  objectKey!: string;
+
+  @Column({ type: 'varchar', length: 32 })
+  objectHash!: string;
+
+  /** The process that holds the pin (`processIdentity`): a pin of a dead process is freed at once. */
+  @Column({ type: 'varchar', length: 160 })
+  owner!: string;
 
   /** The object generation this upload claimed. */
   @Column({ type: 'int' })

@@ -3,6 +3,7 @@ import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FileEntity } from '../file.entity';
 import { HashingStream } from '../hashing-stream';
+import { ObjectPurger } from '../object-purger';
 import type { StorageInstance } from '../storage-registry';
 import { ObjectStore, type RecordFields } from './object-store';
 import { UploadClaims, type UploadClaim } from './upload-claims';
@@ -17,14 +18,15 @@ export interface PipelineInput {
   contentType: string;
   signal?: AbortSignal;
   /** The record to commit, given the bytes' md5 and size. */
-  record(content: { md5: string; size: number }): RecordFields;
+  record(content: { md5: string; size: number }): Omit<RecordFields, 'objectKey'>;
 }
 
 /**
- * One upload from claim to record: claim and pin the key, stream the body into the backend
- * (or, when the content is already stored under its md5, only hash it), then commit the record
- * under the key's lock. Any failure releases the pin, and the object goes only if nothing else
- * refers to it, so a failed or aborted upload never takes content that others use.
+ * One upload from claim to record: claim and pin the key, stream the body into the object the
+ * claim names (a new version of a plain path, or `{md5}{suffix}`; when that content is already
+ * stored, only hash it), then commit the record under the key's lock: the switch. Bytes never
+ * land on an object a committed record points at. Any failure releases the pin and removes what
+ * this upload wrote, never content that others use.
  */
 @Injectable()
 export class UploadPipeline {
@@ -33,6 +35,7 @@ export class UploadPipeline {
   constructor(
     private readonly objects: ObjectStore,
     private readonly claims: UploadClaims,
+    private readonly purger: ObjectPurger,
   ) {}
 
   async run(instance: StorageInstance, key: string, input: PipelineInput): Promise<FileEntity> {
@@ -45,23 +48,27 @@ export class UploadPipeline {
     );
     beat.unref();
     try {
-      await this.transfer(instance, key, claim, hasher, input);
+      await this.transfer(instance, claim, hasher, input);
       clearInterval(beat);
-      return await this.claims.commit(claim, input.record({ md5: hasher.md5, size: hasher.bytes }));
+      const committed = await this.claims.commit(claim, input.record({ md5: hasher.md5, size: hasher.bytes }));
+      return committed.record;
     } catch (err) {
       clearInterval(beat);
-      await this.claims.abandon(claim).catch((cause) => this.logger.error(`releasing '${key}': ${cause}`));
+      await this.claims
+        .abandon(claim)
+        .then((retired) => this.purger.purge(retired))
+        .catch((cause) => this.logger.error(`releasing '${key}': ${cause}`));
       throw err;
     }
   }
 
   private async transfer(
     instance: StorageInstance,
-    key: string,
     claim: UploadClaim,
     hasher: HashingStream,
     input: PipelineInput,
   ): Promise<void> {
+    const key = claim.objectKey;
     // The pin keeps the stored content from going away; it may still have been lost outside
     // our control (deleted from the bucket), and then this upload writes it again.
     if (claim.mode === 'verify' && !(await instance.driver.exists(key))) claim.mode = 'write';

@@ -1,14 +1,15 @@
 import { Readable } from 'node:stream';
-import { In, Not, type Repository } from 'typeorm';
+import { In, type Repository } from 'typeorm';
 import { createHash } from 'node:crypto';
 import { RESERVED_PREFIX } from '../keys';
 import type { StorageInstance } from '../storage-registry';
 import type { RenderedImage } from './thumbnail-renderer';
 import { ThumbnailEntity } from './thumbnail.entity';
 
-/** The source a derivative belongs to: its instance, key hash and content hash. */
+/** The source a derivative belongs to: its instance, object hash and content hash. */
 export interface DerivativeSource {
   instance: StorageInstance;
+  /** The source object's `objectHash`: derivatives belong to one immutable object (one version). */
   keyHash: string;
   md5: string;
 }
@@ -18,8 +19,10 @@ const ROW_TTL_MS = 60_000;
 
 /**
  * Derived images in the source's own backend, under `.thumbnails/{keyHash}/{md5}/{params}.{ext}`
- * (a prefix user keys cannot take), each with a row so a repeat request is a lookup. The key
- * holds the source's key hash, so a derivative belongs to exactly one source and goes with it.
+ * (a prefix user keys cannot take), each with a row so a repeat request is a lookup. `keyHash`
+ * is the source object's hash (`objectHash`): a derivative belongs to exactly one immutable
+ * object, one version of a path, and goes when that object leaves storage. A newer version of the
+ * path is another object, so it never shows an older version's thumbnail.
  *
  * Found rows are also kept in memory for a minute (bounded): a row is named by its source's
  * content hash and the caller has just checked that the source is live, so a kept row is stale
@@ -67,12 +70,6 @@ export class DerivativeStore {
     });
     await this.rows.createQueryBuilder().insert().values(row).orIgnore().execute();
     return (await this.find(source, params)) ?? row;
-  }
-
-  /** Removes the derivatives of a source's older contents (the key now holds other bytes). */
-  async removeStale(source: DerivativeSource): Promise<void> {
-    const stale = await this.rows.find({ where: { sourceKeyHash: source.keyHash, sourceMd5: Not(source.md5) } });
-    await this.removeRows(source.instance, stale);
   }
 
   /**

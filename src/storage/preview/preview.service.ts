@@ -15,7 +15,7 @@ const VERDICTS_KEPT = 1000;
  *
  * The verdict is made here, from one small ranged read, rather than at upload time: the upload
  * path stays untouched, a change of the allow-list applies to files already stored, and the
- * verdict is kept per content hash (in memory, bounded), so a file is read for it once.
+ * verdict is kept per object (in memory, bounded; objects are immutable), so a file is read for it once.
  */
 @Injectable()
 export class PreviewService {
@@ -36,13 +36,13 @@ export class PreviewService {
 
   private async inline({ entity, instance, stat }: OpenedFile): Promise<boolean> {
     if (isActiveType(entity.type) || !isInlineType(entity.type, this.options.inlineTypes)) return false;
-    const id = `${entity.keyHash}/${entity.md5}`;
+    const id = entity.objectHash;
     const known = this.verdicts.get(id);
     if (known !== undefined) return known;
     const length = Math.min(stat.size, SNIFF_BYTES);
     const chunks: Buffer[] = [];
     if (length > 0) {
-      const stream = await instance.driver.get(entity.name, { range: { start: 0, end: length - 1 } });
+      const stream = await instance.driver.get(entity.objectKey, { range: { start: 0, end: length - 1 } });
       for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
     }
     const verdict = !looksActive(Buffer.concat(chunks));

@@ -16,7 +16,7 @@ export class ThumbnailEntity {
   @Column({ type: 'varchar', length: 255 })
   storeFullName!: string;
 
-  /** The source's `keyHash` (instance + key), as in `storage_files`. */
+  /** The source object's `objectHash` (instance + object key), as in `storage_files`: one version. */
   @Column({ type: 'varchar', length: 32 })
   sourceKeyHash!: string;
 

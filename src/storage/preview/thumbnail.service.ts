@@ -121,9 +121,8 @@ export class ThumbnailService {
     this.stats.renders++;
     const image = await renderThumbnail(input, params, this.options);
     const row = await this.store.save(from, params.key, image);
-    await this.store.removeStale(from);
     // The source may have been deleted while this rendered; then nothing must outlive it.
-    if (!(await source.instance.driver.exists(source.entity.name))) {
+    if (!(await source.instance.driver.exists(source.entity.objectKey))) {
       await this.store.removeAll(source.instance, from.keyHash);
       throw StorageError.notFound(source.entity.name, source.instance.name);
     }
@@ -138,11 +137,11 @@ export class ThumbnailService {
   private async readSource({ entity, instance }: ThumbnailSource): Promise<Buffer> {
     if (entity.size > this.options.maxSourceBytes) throw StorageError.tooLarge(this.options.maxSourceBytes);
     const headEnd = Math.min(entity.size, HEADER_BYTES) - 1;
-    const head = headEnd < 0 ? Buffer.alloc(0) : await readAll(instance, entity.name, { start: 0, end: headEnd });
+    const head = headEnd < 0 ? Buffer.alloc(0) : await readAll(instance, entity.objectKey, { start: 0, end: headEnd });
     assertImage(head, entity.name);
     await checkPixels(head, this.options.maxInputPixels);
     if (head.length >= entity.size) return head;
-    return readAll(instance, entity.name, undefined, this.options.maxSourceBytes);
+    return readAll(instance, entity.objectKey, undefined, this.options.maxSourceBytes);
   }
 
   private response(source: ThumbnailSource, params: ThumbnailParams, made: Made): FileResponse {
@@ -170,7 +169,7 @@ export class ThumbnailService {
 }
 
 function toDerivativeSource({ entity, instance }: ThumbnailSource): DerivativeSource {
-  return { instance, keyHash: entity.keyHash, md5: entity.md5 };
+  return { instance, keyHash: entity.objectHash, md5: entity.md5 };
 }
 
 async function readAll(

@@ -1,0 +1,50 @@
+import * as net from 'node:net';
+
+export interface SwitchProxy {
+  /** `http://127.0.0.1:<port>`: use it as the backend's endpoint. */
+  endpoint: string;
+  /** Cuts every open connection and refuses new ones (reset at once) until `up()`. */
+  down(): void;
+  up(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP proxy on a free loopback port in front of a real peer, that the test can switch off and
+ * on: the way to make a backend go away and come back without restarting it (its data stays).
+ */
+export async function startSwitchProxy(target: { host?: string; port: number }): Promise<SwitchProxy> {
+  let isDown = false;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    if (isDown) {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = net.connect(target.port, target.host ?? '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    down() {
+      isDown = true;
+      for (const socket of sockets) socket.resetAndDestroy();
+    },
+    up() {
+      isDown = false;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
