@@ -3,12 +3,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, In } from 'typeorm';
 import { isStorageError } from '../src/storage/errors/storage.error';
-import { FileEntity } from '../src/storage/file.entity';
-import { LifecycleService } from '../src/storage/lifecycle/lifecycle.service';
-import { keyHash } from '../src/storage/lifecycle/object-store';
-import { RetiredObjectEntity } from '../src/storage/lifecycle/retired-object.entity';
-import { StorageObjectEntity } from '../src/storage/lifecycle/storage-object.entity';
-import { UploadPinEntity } from '../src/storage/lifecycle/upload-pin.entity';
+import { FileEntity } from '../src/storage/database/entities/file.entity';
+import { LifecycleService } from '../src/storage/jobs/lifecycle.service';
+import { keyHash } from '../src/storage/ledger/object-ledger';
+import { RetiredObjectEntity } from '../src/storage/database/entities/retired-object.entity';
+import { StorageObjectEntity } from '../src/storage/database/entities/storage-object.entity';
+import { UploadPinEntity } from '../src/storage/database/entities/upload-pin.entity';
 import { FakeClock, isolatedStorage, md5 } from './harness/lifecycle';
 import { createTestApp, type TestApp } from './harness/test-app';
 

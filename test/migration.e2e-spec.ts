@@ -2,9 +2,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DataSource } from 'typeorm';
-import { FileEntity } from '../src/storage/file.entity';
-import { RetiredObjectEntity } from '../src/storage/lifecycle/retired-object.entity';
-import { ThumbnailService } from '../src/storage/preview/thumbnail.service';
+import { FileEntity } from '../src/storage/database/entities/file.entity';
+import { RetiredObjectEntity } from '../src/storage/database/entities/retired-object.entity';
+import { ThumbnailService } from '../src/storage/thumbnails/thumbnail.service';
 import { md5 } from './harness/lifecycle';
 import { createTestApp, listFiles, type TestApp } from './harness/test-app';
 

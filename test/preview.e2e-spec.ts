@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { FileEntity } from '../src/storage/file.entity';
+import { FileEntity } from '../src/storage/database/entities/file.entity';
 import { binaryParser, transparentPng } from './harness/images';
 import { createTestApp, type TestApp } from './harness/test-app';
 

@@ -11,7 +11,7 @@ import request from 'supertest';
 import { dataSourceOptions } from '../src/app/database';
 import { setupStorageApp } from '../src/app/setup-app';
 import { StorageModule, StorageService, type StorageModuleOptions } from '../src/storage';
-import { storageDriverToken } from '../src/storage/storage.constants';
+import { storageDriverToken } from '../src/storage/module/storage.constants';
 
 const md5 = (data: Buffer | string) => createHash('md5').update(data).digest('hex');
 

@@ -1,6 +1,6 @@
-import { LifecycleService, type SweepReport } from '../src/storage/lifecycle/lifecycle.service';
-import { ObjectStore, type RecordSelector } from '../src/storage/lifecycle/object-store';
-import type { ObjectRef } from '../src/storage/lifecycle/key-locks';
+import { LifecycleService, type SweepReport } from '../src/storage/jobs/lifecycle.service';
+import { ObjectLedger, type RecordSelector } from '../src/storage/ledger/object-ledger';
+import type { ObjectRef } from '../src/storage/ledger/key-locks';
 import { enc, FakeClock, isolatedStorage, keyState, md5, stored } from './harness/lifecycle';
 import { createTestApp, type TestApp } from './harness/test-app';
 
@@ -130,7 +130,7 @@ describe('expiry sweeper', () => {
     clock.advance(31);
 
     // Hold each key between being picked (selected as expired) and being handled (locked).
-    const objects = a.app.get(ObjectStore);
+    const objects = a.app.get(ObjectLedger);
     const original = objects.removeRecords.bind(objects);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));

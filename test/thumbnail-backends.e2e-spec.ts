@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { ThumbnailService } from '../src/storage/preview/thumbnail.service';
+import { ThumbnailService } from '../src/storage/thumbnails/thumbnail.service';
 import { binaryParser, photoJpeg } from './harness/images';
 import { s3Instance } from './harness/peers/instances';
 import { startS3rver, type S3Peer } from './harness/peers/s3rver';

@@ -1,10 +1,10 @@
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { DataSource, type Repository } from 'typeorm';
-import { RetiredObjectEntity } from '../src/storage/lifecycle/retired-object.entity';
-import { ObjectPurger } from '../src/storage/object-purger';
-import { ThumbnailEntity } from '../src/storage/preview/thumbnail.entity';
-import { ThumbnailService } from '../src/storage/preview/thumbnail.service';
+import { RetiredObjectEntity } from '../src/storage/database/entities/retired-object.entity';
+import { ObjectPurger } from '../src/storage/purge/object-purger';
+import { ThumbnailEntity } from '../src/storage/database/entities/thumbnail.entity';
+import { ThumbnailService } from '../src/storage/thumbnails/thumbnail.service';
 import { animatedGif, binaryParser, photoJpeg, pixelBombPng, rotatedJpeg, transparentPng } from './harness/images';
 import { createTestApp, listFiles, type TestApp } from './harness/test-app';
 

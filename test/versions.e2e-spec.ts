@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource } from 'typeorm';
-import { LifecycleService } from '../src/storage/lifecycle/lifecycle.service';
-import { RetiredObjectEntity } from '../src/storage/lifecycle/retired-object.entity';
-import { StorageRegistry } from '../src/storage/storage-registry';
+import { LifecycleService } from '../src/storage/jobs/lifecycle.service';
+import { RetiredObjectEntity } from '../src/storage/database/entities/retired-object.entity';
+import { StorageRegistry } from '../src/storage/registry/storage-registry';
 import { enc, FakeClock, isolatedStorage, keyState, md5 } from './harness/lifecycle';
 import { s3Instance } from './harness/peers/instances';
 import { startS3rver, type S3Peer } from './harness/peers/s3rver';

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfigFiles } from '../storage/config/load-config';
-import type { StorageModuleOptions } from '../storage/storage.options';
+import type { StorageModuleOptions } from '../storage/options/storage.options';
 import { lifecycleFromEnv, signingFromEnv } from './lifecycle.config';
 
 export interface AppConfig {

@@ -2,8 +2,8 @@ import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { LifecycleOptions } from '../storage/lifecycle/lifecycle.options';
-import type { SigningOptions } from '../storage/signing/signing.options';
+import type { LifecycleOptions } from '../storage/options/lifecycle.options';
+import type { SigningOptions } from '../storage/options/signing.options';
 
 const SECRET_FILE = 'signing-secret';
 

@@ -5,25 +5,25 @@ import { Readable } from 'node:stream';
 import type { Repository } from 'typeorm';
 import type { ByteRange, SignedUpload } from './drivers/storage-driver';
 import { StorageError, StorageErrorCode } from './errors/storage.error';
-import type { FileRecord } from './file-record';
-import { FileEntity } from './file.entity';
-import type { FileResponse } from './http/file-response';
-import { baseName, fileSuffix, md5Hex, normalizeKey, normalizeMd5 } from './keys';
-import { Clock } from './lifecycle/clock';
-import { isExpired, ObjectStore } from './lifecycle/object-store';
-import { ObjectPurger } from './object-purger';
-import { UploadPipeline } from './lifecycle/upload-pipeline';
-import { SKIPPED } from './lifecycle/key-locks';
-import { PreviewService } from './preview/preview.service';
+import type { FileRecord } from './records/file-record';
+import { FileEntity } from './database/entities/file.entity';
+import type { FileResponse } from './serving/file-response';
+import { baseName, fileSuffix, md5Hex, normalizeKey, normalizeMd5 } from './keys/keys';
+import { Clock } from './ledger/clock';
+import { isExpired, ObjectLedger } from './ledger/object-ledger';
+import { ObjectPurger } from './purge/object-purger';
+import { UploadPipeline } from './upload/upload-pipeline';
+import { SKIPPED } from './ledger/key-locks';
+import { PreviewService } from './serving/preview.service';
 import { UploadGrants, type SignOptions } from './signing/upload-grants';
-import type { ThumbnailRequestOptions } from './preview/thumbnail-params';
-import { ThumbnailService } from './preview/thumbnail.service';
-import { STORAGE_MODULE_OPTIONS } from './storage.module-definition';
-import { DEFAULTS, type StorageModuleOptions } from './storage.options';
-import { StorageRegistry, type StorageInstance } from './storage-registry';
-import { FileRecords } from './file-records';
+import type { ThumbnailRequestOptions } from './thumbnails/thumbnail-params';
+import { ThumbnailService } from './thumbnails/thumbnail.service';
+import { STORAGE_MODULE_OPTIONS } from './module/storage.module-definition';
+import { DEFAULTS, type StorageModuleOptions } from './options/storage.options';
+import { StorageRegistry, type StorageInstance } from './registry/storage-registry';
+import { FileRecords } from './records/file-records';
 import type { ListParams, OpenedFile, UploadByFileParams, UploadStreamParams } from './storage.types';
-import { parseExpires, pickContentType, toReadable } from './upload-input';
+import { parseExpires, pickContentType, toReadable } from './upload/upload-input';
 
 /**
  * The storage rules: default instance, key normalisation, md5 naming and checking, records,
@@ -37,7 +37,7 @@ export class StorageService implements OnApplicationShutdown {
     @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
     private readonly previews: PreviewService,
     private readonly thumbnails: ThumbnailService,
-    private readonly objects: ObjectStore,
+    private readonly objects: ObjectLedger,
     private readonly uploads: UploadPipeline,
     private readonly grants: UploadGrants,
     @Inject(Clock) private readonly clock: Clock,

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { ObjectStat } from './drivers/storage-driver';
-import type { FileRecord } from './file-record';
-import type { FileEntity } from './file.entity';
-import type { StorageInstance } from './storage-registry';
+import type { FileRecord } from './records/file-record';
+import type { FileEntity } from './database/entities/file.entity';
+import type { StorageInstance } from './registry/storage-registry';
 
 /** A file object as multer and similar parsers give it. */
 export interface UploadedFileLike {

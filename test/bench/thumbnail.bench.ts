@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ThumbnailService } from '../../src/storage/preview/thumbnail.service';
+import { ThumbnailService } from '../../src/storage/thumbnails/thumbnail.service';
 import { photoJpeg, pixelBombPng } from '../harness/images';
 import { createTestApp, type TestApp } from '../harness/test-app';
 

@@ -3,11 +3,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DataSource } from 'typeorm';
-import { FileEntity } from '../../src/storage/file.entity';
-import type { Clock } from '../../src/storage/lifecycle/clock';
-import { keyHash, ObjectStore } from '../../src/storage/lifecycle/object-store';
-import { StorageObjectEntity } from '../../src/storage/lifecycle/storage-object.entity';
-import { UploadPinEntity } from '../../src/storage/lifecycle/upload-pin.entity';
+import { FileEntity } from '../../src/storage/database/entities/file.entity';
+import type { Clock } from '../../src/storage/ledger/clock';
+import { keyHash, ObjectLedger } from '../../src/storage/ledger/object-ledger';
+import { StorageObjectEntity } from '../../src/storage/database/entities/storage-object.entity';
+import { UploadPinEntity } from '../../src/storage/database/entities/upload-pin.entity';
 import type { TestApp } from './test-app';
 
 /** A clock the test moves: expiry without sleeping. Starts at the real time. */
@@ -65,7 +65,7 @@ export function stored(t: TestApp, key: string, root?: string): boolean {
 
 /** Unexpired records plus uploads in flight: what keeps the key's object. */
 export function references(t: TestApp, key: string, storage = 'storages.Default'): Promise<number> {
-  const objects = t.app.get(ObjectStore);
+  const objects = t.app.get(ObjectLedger);
   return objects.references(objects.ref(storage, key));
 }
 

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import request from 'supertest';
 import { AppModule } from '../../src/app/app.module';
 import { setupStorageApp } from '../../src/app/setup-app';
-import { Clock } from '../../src/storage/lifecycle/clock';
+import { Clock } from '../../src/storage/ledger/clock';
 import { StorageService } from '../../src/storage/storage.service';
 
 export const TOKEN = 'test-token-alice';

@@ -2,8 +2,8 @@ import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@ne
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
-import { STORAGE_MODULE_OPTIONS } from '../storage.module-definition';
-import type { StorageModuleOptions } from '../storage.options';
+import { STORAGE_MODULE_OPTIONS } from '../module/storage.module-definition';
+import type { StorageModuleOptions } from '../options/storage.options';
 
 /** Who made the request, as guards leave it on `req.user`. */
 export interface StorageUser {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { IS_PUBLIC_KEY, STORAGE_AUTH_GUARD } from '../storage.constants';
+import { IS_PUBLIC_KEY, STORAGE_AUTH_GUARD } from '../module/storage.constants';
 
 /**
  * What the storage controllers use: lets `@Public()` routes through and hands every other

@@ -1,9 +1,9 @@
 import { Controller, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
-import { LifecycleService } from '../lifecycle/lifecycle.service';
-import type { ReconcileReport } from '../lifecycle/reconciler';
-import type { SweepReport } from '../lifecycle/lifecycle.service';
-import { StorageRegistry } from '../storage-registry';
+import { LifecycleService } from '../jobs/lifecycle.service';
+import type { ReconcileReport } from '../jobs/reconciler';
+import type { SweepReport } from '../jobs/lifecycle.service';
+import { StorageRegistry } from '../registry/storage-registry';
 
 /**
  * On-demand lifecycle runs for operators (authenticated): what the scheduled sweeper does, over

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import type { StorageService } from '../storage.service';
 import { contentDisposition } from './content-disposition';
-import { storedFileResponse, type FileResponse } from './file-response';
+import { storedFileResponse, type FileResponse } from '../serving/file-response';
 import { parseRange } from './http-range';
 
 export interface SendOptions {

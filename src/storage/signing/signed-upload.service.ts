@@ -2,10 +2,10 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import type { ObjectStat } from '../drivers/storage-driver';
 import { isStorageError, StorageError, StorageErrorCode } from '../errors/storage.error';
-import type { FileRecord } from '../file-record';
-import { normalizeKey } from '../keys';
-import { ObjectStore } from '../lifecycle/object-store';
-import { StorageRegistry } from '../storage-registry';
+import type { FileRecord } from '../records/file-record';
+import { normalizeKey } from '../keys/keys';
+import { ObjectLedger } from '../ledger/object-ledger';
+import { StorageRegistry } from '../registry/storage-registry';
 import { StorageService } from '../storage.service';
 import { refused, UploadGrants } from './upload-grants';
 import { permitFromQuery } from './upload-signer';
@@ -34,7 +34,7 @@ export class SignedUploadService {
     private readonly storage: StorageService,
     private readonly grants: UploadGrants,
     private readonly registry: StorageRegistry,
-    private readonly objects: ObjectStore,
+    private readonly objects: ObjectLedger,
   ) {}
 
   /** `PUT {prefix}/upload/{path}?storage=&type=&max=&exp=&nonce=&sig=` (local disk). */

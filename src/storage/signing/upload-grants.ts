@@ -4,14 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { IsNull, MoreThan, type Repository } from 'typeorm';
 import type { SignedUpload } from '../drivers/storage-driver';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
-import { fileSuffix, normalizeKey, STAGING_PREFIX } from '../keys';
-import { ObjectStore } from '../lifecycle/object-store';
-import { STORAGE_ROUTE_PREFIX } from '../storage.constants';
-import { STORAGE_MODULE_OPTIONS } from '../storage.module-definition';
-import { DEFAULTS, type StorageModuleOptions } from '../storage.options';
-import type { StorageInstance } from '../storage-registry';
-import { SIGNING_DEFAULTS } from './signing.options';
-import { UploadGrantEntity } from './upload-grant.entity';
+import { fileSuffix, normalizeKey, STAGING_PREFIX } from '../keys/keys';
+import { ObjectLedger } from '../ledger/object-ledger';
+import { STORAGE_ROUTE_PREFIX } from '../module/storage.constants';
+import { STORAGE_MODULE_OPTIONS } from '../module/storage.module-definition';
+import { DEFAULTS, type StorageModuleOptions } from '../options/storage.options';
+import type { StorageInstance } from '../registry/storage-registry';
+import { SIGNING_DEFAULTS } from '../options/signing.options';
+import { UploadGrantEntity } from '../database/entities/upload-grant.entity';
 import { UploadSigner, type UploadPermit } from './upload-signer';
 
 export interface SignOptions {
@@ -40,7 +40,7 @@ export class UploadGrants {
     @Inject(STORAGE_MODULE_OPTIONS) private readonly options: StorageModuleOptions,
     @Inject(STORAGE_ROUTE_PREFIX) private readonly routePrefix: string,
     @InjectRepository(UploadGrantEntity) private readonly grants: Repository<UploadGrantEntity>,
-    private readonly objects: ObjectStore,
+    private readonly objects: ObjectLedger,
   ) {
     let secret = options.signing?.secret;
     if (!secret) {

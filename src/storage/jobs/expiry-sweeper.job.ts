@@ -1,0 +1,93 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
+import { ConfigError } from '../config/storage-config';
+import { STORAGE_MODULE_OPTIONS } from '../module/storage.module-definition';
+import type { StorageModuleOptions } from '../options/storage.options';
+import { LifecycleService } from './lifecycle.service';
+import { ObjectLedger } from '../ledger/object-ledger';
+
+/**
+ * The scheduled sweeper: on `lifecycle.sweepCron`, removes expired files (`sweepExpired`) and,
+ * every `reconcileIntervalSeconds`, reconciles storage with the records (`reconcile`). It is
+ * registered by name with `SchedulerRegistry` rather than through `@Cron()`, because its
+ * expression comes from configuration, which a decorator cannot read (it runs at import time).
+ * Runs never overlap within a process; across replicas the locks in `ObjectLedger` share the work.
+ */
+@Injectable()
+export class ExpirySweeperJob implements OnApplicationBootstrap, OnModuleDestroy {
+  static readonly jobName = 'storage.expirySweeper';
+  private readonly logger = new Logger(ExpirySweeperJob.name);
+  private lastReconcile = 0;
+  private job?: CronJob<null, null>;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly lifecycle: LifecycleService,
+    private readonly objects: ObjectLedger,
+    @Inject(STORAGE_MODULE_OPTIONS) private readonly options: StorageModuleOptions,
+    @Optional() private readonly scheduler?: SchedulerRegistry,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const { sweepEnabled, sweepCron } = this.objects.lifecycle;
+    if (!sweepEnabled) {
+      this.logger.log('the expiry sweeper is switched off (lifecycle.sweepEnabled)');
+      return;
+    }
+    if (!this.scheduler) {
+      // Asked for explicitly, a missing scheduler is a configuration error; by default (a host
+      // that uses the module as a library) the host may run LifecycleService itself.
+      const problem = 'the sweeper needs ScheduleModule.forRoot() in the application; import it, or switch it off';
+      if (this.options.lifecycle?.sweepEnabled === true) throw new ConfigError('lifecycle.sweepEnabled', problem);
+      this.logger.warn(`expiry sweeper not scheduled: ${problem}`);
+      return;
+    }
+    let job: CronJob<null, null>;
+    try {
+      job = CronJob.from({ cronTime: sweepCron, onTick: () => this.run(), start: false, waitForCompletion: true });
+    } catch (err) {
+      throw new ConfigError(
+        'lifecycle.sweepCron',
+        `'${sweepCron}' is not a cron expression (${(err as Error).message})`,
+      );
+    }
+    this.scheduler.addCronJob(ExpirySweeperJob.jobName, job);
+    this.job = job;
+    job.start();
+    this.logger.log(`expiry sweeper scheduled: '${sweepCron}'`);
+  }
+
+  /** Stops the schedule and waits for a run in progress, before the database closes. */
+  async onModuleDestroy(): Promise<void> {
+    await this.job?.stop();
+    await this.running;
+  }
+
+  /** One run: sweep, then reconcile when due. Failures are logged; the next run retries. */
+  run(): Promise<void> {
+    this.running ??= this.sweep().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      await this.lifecycle.sweepExpired();
+      const { reconcileEnabled, reconcileIntervalSeconds } = this.objects.lifecycle;
+      const now = this.objects.clock.now();
+      if (reconcileEnabled && now - this.lastReconcile >= reconcileIntervalSeconds * 1000) {
+        this.lastReconcile = now;
+        await this.lifecycle.reconcile();
+      }
+    } catch (err) {
+      this.logger.error(`sweeper run failed: ${(err as Error).stack ?? err}`);
+    }
+  }
+}

@@ -1,0 +1,24 @@
+import { ConfigurableModuleBuilder, type CanActivate, type Type } from '@nestjs/common';
+import type { StorageModuleOptions } from '../options/storage.options';
+
+export interface StorageModuleExtras {
+  /** Register the module globally (default true). */
+  isGlobal?: boolean;
+  /** Serve the HTTP API (default true); false for library-only use. */
+  http?: boolean;
+  /** Route prefix (default `storage`); fixed at definition time because routes are. */
+  routePrefix?: string;
+  /** Guard for non-public routes (default: bearer tokens from `apiTokens`). */
+  authGuard?: Type<CanActivate>;
+}
+
+export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } =
+  new ConfigurableModuleBuilder<StorageModuleOptions>({ moduleName: 'Storage' })
+    .setClassMethodName('forRoot')
+    .setExtras<StorageModuleExtras>({ isGlobal: true, http: true, routePrefix: 'storage' }, (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal,
+    }))
+    .build();
+
+export const STORAGE_MODULE_OPTIONS = MODULE_OPTIONS_TOKEN;

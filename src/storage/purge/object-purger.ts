@@ -1,0 +1,165 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { In } from 'typeorm';
+import { FileEntity } from '../database/entities/file.entity';
+import { SKIPPED } from '../ledger/key-locks';
+import { isExpired, ObjectLedger } from '../ledger/object-ledger';
+import { RetiredObjectEntity } from '../database/entities/retired-object.entity';
+import { StorageObjectEntity } from '../database/entities/storage-object.entity';
+import { UploadPinEntity } from '../database/entities/upload-pin.entity';
+import { ThumbnailService } from '../thumbnails/thumbnail.service';
+import { StorageRegistry, type StorageInstance } from '../registry/storage-registry';
+
+export interface PurgeReport {
+  /** Objects removed from their backend (with their derivatives). */
+  removed: number;
+  /** Shared objects that gained a reference again before their turn: kept. */
+  revived: number;
+  /** Removals that failed: left queued, retried later. */
+  failed: number;
+}
+
+const BATCH = 200;
+const MAX_BACKOFF_MS = 3600_000;
+
+/**
+ * The one way an object leaves storage, with everything derived from it. Works the removal
+ * queue the ledger fills (`storage_retired_objects`): once a row is due, the object and its
+ * thumbnails are removed, then the row. A failed removal stays queued with a growing back-off,
+ * so a deleted file's bytes are removed eventually even when the backend was down at the time.
+ * Runs on demand (`purge` right after a delete, `purgeDue` from the sweeper) and every
+ * `purgeIntervalSeconds` in the background (0: off), which also clears what a crash left queued.
+ */
+@Injectable()
+export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(ObjectPurger.name);
+  private timer?: NodeJS.Timeout;
+  private running: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly ledger: ObjectLedger,
+    private readonly registry: StorageRegistry,
+    private readonly thumbnails: ThumbnailService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const seconds = this.ledger.lifecycle.purgeIntervalSeconds;
+    if (seconds <= 0) return;
+    const tick = () => {
+      this.running = this.purgeDue()
+        .catch((err: unknown) => this.logger.error(`purging retired objects: ${String(err)}`))
+        .finally(() => {
+          if (this.timer) this.timer = setTimeout(tick, seconds * 1000).unref();
+        });
+    };
+    this.timer = setTimeout(tick, 0).unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** Removes the queued objects `ids` that are due (right after the step that queued them). */
+  async purge(ids: number[]): Promise<PurgeReport> {
+    const report: PurgeReport = { removed: 0, revived: 0, failed: 0 };
+    if (ids.length === 0) return report;
+    const rows = await this.ledger.dataSource.getRepository(RetiredObjectEntity).find({ where: { id: In(ids) } });
+    for (const row of rows) await this.purgeRow(row, report);
+    return report;
+  }
+
+  /** Every due removal of the configured instances, or of `storage` only. */
+  async purgeDue(storage?: string): Promise<PurgeReport> {
+    const report: PurgeReport = { removed: 0, revived: 0, failed: 0 };
+    const stores = storage ? [this.registry.get(storage).name] : this.registry.names();
+    const repo = this.ledger.dataSource.getRepository(RetiredObjectEntity);
+    const now = this.ledger.clock.now();
+    for (let afterId = 0; ;) {
+      const rows = await repo
+        .createQueryBuilder('r')
+        .where('r.removeAfter <= :now', { now })
+        .andWhere('r.storeFullName IN (:...stores)', { stores })
+        .andWhere('r.id > :afterId', { afterId })
+        .orderBy('r.id', 'ASC')
+        .take(BATCH)
+        .getMany();
+      for (const row of rows) await this.purgeRow(row, report);
+      if (rows.length < BATCH) break;
+      afterId = rows[rows.length - 1].id;
+    }
+    if (report.removed + report.failed > 0) {
+      this.logger.log(`removed ${report.removed} retired object(s); ${report.failed} failed and stay queued`);
+    }
+    return report;
+  }
+
+  /** Removes an object and its derivatives from `instance` now; a missing object is not an error. */
+  async removeObject(instance: StorageInstance, objectKey: string, objectHash: string): Promise<void> {
+    await instance.driver.delete(objectKey);
+    await this.thumbnails.removeDerivatives(instance, objectHash);
+  }
+
+  private async purgeRow(row: RetiredObjectEntity, report: PurgeReport): Promise<void> {
+    const now = this.ledger.clock.now();
+    if (row.removeAfter > now || !this.registry.names().includes(row.storeFullName)) return;
+    const instance = this.registry.get(row.storeFullName);
+    try {
+      if (row.shared) {
+        const outcome = await this.purgeShared(instance, row);
+        if (outcome === 'revived') report.revived += 1;
+        if (outcome === 'removed') report.removed += 1;
+        return;
+      }
+      await this.removeObject(instance, row.objectKey, row.objectHash);
+      await this.ledger.locks.exclusive(() =>
+        this.ledger.dataSource.getRepository(RetiredObjectEntity).delete({ id: row.id }),
+      );
+      report.removed += 1;
+    } catch (err) {
+      report.failed += 1;
+      await this.postpone(row, err);
+    }
+  }
+
+  /**
+   * A shared (md5-named) object goes under its key's lock, and only if nobody took a reference
+   * again since it was queued (an upload of the same content removes the row: then it stays).
+   */
+  private async purgeShared(instance: StorageInstance, row: RetiredObjectEntity) {
+    const ref = this.ledger.ref(row.storeFullName, row.objectKey);
+    const outcome = await this.ledger.locks.run(ref, async ({ manager, row: key, created }) => {
+      if (!(await manager.exists(RetiredObjectEntity, { where: { id: row.id } }))) {
+        // Purged meanwhile (by another runner): leave no key row behind that this lock made.
+        if (created) await manager.delete(StorageObjectEntity, { id: key.id });
+        return 'gone' as const;
+      }
+      await manager.delete(RetiredObjectEntity, { id: row.id });
+      const now = this.ledger.clock.now();
+      const records = await manager.find(FileEntity, { where: { keyHash: ref.keyHash } });
+      const pins = await manager.count(UploadPinEntity, { where: { keyHash: ref.keyHash } });
+      if (pins > 0 || records.some((r) => !isExpired(r, now))) return 'revived' as const;
+      if (records.length > 0) await manager.delete(FileEntity, { id: In(records.map((r) => r.id)) });
+      await manager.delete(StorageObjectEntity, { id: key.id });
+      await this.removeObject(instance, row.objectKey, row.objectHash);
+      return 'removed' as const;
+    });
+    return outcome === SKIPPED ? 'gone' : outcome;
+  }
+
+  private async postpone(row: RetiredObjectEntity, err: unknown): Promise<void> {
+    const attempts = row.attempts + 1;
+    const backoff = Math.min(5000 * 2 ** Math.min(attempts, 20), MAX_BACKOFF_MS);
+    const lastError = String((err as Error)?.message ?? err).slice(0, 255);
+    this.logger.warn(
+      `removing '${row.objectKey}' from ${row.storeFullName} failed (attempt ${attempts}): ${lastError}`,
+    );
+    await this.ledger.locks
+      .exclusive(() =>
+        this.ledger.dataSource
+          .getRepository(RetiredObjectEntity)
+          .update({ id: row.id }, { attempts, lastError, removeAfter: this.ledger.clock.now() + backoff }),
+      )
+      .catch((cause: unknown) => this.logger.error(`postponing '${row.objectKey}': ${String(cause)}`));
+  }
+}

@@ -1,0 +1,97 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { StorageError } from '../errors/storage.error';
+import { toFileRecord, type FileRecord } from './file-record';
+import { FileEntity } from '../database/entities/file.entity';
+import { normalizeKey, normalizePrefix } from '../keys/keys';
+import { Clock } from '../ledger/clock';
+import { ObjectLedger } from '../ledger/object-ledger';
+import { SKIPPED } from '../ledger/key-locks';
+import { ObjectPurger } from '../purge/object-purger';
+import { STORAGE_ROUTE_PREFIX } from '../module/storage.constants';
+import { STORAGE_MODULE_OPTIONS } from '../module/storage.module-definition';
+import { DEFAULTS, type StorageModuleOptions } from '../options/storage.options';
+import { StorageRegistry, type StorageInstance } from '../registry/storage-registry';
+import type { ListParams } from '../storage.types';
+
+/** Reading file records: the live record of a key (expiry on access), listings, public form. */
+@Injectable()
+export class FileRecords {
+  constructor(
+    @Inject(STORAGE_MODULE_OPTIONS) private readonly options: StorageModuleOptions,
+    @Inject(STORAGE_ROUTE_PREFIX) private readonly routePrefix: string,
+    private readonly registry: StorageRegistry,
+    @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
+    private readonly objects: ObjectLedger,
+    private readonly purger: ObjectPurger,
+    @Inject(Clock) private readonly clock: Clock,
+  ) {}
+
+  /**
+   * The newest unexpired record of `file`. When it has none but expired ones, they are removed
+   * (with the object, if nothing else refers to it) and the answer is 404 at once: the spec's
+   * expiry on access, the same for download, meta, preview and thumbnail.
+   */
+  async findLive(file: string, storage?: string): Promise<{ entity: FileEntity; instance: StorageInstance }> {
+    const instance = this.registry.get(storage);
+    const key = normalizeKey(file);
+    const ref = this.objects.ref(instance.name, key);
+    const entity = await this.files
+      .createQueryBuilder('f')
+      .where('f.keyHash = :keyHash', { keyHash: ref.keyHash })
+      .andWhere('(f.expires IS NULL OR f.expires > :now)', { now: this.clock.now() })
+      .orderBy('f.id', 'DESC')
+      .getOne();
+    if (entity && entity.name === key) return { entity, instance };
+    if (await this.files.exists({ where: { keyHash: ref.keyHash } })) {
+      const removed = await this.objects.removeRecords(ref, { expired: true });
+      if (removed !== SKIPPED) await this.purger.purge(removed.retired);
+    }
+    throw StorageError.notFound(key, instance.name);
+  }
+
+  /** Records of one instance, newest last, `limit` at a time; `cursor` continues a listing. */
+  async list(params: ListParams = {}): Promise<{ items: FileRecord[]; nextCursor: string | null }> {
+    const instance = this.registry.get(params.storage);
+    const prefix = normalizePrefix(params.prefix);
+    const limit = Math.min(Math.max(Math.trunc(Number(params.limit ?? 100)) || 100, 1), 1000);
+    const after = params.cursor ? parseCursor(params.cursor) : 0;
+    const query = this.files
+      .createQueryBuilder('f')
+      .where('f.storeFullName = :store', { store: instance.name })
+      .andWhere('f.id > :after', { after })
+      .andWhere('(f.expires IS NULL OR f.expires > :now)', { now: this.clock.now() })
+      .orderBy('f.id', 'ASC')
+      .take(limit + 1);
+    if (prefix) query.andWhere('f.name LIKE :prefix ESCAPE :esc', { prefix: `${escapeLike(prefix)}%`, esc: '!' });
+    const rows = await query.getMany();
+    const page = rows.slice(0, limit);
+    const nextCursor = rows.length > limit ? String(page[page.length - 1].id) : null;
+    return { items: page.map((row) => this.toRecord(row)), nextCursor };
+  }
+
+  /** The record's public form, with `url` derived from the key and the instance. */
+  toRecord(entity: FileEntity): FileRecord {
+    return toFileRecord(entity, this.urlOf(entity.storeFullName, entity.name));
+  }
+
+  urlOf(storage: string, key: string): string {
+    const instance = this.registry.get(storage);
+    const direct = instance.driver.publicUrl(key);
+    if (direct) return direct;
+    const base = (this.options.publicBaseUrl ?? DEFAULTS.publicBaseUrl).replace(/\/+$/, '');
+    const query = storage === this.registry.defaultName ? '' : `?storage=${encodeURIComponent(storage)}`;
+    return `${base}/${this.routePrefix}/preview/${key.split('/').map(encodeURIComponent).join('/')}${query}`;
+  }
+}
+
+function parseCursor(cursor: string): number {
+  const id = Number(cursor);
+  if (!Number.isSafeInteger(id) || id < 0) throw StorageError.invalidArgument('cursor is not valid');
+  return id;
+}
+
+function escapeLike(value: string): string {
+  return value.replace(/[!%_]/g, (c) => `!${c}`);
+}

@@ -1,0 +1,87 @@
+import { Logger } from '@nestjs/common';
+import { ConfigError, defaultStorageName, type StorageInstanceConfig } from '../config/storage-config';
+import { isPlainObject } from '../config/load-config';
+import { driverType } from '../drivers/driver-factory';
+import type { StorageDriver } from '../drivers/storage-driver';
+import { StorageError, StorageErrorCode } from '../errors/storage.error';
+import type { StorageModuleOptions } from '../options/storage.options';
+
+export interface StorageInstance {
+  /** Element name, e.g. `storages.Default`. */
+  name: string;
+  /** Storage type element, e.g. `storages.LocalType`. */
+  type: string;
+  config: StorageInstanceConfig;
+  driver: StorageDriver;
+}
+
+/** Checks the whole storage configuration, throwing a `ConfigError` that names the bad field. */
+export function validateStorageConfig(options: StorageModuleOptions): void {
+  if (!isPlainObject(options.storages) || Object.keys(options.storages).length === 0) {
+    throw new ConfigError('storages', 'at least one storage instance is required');
+  }
+  for (const [name, config] of Object.entries(options.storages)) {
+    const field = `storages['${name}']`;
+    if (!/^storages\.[A-Za-z0-9_.-]+$/.test(name)) {
+      throw new ConfigError(field, "instance names are element names like 'storages.MyOss'");
+    }
+    if (!isPlainObject(config)) throw new ConfigError(field, 'must be an object with a type');
+    driverType(config.type, field).validate(config, field);
+  }
+  const fallback = defaultStorageName(options);
+  if (!options.storages[fallback]) {
+    throw new ConfigError(
+      'settings.defaultElement.defaultStorage',
+      `'${fallback}' is not a configured storage; configured: ${Object.keys(options.storages).join(', ')}`,
+    );
+  }
+}
+
+/** The configured storage instances, built once at start-up, looked up by element name. */
+export class StorageRegistry {
+  private readonly logger = new Logger(StorageRegistry.name);
+
+  private constructor(
+    private readonly instances: Map<string, StorageInstance>,
+    readonly defaultName: string,
+  ) {}
+
+  static async create(options: StorageModuleOptions): Promise<StorageRegistry> {
+    validateStorageConfig(options);
+    const instances = new Map<string, StorageInstance>();
+    const baseDir = options.baseDir ?? process.cwd();
+    for (const [name, config] of Object.entries(options.storages)) {
+      const driver = await driverType(config.type, `storages['${name}']`).create(config, { name, baseDir });
+      instances.set(name, { name, type: config.type, config, driver });
+    }
+    return new StorageRegistry(instances, defaultStorageName(options));
+  }
+
+  /** The instance named `name`, or the default; `E_UNKNOWN_STORAGE` lists the configured ones. */
+  get(name?: string | null): StorageInstance {
+    const key = name || this.defaultName;
+    const instance = this.instances.get(key);
+    if (!instance) {
+      throw new StorageError(
+        StorageErrorCode.UNKNOWN_STORAGE,
+        `unknown storage '${key}'; configured: ${this.names().join(', ')}`,
+        { storage: key },
+      );
+    }
+    return instance;
+  }
+
+  names(): string[] {
+    return [...this.instances.keys()];
+  }
+
+  all(): StorageInstance[] {
+    return [...this.instances.values()];
+  }
+
+  async close(): Promise<void> {
+    for (const instance of this.instances.values()) {
+      await instance.driver.close?.().catch((err: unknown) => this.logger.warn(`closing ${instance.name}: ${err}`));
+    }
+  }
+}

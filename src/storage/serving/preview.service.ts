@@ -1,0 +1,53 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { storedFileResponse, type FileResponse } from './file-response';
+import { STORAGE_MODULE_OPTIONS } from '../module/storage.module-definition';
+import type { StorageModuleOptions } from '../options/storage.options';
+import type { OpenedFile } from '../storage.types';
+import { isActiveType, isInlineType, looksActive, SNIFF_BYTES } from './inline-policy';
+import { resolvePreviewOptions, type ResolvedPreviewOptions } from '../options/preview.options';
+
+const VERDICTS_KEPT = 1000;
+
+/**
+ * The public preview of a stored file: inline only when its declared type is on the allow-list,
+ * is not a type a browser would run, and its first bytes do not look like markup; otherwise an
+ * attachment. Either way sandboxed by CSP (inline PDF aside) and never sniffed.
+ *
+ * The verdict is made here, from one small ranged read, rather than at upload time: the upload
+ * path stays untouched, a change of the allow-list applies to files already stored, and the
+ * verdict is kept per object (in memory, bounded; objects are immutable), so a file is read for it once.
+ */
+@Injectable()
+export class PreviewService {
+  private readonly options: ResolvedPreviewOptions;
+  private readonly verdicts = new Map<string, boolean>();
+
+  constructor(@Inject(STORAGE_MODULE_OPTIONS) options: StorageModuleOptions) {
+    this.options = resolvePreviewOptions(options.preview);
+  }
+
+  async preview(opened: OpenedFile): Promise<FileResponse> {
+    const inline = await this.inline(opened);
+    return storedFileResponse(opened, {
+      disposition: inline ? 'inline' : 'attachment',
+      cacheControl: this.options.cacheControl,
+    });
+  }
+
+  private async inline({ entity, instance, stat }: OpenedFile): Promise<boolean> {
+    if (isActiveType(entity.type) || !isInlineType(entity.type, this.options.inlineTypes)) return false;
+    const id = entity.objectHash;
+    const known = this.verdicts.get(id);
+    if (known !== undefined) return known;
+    const length = Math.min(stat.size, SNIFF_BYTES);
+    const chunks: Buffer[] = [];
+    if (length > 0) {
+      const stream = await instance.driver.get(entity.objectKey, { range: { start: 0, end: length - 1 } });
+      for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
+    }
+    const verdict = !looksActive(Buffer.concat(chunks));
+    if (this.verdicts.size >= VERDICTS_KEPT) this.verdicts.delete(this.verdicts.keys().next().value as string);
+    this.verdicts.set(id, verdict);
+    return verdict;
+  }
+}
