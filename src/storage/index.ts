@@ -1,7 +1,9 @@
 /** The public API of the storage module, for host applications. */
 export { StorageModule } from './module/storage.module';
 export { StorageService } from './storage.service';
-export type { UploadByFileParams, UploadStreamParams, UploadedFileLike, OpenedFile, ListParams } from './storage.types';
+export type { UploadByFileParams, UploadStreamParams, UploadedFileLike } from './upload/upload.types';
+export type { OpenedFile } from './serving/opened-file';
+export type { ListParams } from './records/file-records';
 export type { StorageModuleOptions } from './options/storage.options';
 export type { StorageModuleExtras } from './module/storage.module-definition';
 export type { FileRecord } from './records/file-record';

@@ -1,29 +1,28 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Repository } from 'typeorm';
 import type { ByteRange, SignedUpload } from './drivers/storage-driver';
 import { StorageError, StorageErrorCode } from './errors/storage.error';
 import type { FileRecord } from './records/file-record';
 import { FileEntity } from './database/entities/file.entity';
 import type { FileResponse } from './serving/file-response';
-import { baseName, fileSuffix, md5Hex, normalizeKey, normalizeMd5 } from './keys/keys';
+import { normalizeKey } from './keys/keys';
 import { Clock } from './ledger/clock';
 import { isExpired, ObjectLedger } from './ledger/object-ledger';
 import { ObjectPurger } from './purge/object-purger';
-import { UploadPipeline } from './upload/upload-pipeline';
 import { SKIPPED } from './ledger/key-locks';
 import { PreviewService } from './serving/preview.service';
 import { UploadGrants, type SignOptions } from './signing/upload-grants';
 import type { ThumbnailRequestOptions } from './thumbnails/thumbnail-params';
 import { ThumbnailService } from './thumbnails/thumbnail.service';
-import { STORAGE_MODULE_OPTIONS } from './module/storage.module-definition';
-import { DEFAULTS, type StorageModuleOptions } from './options/storage.options';
 import { StorageRegistry, type StorageInstance } from './registry/storage-registry';
 import { FileRecords } from './records/file-records';
-import type { ListParams, OpenedFile, UploadByFileParams, UploadStreamParams } from './storage.types';
-import { parseExpires, pickContentType, toReadable } from './upload/upload-input';
+import type { ListParams } from './records/file-records';
+import type { OpenedFile } from './serving/opened-file';
+import type { UploadByFileParams, UploadStreamParams } from './upload/upload.types';
+import { UploadService } from './upload/upload.service';
+import { InjectStorageOptions, type ResolvedStorageOptions } from './options/resolved-options';
 
 /**
  * The storage rules: default instance, key normalisation, md5 naming and checking, records,
@@ -32,13 +31,13 @@ import { parseExpires, pickContentType, toReadable } from './upload/upload-input
 @Injectable()
 export class StorageService implements OnApplicationShutdown {
   constructor(
-    @Inject(STORAGE_MODULE_OPTIONS) private readonly options: StorageModuleOptions,
+    @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
     private readonly registry: StorageRegistry,
     @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
     private readonly previews: PreviewService,
     private readonly thumbnails: ThumbnailService,
     private readonly objects: ObjectLedger,
-    private readonly uploads: UploadPipeline,
+    private readonly uploads: UploadService,
     private readonly grants: UploadGrants,
     @Inject(Clock) private readonly clock: Clock,
     private readonly records: FileRecords,
@@ -46,73 +45,13 @@ export class StorageService implements OnApplicationShutdown {
   ) {}
 
   /** The spec's `uploadByFile`: a file object, or a path with `data`. Returns the file record. */
-  async uploadByFile(params: UploadByFileParams): Promise<FileRecord> {
-    const { file, data, ...rest } = params;
-    if (typeof file === 'string') {
-      if (data === undefined || data === null) {
-        throw StorageError.invalidArgument('data is required when file is a path');
-      }
-      const size =
-        typeof data === 'string' ? Buffer.byteLength(data) : data instanceof Readable ? undefined : data.length;
-      return this.uploadStream({ ...rest, size: rest.size ?? size, file, body: toReadable(data) });
-    }
-    if (!file || typeof file.originalname !== 'string') {
-      throw StorageError.invalidArgument('file must be a path or a file object with originalname');
-    }
-    const body = file.stream ?? (file.buffer ? Readable.from([file.buffer]) : undefined);
-    const source = body ?? (file.path ? createReadStream(file.path) : undefined);
-    if (!source) throw StorageError.invalidArgument('the file object has no buffer, path or stream');
-    return this.uploadStream({
-      ...rest,
-      file: file.originalname,
-      body: source,
-      contentType: rest.contentType ?? file.mimetype,
-      fileName: rest.fileName ?? file.originalname,
-    });
+  uploadByFile(params: UploadByFileParams): Promise<FileRecord> {
+    return this.uploads.uploadByFile(params);
   }
 
   /** Streams `body` into storage; nothing of it is kept in memory. Returns the file record. */
-  async uploadStream(params: UploadStreamParams): Promise<FileRecord> {
-    const { body } = params;
-    try {
-      return await this.store(params);
-    } catch (err) {
-      body.destroy();
-      throw err;
-    }
-  }
-
-  private async store(params: UploadStreamParams): Promise<FileRecord> {
-    const instance = this.registry.get(params.storage);
-    const path = normalizeKey(params.file);
-    const md5 = params.md5 === undefined || params.md5 === '' ? undefined : normalizeMd5(params.md5);
-    const expires = parseExpires(params.expires);
-    const maxBytes = Math.min(this.options.maxUploadSize ?? DEFAULTS.maxUploadSize, params.maxSize ?? Infinity);
-    if (params.size !== undefined && params.size > maxBytes) throw StorageError.tooLarge(maxBytes);
-    const key = md5 ? `${md5}${fileSuffix(path)}` : path;
-    const type = pickContentType(params.contentType, params.fileName ?? path);
-    const user = params.user ?? null;
-    const entity = await this.uploads.run(instance, key, {
-      body: params.body,
-      md5,
-      size: params.size,
-      maxBytes,
-      contentType: type,
-      signal: params.signal,
-      record: (content) => ({
-        ...content,
-        name: key,
-        type,
-        expiresSeconds: expires,
-        fileName: (params.fileName ?? baseName(path)).normalize('NFC'),
-        uid: params.uid ?? md5Hex(path),
-        fullName: instance.type,
-        storeFullName: instance.name,
-        uploadUser: user,
-        updateUserId: user,
-      }),
-    });
-    return this.toRecord(entity);
+  uploadStream(params: UploadStreamParams): Promise<FileRecord> {
+    return this.uploads.uploadStream(params);
   }
 
   /** The live record of `file`, or `E_NOT_FOUND`; an expired one is removed on the way. */
@@ -146,7 +85,7 @@ export class StorageService implements OnApplicationShutdown {
    * one Buffer; larger files need `downloadStream`.
    */
   async download(file: string, storage?: string): Promise<Buffer> {
-    const limit = this.options.maxBufferSize ?? DEFAULTS.maxBufferSize;
+    const limit = this.options.maxBufferSize;
     const opened = await this.open(file, storage);
     if (opened.stat.size > limit) {
       throw new StorageError(

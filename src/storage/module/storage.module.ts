@@ -24,6 +24,7 @@ import { SignedUploadService } from '../signing/signed-upload.service';
 import { UploadGrants } from '../signing/upload-grants';
 import { StorageRegistry } from '../registry/storage-registry';
 import { StorageService } from '../storage.service';
+import { UploadService } from '../upload/upload.service';
 import { FileRecords } from '../records/file-records';
 
 const CONTROLLERS = [FilesController, PreviewController, AdminController, SignController];
@@ -63,6 +64,7 @@ export class StorageModule extends ConfigurableModuleClass {
         PreviewService,
         ThumbnailService,
         FileRecords,
+        UploadService,
         StorageService,
         ...lifecycleProviders,
         UploadGrants,

@@ -9,18 +9,21 @@ import { Clock } from '../ledger/clock';
 import { ObjectLedger } from '../ledger/object-ledger';
 import { SKIPPED } from '../ledger/key-locks';
 import { ObjectPurger } from '../purge/object-purger';
-import { STORAGE_ROUTE_PREFIX } from '../module/storage.constants';
-import { STORAGE_MODULE_OPTIONS } from '../module/storage.module-definition';
-import { DEFAULTS, type StorageModuleOptions } from '../options/storage.options';
 import { StorageRegistry, type StorageInstance } from '../registry/storage-registry';
-import type { ListParams } from '../storage.types';
+import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
+
+export interface ListParams {
+  storage?: string;
+  prefix?: string;
+  limit?: number;
+  cursor?: string;
+}
 
 /** Reading file records: the live record of a key (expiry on access), listings, public form. */
 @Injectable()
 export class FileRecords {
   constructor(
-    @Inject(STORAGE_MODULE_OPTIONS) private readonly options: StorageModuleOptions,
-    @Inject(STORAGE_ROUTE_PREFIX) private readonly routePrefix: string,
+    @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
     private readonly registry: StorageRegistry,
     @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
     private readonly objects: ObjectLedger,
@@ -80,9 +83,9 @@ export class FileRecords {
     const instance = this.registry.get(storage);
     const direct = instance.driver.publicUrl(key);
     if (direct) return direct;
-    const base = (this.options.publicBaseUrl ?? DEFAULTS.publicBaseUrl).replace(/\/+$/, '');
+    const base = this.options.publicBaseUrl;
     const query = storage === this.registry.defaultName ? '' : `?storage=${encodeURIComponent(storage)}`;
-    return `${base}/${this.routePrefix}/preview/${key.split('/').map(encodeURIComponent).join('/')}${query}`;
+    return `${base}/${this.options.routePrefix}/preview/${key.split('/').map(encodeURIComponent).join('/')}${query}`;
   }
 }
 

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ByteRange } from '../drivers/storage-driver';
-import type { OpenedFile } from '../storage.types';
+import type { OpenedFile } from './opened-file';
 
 /**
  * What `preview`, `previewThumbnail` and download return: everything the response needs before

@@ -1,10 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { storedFileResponse, type FileResponse } from './file-response';
-import { STORAGE_MODULE_OPTIONS } from '../module/storage.module-definition';
-import type { StorageModuleOptions } from '../options/storage.options';
-import type { OpenedFile } from '../storage.types';
+import type { OpenedFile } from './opened-file';
 import { isActiveType, isInlineType, looksActive, SNIFF_BYTES } from './inline-policy';
-import { resolvePreviewOptions, type ResolvedPreviewOptions } from '../options/preview.options';
+import { type ResolvedPreviewOptions } from '../options/preview.options';
+import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
 const VERDICTS_KEPT = 1000;
 
@@ -22,8 +21,8 @@ export class PreviewService {
   private readonly options: ResolvedPreviewOptions;
   private readonly verdicts = new Map<string, boolean>();
 
-  constructor(@Inject(STORAGE_MODULE_OPTIONS) options: StorageModuleOptions) {
-    this.options = resolvePreviewOptions(options.preview);
+  constructor(@InjectStorageOptions() options: ResolvedStorageOptions) {
+    this.options = options.preview;
   }
 
   async preview(opened: OpenedFile): Promise<FileResponse> {

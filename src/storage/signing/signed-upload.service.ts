@@ -6,7 +6,7 @@ import type { FileRecord } from '../records/file-record';
 import { normalizeKey } from '../keys/keys';
 import { ObjectLedger } from '../ledger/object-ledger';
 import { StorageRegistry } from '../registry/storage-registry';
-import { StorageService } from '../storage.service';
+import { UploadService } from '../upload/upload.service';
 import { refused, UploadGrants } from './upload-grants';
 import { permitFromQuery } from './upload-signer';
 
@@ -31,7 +31,7 @@ export class SignedUploadService {
   private readonly logger = new Logger(SignedUploadService.name);
 
   constructor(
-    private readonly storage: StorageService,
+    private readonly storage: UploadService,
     private readonly grants: UploadGrants,
     private readonly registry: StorageRegistry,
     private readonly objects: ObjectLedger,

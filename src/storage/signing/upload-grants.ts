@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
 import { IsNull, MoreThan, type Repository } from 'typeorm';
@@ -6,13 +6,11 @@ import type { SignedUpload } from '../drivers/storage-driver';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import { fileSuffix, normalizeKey, STAGING_PREFIX } from '../keys/keys';
 import { ObjectLedger } from '../ledger/object-ledger';
-import { STORAGE_ROUTE_PREFIX } from '../module/storage.constants';
-import { STORAGE_MODULE_OPTIONS } from '../module/storage.module-definition';
-import { DEFAULTS, type StorageModuleOptions } from '../options/storage.options';
 import type { StorageInstance } from '../registry/storage-registry';
 import { SIGNING_DEFAULTS } from '../options/signing.options';
 import { UploadGrantEntity } from '../database/entities/upload-grant.entity';
 import { UploadSigner, type UploadPermit } from './upload-signer';
+import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
 export interface SignOptions {
   /** Recorded as the file's `uploadUser`. */
@@ -37,12 +35,11 @@ export class UploadGrants {
   private readonly signer: UploadSigner;
 
   constructor(
-    @Inject(STORAGE_MODULE_OPTIONS) private readonly options: StorageModuleOptions,
-    @Inject(STORAGE_ROUTE_PREFIX) private readonly routePrefix: string,
+    @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
     @InjectRepository(UploadGrantEntity) private readonly grants: Repository<UploadGrantEntity>,
     private readonly objects: ObjectLedger,
   ) {
-    let secret = options.signing?.secret;
+    let secret = options.signing.secret;
     if (!secret) {
       secret = randomBytes(32).toString('base64url');
       this.logger.warn('no signing secret configured: signed upload URLs will not survive a restart');
@@ -65,9 +62,9 @@ export class UploadGrants {
     if (!MIME_TYPE.test(type) || type.length > 255) {
       throw StorageError.invalidArgument('contentType must be a MIME type like image/jpeg');
     }
-    const limit = this.options.maxUploadSize ?? DEFAULTS.maxUploadSize;
+    const limit = this.options.maxUploadSize;
     const maxSize = bounded('maxSize', options.maxSize, limit, limit);
-    const ttl = this.options.signing?.ttlSeconds ?? SIGNING_DEFAULTS.ttlSeconds;
+    const ttl = this.options.signing.ttlSeconds;
     const expiresIn = bounded('expiresIn', options.expiresIn, ttl, SIGNING_DEFAULTS.maxTtlSeconds);
     const now = this.objects.clock.now();
     const expires = Math.floor(now / 1000) + expiresIn;
@@ -133,10 +130,10 @@ export class UploadGrants {
   }
 
   private localUrl(permit: UploadPermit): SignedUpload {
-    const base = (this.options.publicBaseUrl ?? DEFAULTS.publicBaseUrl).replace(/\/+$/, '');
+    const base = this.options.publicBaseUrl;
     const path = permit.key.split('/').map(encodeURIComponent).join('/');
     return {
-      url: `${base}/${this.routePrefix}/upload/${path}?${this.signer.query(permit)}`,
+      url: `${base}/${this.options.routePrefix}/upload/${path}?${this.signer.query(permit)}`,
       method: 'PUT',
       headers: { 'Content-Type': permit.contentType },
       expiresAt: permit.expires * 1000,

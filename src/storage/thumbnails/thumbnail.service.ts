@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Readable } from 'node:stream';
 import type { ObjectStat } from '../drivers/storage-driver';
@@ -6,15 +6,14 @@ import type { Repository } from 'typeorm';
 import { isStorageError, StorageError, StorageErrorCode } from '../errors/storage.error';
 import type { FileEntity } from '../database/entities/file.entity';
 import { bufferBody, SANDBOX_CSP, type FileResponse } from '../serving/file-response';
-import { STORAGE_MODULE_OPTIONS } from '../module/storage.module-definition';
-import type { StorageModuleOptions } from '../options/storage.options';
 import type { StorageInstance } from '../registry/storage-registry';
 import { Limiter, SingleFlight } from './concurrency';
 import { DerivativeStore, sourceOf, type DerivativeSource } from './derivative-store';
-import { resolveThumbnailOptions, type ResolvedThumbnailOptions } from '../options/preview.options';
+import { type ResolvedThumbnailOptions } from '../options/preview.options';
 import { thumbnailParams, type ThumbnailParams, type ThumbnailRequestOptions } from './thumbnail-params';
 import { assertImage, checkPixels, HEADER_BYTES, renderThumbnail } from './thumbnail-renderer';
 import { ThumbnailEntity } from '../database/entities/thumbnail.entity';
+import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
 /** A live source file, as the service found it (expiry already checked). */
 export interface ThumbnailSource {
@@ -44,10 +43,10 @@ export class ThumbnailService {
   private readonly logger = new Logger(ThumbnailService.name);
 
   constructor(
-    @Inject(STORAGE_MODULE_OPTIONS) options: StorageModuleOptions,
+    @InjectStorageOptions() options: ResolvedStorageOptions,
     @InjectRepository(ThumbnailEntity) rows: Repository<ThumbnailEntity>,
   ) {
-    this.options = resolveThumbnailOptions(options.thumbnails);
+    this.options = options.thumbnails;
     this.store = new DerivativeStore(rows);
     this.limiter = new Limiter(this.options.concurrency, this.options.maxQueue);
   }

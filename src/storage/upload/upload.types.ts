@@ -1,8 +1,4 @@
 import type { Readable } from 'node:stream';
-import type { ObjectStat } from './drivers/storage-driver';
-import type { FileRecord } from './records/file-record';
-import type { FileEntity } from './database/entities/file.entity';
-import type { StorageInstance } from './registry/storage-registry';
 
 /** A file object as multer and similar parsers give it. */
 export interface UploadedFileLike {
@@ -43,18 +39,4 @@ export interface UploadByFileParams {
 export interface UploadStreamParams extends Omit<UploadByFileParams, 'file' | 'data'> {
   file: string;
   body: Readable;
-}
-
-export interface OpenedFile {
-  record: FileRecord;
-  entity: FileEntity;
-  instance: StorageInstance;
-  stat: ObjectStat;
-}
-
-export interface ListParams {
-  storage?: string;
-  prefix?: string;
-  limit?: number;
-  cursor?: string;
 }

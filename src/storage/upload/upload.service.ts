@@ -1,0 +1,97 @@
+import { Injectable } from '@nestjs/common';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { StorageError } from '../errors/storage.error';
+import { baseName, fileSuffix, md5Hex, normalizeKey, normalizeMd5 } from '../keys/keys';
+import type { FileRecord } from '../records/file-record';
+import { FileRecords } from '../records/file-records';
+import { StorageRegistry } from '../registry/storage-registry';
+import { UploadPipeline } from './upload-pipeline';
+import { parseExpires, pickContentType, toReadable } from './upload-input';
+import type { UploadByFileParams, UploadStreamParams } from './upload.types';
+import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
+
+/**
+ * The rules of an upload, before the pipeline stores it: the instance, the key (the path, or
+ * `{md5}{suffix}`), the size limit, the content type, expiry and the record's fields. Every
+ * way in (the facade, the HTTP routes, signed uploads) comes through here.
+ */
+@Injectable()
+export class UploadService {
+  constructor(
+    @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
+    private readonly registry: StorageRegistry,
+    private readonly uploads: UploadPipeline,
+    private readonly records: FileRecords,
+  ) {}
+
+  /** The spec's `uploadByFile`: a file object, or a path with `data`. Returns the file record. */
+  async uploadByFile(params: UploadByFileParams): Promise<FileRecord> {
+    const { file, data, ...rest } = params;
+    if (typeof file === 'string') {
+      if (data === undefined || data === null) {
+        throw StorageError.invalidArgument('data is required when file is a path');
+      }
+      const size =
+        typeof data === 'string' ? Buffer.byteLength(data) : data instanceof Readable ? undefined : data.length;
+      return this.uploadStream({ ...rest, size: rest.size ?? size, file, body: toReadable(data) });
+    }
+    if (!file || typeof file.originalname !== 'string') {
+      throw StorageError.invalidArgument('file must be a path or a file object with originalname');
+    }
+    const body = file.stream ?? (file.buffer ? Readable.from([file.buffer]) : undefined);
+    const source = body ?? (file.path ? createReadStream(file.path) : undefined);
+    if (!source) throw StorageError.invalidArgument('the file object has no buffer, path or stream');
+    return this.uploadStream({
+      ...rest,
+      file: file.originalname,
+      body: source,
+      contentType: rest.contentType ?? file.mimetype,
+      fileName: rest.fileName ?? file.originalname,
+    });
+  }
+
+  /** Streams `body` into storage; nothing of it is kept in memory. Returns the file record. */
+  async uploadStream(params: UploadStreamParams): Promise<FileRecord> {
+    const { body } = params;
+    try {
+      return await this.store(params);
+    } catch (err) {
+      body.destroy();
+      throw err;
+    }
+  }
+
+  private async store(params: UploadStreamParams): Promise<FileRecord> {
+    const instance = this.registry.get(params.storage);
+    const path = normalizeKey(params.file);
+    const md5 = params.md5 === undefined || params.md5 === '' ? undefined : normalizeMd5(params.md5);
+    const expires = parseExpires(params.expires);
+    const maxBytes = Math.min(this.options.maxUploadSize, params.maxSize ?? Infinity);
+    if (params.size !== undefined && params.size > maxBytes) throw StorageError.tooLarge(maxBytes);
+    const key = md5 ? `${md5}${fileSuffix(path)}` : path;
+    const type = pickContentType(params.contentType, params.fileName ?? path);
+    const user = params.user ?? null;
+    const entity = await this.uploads.run(instance, key, {
+      body: params.body,
+      md5,
+      size: params.size,
+      maxBytes,
+      contentType: type,
+      signal: params.signal,
+      record: (content) => ({
+        ...content,
+        name: key,
+        type,
+        expiresSeconds: expires,
+        fileName: (params.fileName ?? baseName(path)).normalize('NFC'),
+        uid: params.uid ?? md5Hex(path),
+        fullName: instance.type,
+        storeFullName: instance.name,
+        uploadUser: user,
+        updateUserId: user,
+      }),
+    });
+    return this.records.toRecord(entity);
+  }
+}
