@@ -1,6 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import type { RawOptions } from '../../src/storage/config/option-readers';
+import { parseInstance } from '../../src/storage/drivers/driver-definitions';
+import type { StorageDriver } from '../../src/storage/drivers/storage-driver';
 
 export const MIB = 1024 * 1024;
 const BLOCK = MIB;
@@ -123,4 +126,16 @@ export async function cleanUpOnError<T>(cleanup: () => Promise<void>, build: () 
     await cleanup();
     throw err;
   }
+}
+
+/**
+ * A driver built from instance options as an operator configures them, through its type's
+ * definition (options parsed, driver module loaded); `name` is the instance's element name.
+ */
+export async function buildDriver<D extends StorageDriver>(
+  name: string,
+  config: RawOptions,
+  baseDir = process.cwd(),
+): Promise<D> {
+  return (await parseInstance(config, `storages['${name}']`).create({ name, baseDir })) as D;
 }

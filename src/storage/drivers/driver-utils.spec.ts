@@ -1,8 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
-import { ConfigError } from '../config/storage-config';
-import { DRIVER_TYPES } from './driver-factory';
 import {
   CloudDriverBase,
   multipartUpload,
@@ -206,79 +203,4 @@ describe('CloudDriverBase', () => {
       code: StorageErrorCode.ACCESS_DENIED,
     });
   });
-});
-
-describe('cloud storage types in DRIVER_TYPES', () => {
-  const valid: Record<string, Record<string, unknown>> = {
-    'storages.S3Type': { bucket: 'b', region: 'us-east-1' },
-    'storages.MinioType': { endPoint: 'minio', bucket: 'b', accessKey: 'a', secretKey: 's' },
-    'storages.OssType': { bucket: 'b', region: 'oss-cn-beijing', accessKeyId: 'a', accessKeySecret: 's' },
-    'storages.AzureBlobType': { connectionString: 'AccountName=a;AccountKey=k', container: 'c' },
-  };
-  const field = "storages['storages.X']";
-
-  it.each(Object.entries(valid))('accepts a minimal %s configuration', (type, options) => {
-    expect(() => DRIVER_TYPES[type].validate({ type, ...options }, field)).not.toThrow();
-  });
-
-  it.each([
-    ['storages.S3Type', { bucket: undefined }, 'bucket'],
-    ['storages.S3Type', { credentials: { accessKeyId: 'a' } }, 'credentials.secretAccessKey'],
-    ['storages.S3Type', { timeoutMs: 'fast' }, 'timeoutMs'],
-    ['storages.S3Type', { publicUrl: 'ftp://x' }, 'publicUrl'],
-    ['storages.S3Type', { partSize: 1024 }, 'partSize'],
-    ['storages.MinioType', { endPoint: '' }, 'endPoint'],
-    ['storages.MinioType', { port: 70000 }, 'port'],
-    ['storages.MinioType', { useSSL: 'yes' }, 'useSSL'],
-    ['storages.MinioType', { secretKey: undefined }, 'secretKey'],
-    ['storages.OssType', { accessKeySecret: undefined }, 'accessKeySecret'],
-    ['storages.OssType', { region: undefined }, 'region'],
-    ['storages.OssType', { region: undefined, endpoint: 'http://10.0.0.5:9000' }, 'region'],
-    ['storages.OssType', { createBucket: 'yes' }, 'createBucket'],
-    ['storages.S3Type', { timeoutMs: '12.5' }, 'timeoutMs'],
-    ['storages.AzureBlobType', { connectionString: 'not a connection string' }, 'connectionString'],
-    ['storages.AzureBlobType', { container: undefined }, 'container'],
-  ])('%s with %j names %s', (type, change, name) => {
-    const options = { type, ...valid[type], ...change };
-    let err: unknown;
-    try {
-      DRIVER_TYPES[type].validate(options, field);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).field).toBe(`${field}.${name}`);
-  });
-
-  it('turns numbers and flags from ${VAR} interpolation (strings) into their types', () => {
-    const options: Record<string, unknown> = {
-      type: 'storages.MinioType',
-      ...valid['storages.MinioType'],
-      port: '9000',
-      useSSL: 'false',
-      timeoutMs: '2500',
-      createBucket: 'true',
-    };
-    DRIVER_TYPES['storages.MinioType'].validate(options as never, field);
-    expect(options).toMatchObject({ port: 9000, useSSL: false, timeoutMs: 2500, createBucket: true });
-  });
-
-  it('loads no cloud SDK until an instance of its type is created', () => {
-    const script = `
-      const { DRIVER_TYPES } = require('./src/storage/drivers/driver-factory.ts');
-      const sdks = () => Object.keys(require.cache).filter((f) => /node_modules\\/(@aws-sdk\\/client-s3|minio|ali-oss|@azure\\/storage-blob)\\//.test(f)).map((f) => f.split('node_modules/')[1].split('/').slice(0, 2).join('/'));
-      const before = new Set(sdks());
-      DRIVER_TYPES['storages.S3Type'].create({ type: 'storages.S3Type', bucket: 'b', region: 'us-east-1' }, { name: 'n', baseDir: '.' })
-        .then((d) => { d.close(); console.log(JSON.stringify({ before: [...before], after: [...new Set(sdks())].sort() })); });
-    `;
-    const out = execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
-      cwd: `${__dirname}/../../..`,
-      encoding: 'utf8',
-      env: { ...process.env, NODE_NO_WARNINGS: '1' },
-    });
-    const { before, after } = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { before: string[]; after: string[] };
-    expect(before).toEqual([]);
-    expect(after.some((name) => name.startsWith('@aws-sdk/client-s3'))).toBe(true);
-    expect(after.filter((name) => !name.startsWith('@aws-sdk'))).toEqual([]);
-  }, 30_000);
 });

@@ -1,4 +1,5 @@
 import { addAbortSignal, type Readable, Transform } from 'node:stream';
+import { optionalBoolean, optionalHttpUrl, optionalInteger, type RawOptions } from '../config/option-readers';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import type { ByteRange, ObjectStat, StorageDriver } from './storage-driver';
 
@@ -8,8 +9,11 @@ export const MIB = 1024 * 1024;
 /** Presigned URLs live at most 7 days (SigV4's limit; applied to every backend alike). */
 export const MAX_SIGN_SECONDS = 7 * 24 * 3600;
 
-/** Options every cloud driver takes besides its SDK's own client options. */
-export interface CloudDriverOptions {
+/**
+ * Options every cloud driver takes besides its SDK's own client options. Driver options are type
+ * aliases, not interfaces, so that a typed instance fits `StorageInstanceConfig`'s index signature.
+ */
+export type CloudDriverOptions = {
   /** Base URL objects are publicly served from (a CDN), if any. */
   publicUrl?: string;
   /**
@@ -20,6 +24,15 @@ export interface CloudDriverOptions {
   timeoutMs?: number;
   /** Create the bucket (container) at start-up when it is missing: tests and dev setups only. */
   createBucket?: boolean;
+};
+
+/** `publicUrl`, `timeoutMs` and `createBucket`, which every cloud type takes. */
+export function parseCloudOptions(raw: RawOptions, field: string): CloudDriverOptions {
+  return {
+    publicUrl: optionalHttpUrl(raw, 'publicUrl', field),
+    timeoutMs: optionalInteger(raw, 'timeoutMs', field, 100),
+    createBucket: optionalBoolean(raw, 'createBucket', field),
+  };
 }
 
 /**

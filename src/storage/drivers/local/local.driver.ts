@@ -3,17 +3,9 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { StorageError, StorageErrorCode } from '../errors/storage.error';
-import type { GetOptions, ObjectStat, PutOptions, StorageDriver } from './storage-driver';
-
-export const LOCAL_TYPE = 'storages.LocalType';
-
-export interface LocalDriverOptions {
-  /** Folder that holds the objects; created if missing. */
-  root: string;
-  /** Base URL the folder is served from publicly (a CDN or static server), if any. */
-  publicUrl?: string;
-}
+import { StorageError, StorageErrorCode } from '../../errors/storage.error';
+import type { DriverContext, GetOptions, ObjectStat, PutOptions, StorageDriver } from '../storage-driver';
+import { LOCAL_TYPE, type LocalDriverOptions } from './local.options';
 
 /** Temp files live beside their target so the final rename is atomic; their names start so. */
 export const TEMP_PREFIX = '.~tmp.';
@@ -195,6 +187,11 @@ export class LocalDriver implements StorageDriver {
     }
     return target;
   }
+}
+
+/** The driver for a configured instance, its `root` resolved against `baseDir` (its `init` runs next). */
+export function createDriver(options: LocalDriverOptions, context: DriverContext): LocalDriver {
+  return new LocalDriver({ ...options, root: path.resolve(context.baseDir, options.root) });
 }
 
 /**
