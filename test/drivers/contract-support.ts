@@ -81,6 +81,13 @@ export function bufferStream(data: Buffer | string): Readable {
   return Readable.from([Buffer.from(data)]);
 }
 
+/** `data` streamed in chunks of `size` bytes (the last may be shorter). */
+export function chunkedStream(data: Buffer, size: number): Readable {
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < data.length; i += size) pieces.push(data.subarray(i, i + size));
+  return Readable.from(pieces);
+}
+
 export function randomData(size: number): Buffer {
   return randomBytes(size);
 }

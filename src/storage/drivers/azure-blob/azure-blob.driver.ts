@@ -7,7 +7,11 @@ import {
 } from '@azure/storage-blob';
 import type { Readable } from 'node:stream';
 import { StorageError, StorageErrorCode } from '../../errors/storage.error';
-import { bindSignal, checkExpiresIn, CloudDriverBase, MAX_SIGN_SECONDS, MIB, toStorageError } from '../driver-utils';
+import { toStorageError } from '../shared/backend-errors';
+import { CloudDriverBase } from '../shared/cloud-driver.base';
+import { bindSignal } from '../shared/deadline';
+import { MIB } from '../shared/multipart';
+import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
   ObjectStat,

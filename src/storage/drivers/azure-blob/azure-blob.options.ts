@@ -7,7 +7,8 @@ import {
   type RawOptions,
   requireString,
 } from '../../config/option-readers';
-import { type CloudDriverOptions, MIB, parseCloudOptions } from '../driver-utils';
+import { type CloudDriverOptions, parseCloudOptions } from '../shared/cloud.options';
+import { MIB } from '../shared/multipart';
 
 export const AZURE_BLOB_TYPE = 'storages.AzureBlobType';
 

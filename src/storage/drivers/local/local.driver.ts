@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { addAbortSignal, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageError, StorageErrorCode } from '../../errors/storage.error';
+import { found } from '../shared/backend-errors';
+import { bindSignal } from '../shared/deadline';
+import { publicUrlOf } from '../shared/public-url';
 import type { DriverContext, GetOptions, ObjectStat, PutOptions, StorageDriver } from '../storage-driver';
 import { LOCAL_TYPE, type LocalDriverOptions } from './local.options';
 
@@ -70,9 +73,10 @@ export class LocalDriver implements StorageDriver {
       throw StorageError.notFound(key);
     }
     const { range, signal } = options;
-    const stream = handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK });
-    if (signal) addAbortSignal(signal, stream);
-    return stream;
+    return bindSignal(
+      handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK }),
+      signal,
+    );
   }
 
   async stat(key: string): Promise<ObjectStat> {
@@ -84,13 +88,7 @@ export class LocalDriver implements StorageDriver {
   }
 
   async exists(key: string): Promise<boolean> {
-    try {
-      await this.stat(key);
-      return true;
-    } catch (err) {
-      if (err instanceof StorageError && err.code === StorageErrorCode.NOT_FOUND) return false;
-      throw err;
-    }
+    return found(this.stat(key));
   }
 
   async delete(key: string): Promise<void> {
@@ -143,9 +141,7 @@ export class LocalDriver implements StorageDriver {
   }
 
   publicUrl(key: string): string | null {
-    if (!this.options.publicUrl) return null;
-    const base = this.options.publicUrl.replace(/\/+$/, '');
-    return `${base}/${key.split('/').map(encodeURIComponent).join('/')}`;
+    return publicUrlOf(this.options.publicUrl, key);
   }
 
   private async *walk(dir: string, rel: string, temps = false): AsyncGenerator<string> {

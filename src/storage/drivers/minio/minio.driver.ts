@@ -2,16 +2,12 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Readable } from 'node:stream';
 import { Client, type ClientOptions } from 'minio';
-import {
-  bindSignal,
-  checkExpiresIn,
-  CloudDriverBase,
-  MAX_SIGN_SECONDS,
-  MIB,
-  multipartUpload,
-  narrowToRange,
-  toStorageError,
-} from '../driver-utils';
+import { toStorageError } from '../shared/backend-errors';
+import { narrowToRange } from '../shared/byte-range';
+import { CloudDriverBase } from '../shared/cloud-driver.base';
+import { bindSignal } from '../shared/deadline';
+import { MIB, multipartUpload } from '../shared/multipart';
+import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
   ObjectStat,

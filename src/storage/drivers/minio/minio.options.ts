@@ -6,7 +6,8 @@ import {
   type RawOptions,
   requireString,
 } from '../../config/option-readers';
-import { type CloudDriverOptions, MIB, parseCloudOptions } from '../driver-utils';
+import { type CloudDriverOptions, parseCloudOptions } from '../shared/cloud.options';
+import { MIB } from '../shared/multipart';
 
 export const MINIO_TYPE = 'storages.MinioType';
 

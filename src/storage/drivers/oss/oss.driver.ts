@@ -1,14 +1,10 @@
 import OSS from 'ali-oss';
 import type { Readable } from 'node:stream';
-import {
-  bindSignal,
-  checkExpiresIn,
-  CloudDriverBase,
-  MAX_SIGN_SECONDS,
-  MIB,
-  multipartUpload,
-  toStorageError,
-} from '../driver-utils';
+import { toStorageError } from '../shared/backend-errors';
+import { CloudDriverBase } from '../shared/cloud-driver.base';
+import { bindSignal } from '../shared/deadline';
+import { MIB, multipartUpload } from '../shared/multipart';
+import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
   ObjectStat,

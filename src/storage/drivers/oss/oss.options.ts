@@ -7,7 +7,7 @@ import {
   type RawOptions,
   requireString,
 } from '../../config/option-readers';
-import { type CloudDriverOptions, parseCloudOptions } from '../driver-utils';
+import { type CloudDriverOptions, parseCloudOptions } from '../shared/cloud.options';
 
 export const OSS_TYPE = 'storages.OssType';
 

@@ -13,16 +13,13 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
-import {
-  bindSignal,
-  checkExpiresIn,
-  CloudDriverBase,
-  encodeKey,
-  MAX_SIGN_SECONDS,
-  MIB,
-  narrowToRange,
-  toStorageError,
-} from '../driver-utils';
+import { toStorageError } from '../shared/backend-errors';
+import { narrowToRange } from '../shared/byte-range';
+import { CloudDriverBase } from '../shared/cloud-driver.base';
+import { bindSignal } from '../shared/deadline';
+import { MIB } from '../shared/multipart';
+import { encodeKey } from '../shared/public-url';
+import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
   ObjectStat,
