@@ -23,5 +23,6 @@ export { Public } from './auth/public.decorator';
 export { ApiTokenGuard } from './auth/api-token.guard';
 export { StorageRegistry } from './storage-registry';
 export type { StorageDriver, ObjectStat, ByteRange, SignedUpload } from './drivers/storage-driver';
+export { MemoryDriver } from './drivers/memory/memory.driver';
 export { STORAGE_AUTH_GUARD, IS_PUBLIC_KEY } from './storage.constants';
 export { InjectStorageDriver } from './storage.providers';

@@ -22,6 +22,7 @@ describe('storage type definitions', () => {
     'storages.MinioType': { endPoint: 'minio', bucket: 'b', accessKey: 'a', secretKey: 's' },
     'storages.OssType': { bucket: 'b', region: 'oss-cn-beijing', accessKeyId: 'a', accessKeySecret: 's' },
     'storages.AzureBlobType': { connectionString: 'AccountName=a;AccountKey=k', container: 'c' },
+    'storages.MemoryType': {},
   };
   const parse = <T extends StorageType>(type: T, options: Record<string, unknown>) =>
     DRIVER_DEFINITIONS[type].parse({ type, ...options }, field);
@@ -51,6 +52,7 @@ describe('storage type definitions', () => {
     ['storages.AzureBlobType', { connectionString: 'not a connection string' }, 'connectionString'],
     ['storages.AzureBlobType', { container: undefined }, 'container'],
     ['storages.AzureBlobType', { retryOptions: { maxTries: 0 } }, 'retryOptions.maxTries'],
+    ['storages.MemoryType', { publicUrl: 'ftp://x' }, 'publicUrl'],
   ])('%s with %j names %s', (type, change, name) => {
     expect(failingField(() => parse(type, { ...valid[type], ...change }))).toBe(`${field}.${name}`);
   });

@@ -2,6 +2,7 @@ import type { RawOptions } from '../config/option-readers';
 import { ConfigError } from '../config/storage-config';
 import { AZURE_BLOB_TYPE, type AzureBlobInstanceOptions, parseAzureBlobOptions } from './azure-blob/azure-blob.options';
 import { LOCAL_TYPE, type LocalInstanceOptions, parseLocalOptions } from './local/local.options';
+import { MEMORY_TYPE, type MemoryInstanceOptions, parseMemoryOptions } from './memory/memory.options';
 import { MINIO_TYPE, type MinioInstanceOptions, parseMinioOptions } from './minio/minio.options';
 import { OSS_TYPE, type OssInstanceOptions, parseOssOptions } from './oss/oss.options';
 import { parseS3Options, S3_TYPE, type S3InstanceOptions } from './s3/s3.options';
@@ -9,7 +10,12 @@ import type { DriverContext, StorageDriver } from './storage-driver';
 
 /** A storage instance's options as a host writes them, told apart by `type`. */
 export type StorageInstanceOptions =
-  LocalInstanceOptions | S3InstanceOptions | MinioInstanceOptions | OssInstanceOptions | AzureBlobInstanceOptions;
+  | LocalInstanceOptions
+  | S3InstanceOptions
+  | MinioInstanceOptions
+  | OssInstanceOptions
+  | AzureBlobInstanceOptions
+  | MemoryInstanceOptions;
 
 /** A storage type element name: `storages.LocalType`, `storages.S3Type`, ... */
 export type StorageType = StorageInstanceOptions['type'];
@@ -41,6 +47,8 @@ export const DRIVER_DEFINITIONS: DefinitionsByType = {
   [MINIO_TYPE]: { parse: parseMinioOptions, load: () => import('./minio/minio.driver') },
   [OSS_TYPE]: { parse: parseOssOptions, load: () => import('./oss/oss.driver') },
   [AZURE_BLOB_TYPE]: { parse: parseAzureBlobOptions, load: () => import('./azure-blob/azure-blob.driver') },
+  // Objects in process memory, for hosts' tests.
+  [MEMORY_TYPE]: { parse: parseMemoryOptions, load: () => import('./memory/memory.driver') },
 };
 
 /** One configured instance, its options parsed; `create` loads its driver module, builds and starts it. */
