@@ -14,6 +14,11 @@ export default tseslint.config(
     },
   },
   {
+    // Drivers do I/O and nothing else (CONVENTIONS.md): no Nest, so hosts can use them anywhere.
+    files: ['src/storage/drivers/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['@nestjs/*'] }] },
+  },
+  {
     files: ['test/**/*.ts', 'src/**/*.spec.ts', 'src/main.ts', 'ormconfig.ts'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },

@@ -27,3 +27,4 @@ export { StorageRegistry } from './registry/storage-registry';
 export type { StorageDriver, ObjectStat, ByteRange, SignedUpload } from './drivers/storage-driver';
 export { STORAGE_AUTH_GUARD, IS_PUBLIC_KEY } from './module/storage.constants';
 export { InjectStorageDriver } from './module/storage.providers';
+export { MemoryDriver } from './drivers/memory/memory.driver';

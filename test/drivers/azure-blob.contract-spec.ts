@@ -1,16 +1,12 @@
-import { DRIVER_TYPES } from '../../src/storage/drivers/driver-factory';
-import type { AzureBlobDriver } from '../../src/storage/drivers/azure-blob.driver';
+import type { AzureBlobDriver } from '../../src/storage/drivers/azure-blob/azure-blob.driver';
 import { AZURITE_KEY, azuriteConnectionString, startAzurite } from '../harness/peers/azurite';
-import { cleanUpOnError } from './contract-support';
+import { buildDriver, cleanUpOnError } from './contract-support';
 import { describeDriverContract } from './driver-contract';
 
 const CONTAINER = 'contract-azure';
-const azure = DRIVER_TYPES['storages.AzureBlobType'];
 
-async function createAzure(options: Record<string, unknown>): Promise<AzureBlobDriver> {
-  const config = { type: 'storages.AzureBlobType', container: CONTAINER, ...options };
-  azure.validate(config, "storages['storages.Azure']");
-  return (await azure.create(config, { name: 'storages.Azure', baseDir: process.cwd() })) as AzureBlobDriver;
+function createAzure(options: Record<string, unknown>): Promise<AzureBlobDriver> {
+  return buildDriver('storages.Azure', { type: 'storages.AzureBlobType', container: CONTAINER, ...options });
 }
 
 describeDriverContract('Azure Blob (Azurite)', async () => {

@@ -1,6 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import type { RawOptions } from '../../src/storage/config/option-readers';
+import { parseInstance } from '../../src/storage/drivers/driver-definitions';
+import type { StorageDriver } from '../../src/storage/drivers/storage-driver';
 
 export const MIB = 1024 * 1024;
 const BLOCK = MIB;
@@ -78,6 +81,13 @@ export function bufferStream(data: Buffer | string): Readable {
   return Readable.from([Buffer.from(data)]);
 }
 
+/** `data` streamed in chunks of `size` bytes (the last may be shorter). */
+export function chunkedStream(data: Buffer, size: number): Readable {
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < data.length; i += size) pieces.push(data.subarray(i, i + size));
+  return Readable.from(pieces);
+}
+
 export function randomData(size: number): Buffer {
   return randomBytes(size);
 }
@@ -123,4 +133,16 @@ export async function cleanUpOnError<T>(cleanup: () => Promise<void>, build: () 
     await cleanup();
     throw err;
   }
+}
+
+/**
+ * A driver built from instance options as an operator configures them, through its type's
+ * definition (options parsed, driver module loaded); `name` is the instance's element name.
+ */
+export async function buildDriver<D extends StorageDriver>(
+  name: string,
+  config: RawOptions,
+  baseDir = process.cwd(),
+): Promise<D> {
+  return (await parseInstance(config, `storages['${name}']`).create({ name, baseDir })) as D;
 }

@@ -1,20 +1,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { DRIVER_TYPES } from '../../src/storage/drivers/driver-factory';
-import type { LocalDriver } from '../../src/storage/drivers/local.driver';
+import type { LocalDriver } from '../../src/storage/drivers/local/local.driver';
+import { buildDriver } from './contract-support';
 import { describeDriverContract } from './driver-contract';
 
 describeDriverContract(
   'local disk',
   async () => {
     const root = await mkdtemp(path.join(tmpdir(), 'local-contract-'));
-    const options = { type: 'storages.LocalType', root };
-    DRIVER_TYPES['storages.LocalType'].validate(options, "storages['storages.Local']");
-    const driver = (await DRIVER_TYPES['storages.LocalType'].create(options, {
-      name: 'storages.Local',
-      baseDir: root,
-    })) as LocalDriver;
+    const driver = await buildDriver<LocalDriver>('storages.Local', { type: 'storages.LocalType', root }, root);
     return {
       driver,
       secrets: [],

@@ -1,13 +1,12 @@
 import * as http from 'node:http';
 import { Client } from 'minio';
-import { DRIVER_TYPES } from '../../src/storage/drivers/driver-factory';
-import { MinioDriver } from '../../src/storage/drivers/minio.driver';
+import { MinioDriver } from '../../src/storage/drivers/minio/minio.driver';
+import { parseMinioOptions } from '../../src/storage/drivers/minio/minio.options';
 import { startS3rver } from '../harness/peers/s3rver';
-import { cleanUpOnError } from './contract-support';
+import { buildDriver, cleanUpOnError } from './contract-support';
 import { describeDriverContract } from './driver-contract';
 
 const BUCKET = 'contract-minio';
-const minio = DRIVER_TYPES['storages.MinioType'];
 
 /** Options as an operator would write them, against s3rver at 127.0.0.1:`port`. */
 function minioOptions(port: number, extra: Record<string, unknown> = {}) {
@@ -44,16 +43,14 @@ function recordingClient(port: number): { client: Client; openUploads: () => Pro
 describeDriverContract('MinIO client (s3rver)', async () => {
   const peer = await startS3rver();
   const options = minioOptions(peer.port, { createBucket: true, partSize: 5 * 1024 * 1024 });
-  minio.validate(options, "storages['storages.Minio']");
   const { client, openUploads } = recordingClient(peer.port);
-  const driver = new MinioDriver(options, client);
+  const driver = new MinioDriver(parseMinioOptions(options, "storages['storages.Minio']"), client);
   await cleanUpOnError(peer.close, () => driver.init());
   return {
     driver,
     secrets: [],
     leftovers: openUploads,
-    unreachable: async (port, timeoutMs) =>
-      (await minio.create(minioOptions(port, { timeoutMs }), { name: 'storages.Minio', baseDir: '.' })) as MinioDriver,
+    unreachable: (port, timeoutMs) => buildDriver<MinioDriver>('storages.Minio', minioOptions(port, { timeoutMs })),
     teardown: () => peer.close(),
   };
 });

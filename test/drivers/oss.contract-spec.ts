@@ -1,26 +1,22 @@
-import { DRIVER_TYPES } from '../../src/storage/drivers/driver-factory';
-import type { OssDriver } from '../../src/storage/drivers/oss.driver';
+import type { OssDriver } from '../../src/storage/drivers/oss/oss.driver';
 import { StorageErrorCode } from '../../src/storage/errors/storage.error';
 import { startOssServer, type OssServer } from '../oss-server/oss-server';
-import { bufferStream, cleanUpOnError, readAll } from './contract-support';
+import { bufferStream, buildDriver, cleanUpOnError, readAll } from './contract-support';
 import { describeDriverContract } from './driver-contract';
 
 const BUCKET = 'contract-oss';
 const ACCESS_KEY_ID = 'LTAI-contract-id';
 const ACCESS_KEY_SECRET = 'oss-contract-secret-9f3b';
-const oss = DRIVER_TYPES['storages.OssType'];
 
-async function createOss(options: Record<string, unknown>): Promise<OssDriver> {
-  const config = {
+function createOss(options: Record<string, unknown>): Promise<OssDriver> {
+  return buildDriver('storages.Oss', {
     type: 'storages.OssType',
     bucket: BUCKET,
     accessKeyId: ACCESS_KEY_ID,
     accessKeySecret: ACCESS_KEY_SECRET,
     sldEnable: true, // path style: the test server has no per-bucket host names
     ...options,
-  };
-  oss.validate(config, "storages['storages.Oss']");
-  return (await oss.create(config, { name: 'storages.Oss', baseDir: process.cwd() })) as OssDriver;
+  });
 }
 
 describeDriverContract('Aliyun OSS (test server)', async () => {

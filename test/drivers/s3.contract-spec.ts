@@ -1,17 +1,13 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { DRIVER_TYPES } from '../../src/storage/drivers/driver-factory';
-import type { S3Driver } from '../../src/storage/drivers/s3.driver';
+import type { S3Driver } from '../../src/storage/drivers/s3/s3.driver';
 import { startS3rver } from '../harness/peers/s3rver';
-import { cleanUpOnError } from './contract-support';
+import { buildDriver, cleanUpOnError } from './contract-support';
 import { describeDriverContract } from './driver-contract';
 
 const BUCKET = 'contract-s3';
-const s3 = DRIVER_TYPES['storages.S3Type'];
 
-async function createS3(options: Record<string, unknown>): Promise<S3Driver> {
-  const config = { type: 'storages.S3Type', region: 'us-east-1', forcePathStyle: true, ...options };
-  s3.validate(config, "storages['storages.S3']");
-  return (await s3.create(config, { name: 'storages.S3', baseDir: process.cwd() })) as S3Driver;
+function createS3(options: Record<string, unknown>): Promise<S3Driver> {
+  return buildDriver('storages.S3', { type: 'storages.S3Type', region: 'us-east-1', forcePathStyle: true, ...options });
 }
 
 /**

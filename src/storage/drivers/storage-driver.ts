@@ -95,3 +95,11 @@ export interface StorageDriver {
   /** Releases clients and sockets; called on shutdown. */
   close?(): Promise<void>;
 }
+
+/** What a driver module's `createDriver` is given besides its parsed options. */
+export interface DriverContext {
+  /** The instance's element name, e.g. `storages.Default`. */
+  name: string;
+  /** Folder relative `root` options are resolved against (DATA_DIR's parent, the cwd). */
+  baseDir: string;
+}

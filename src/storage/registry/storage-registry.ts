@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ConfigError, defaultStorageName, type StorageInstanceConfig } from '../config/storage-config';
 import { isPlainObject } from '../config/load-config';
-import { driverType } from '../drivers/driver-factory';
+import { type ParsedInstance, parseInstance } from '../drivers/driver-definitions';
 import type { StorageDriver } from '../drivers/storage-driver';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import type { StorageModuleOptions } from '../options/storage.options';
@@ -15,18 +15,22 @@ export interface StorageInstance {
   driver: StorageDriver;
 }
 
-/** Checks the whole storage configuration, throwing a `ConfigError` that names the bad field. */
-export function validateStorageConfig(options: StorageModuleOptions): void {
+/**
+ * Checks the whole storage configuration, throwing a `ConfigError` that names the bad field, and
+ * returns each instance's parsed options by element name.
+ */
+export function validateStorageConfig(options: StorageModuleOptions): Map<string, ParsedInstance> {
   if (!isPlainObject(options.storages) || Object.keys(options.storages).length === 0) {
     throw new ConfigError('storages', 'at least one storage instance is required');
   }
+  const parsed = new Map<string, ParsedInstance>();
   for (const [name, config] of Object.entries(options.storages)) {
     const field = `storages['${name}']`;
     if (!/^storages\.[A-Za-z0-9_.-]+$/.test(name)) {
       throw new ConfigError(field, "instance names are element names like 'storages.MyOss'");
     }
     if (!isPlainObject(config)) throw new ConfigError(field, 'must be an object with a type');
-    driverType(config.type, field).validate(config, field);
+    parsed.set(name, parseInstance(config, field));
   }
   const fallback = defaultStorageName(options);
   if (!options.storages[fallback]) {
@@ -35,6 +39,7 @@ export function validateStorageConfig(options: StorageModuleOptions): void {
       `'${fallback}' is not a configured storage; configured: ${Object.keys(options.storages).join(', ')}`,
     );
   }
+  return parsed;
 }
 
 /** The configured storage instances, built once at start-up, looked up by element name. */
@@ -47,12 +52,11 @@ export class StorageRegistry {
   ) {}
 
   static async create(options: StorageModuleOptions): Promise<StorageRegistry> {
-    validateStorageConfig(options);
     const instances = new Map<string, StorageInstance>();
     const baseDir = options.baseDir ?? process.cwd();
-    for (const [name, config] of Object.entries(options.storages)) {
-      const driver = await driverType(config.type, `storages['${name}']`).create(config, { name, baseDir });
-      instances.set(name, { name, type: config.type, config, driver });
+    for (const [name, parsed] of validateStorageConfig(options)) {
+      const driver = await parsed.create({ name, baseDir });
+      instances.set(name, { name, type: parsed.type, config: options.storages[name], driver });
     }
     return new StorageRegistry(instances, defaultStorageName(options));
   }

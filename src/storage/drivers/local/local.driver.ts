@@ -1,19 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { addAbortSignal, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { StorageError, StorageErrorCode } from '../errors/storage.error';
-import type { GetOptions, ObjectStat, PutOptions, StorageDriver } from './storage-driver';
-
-export const LOCAL_TYPE = 'storages.LocalType';
-
-export interface LocalDriverOptions {
-  /** Folder that holds the objects; created if missing. */
-  root: string;
-  /** Base URL the folder is served from publicly (a CDN or static server), if any. */
-  publicUrl?: string;
-}
+import { StorageError, StorageErrorCode } from '../../errors/storage.error';
+import { found } from '../shared/backend-errors';
+import { bindSignal } from '../shared/deadline';
+import { publicUrlOf } from '../shared/public-url';
+import type { DriverContext, GetOptions, ObjectStat, PutOptions, StorageDriver } from '../storage-driver';
+import { LOCAL_TYPE, type LocalDriverOptions } from './local.options';
 
 /** Temp files live beside their target so the final rename is atomic; their names start so. */
 export const TEMP_PREFIX = '.~tmp.';
@@ -78,9 +73,10 @@ export class LocalDriver implements StorageDriver {
       throw StorageError.notFound(key);
     }
     const { range, signal } = options;
-    const stream = handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK });
-    if (signal) addAbortSignal(signal, stream);
-    return stream;
+    return bindSignal(
+      handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK }),
+      signal,
+    );
   }
 
   async stat(key: string): Promise<ObjectStat> {
@@ -92,13 +88,7 @@ export class LocalDriver implements StorageDriver {
   }
 
   async exists(key: string): Promise<boolean> {
-    try {
-      await this.stat(key);
-      return true;
-    } catch (err) {
-      if (err instanceof StorageError && err.code === StorageErrorCode.NOT_FOUND) return false;
-      throw err;
-    }
+    return found(this.stat(key));
   }
 
   async delete(key: string): Promise<void> {
@@ -151,9 +141,7 @@ export class LocalDriver implements StorageDriver {
   }
 
   publicUrl(key: string): string | null {
-    if (!this.options.publicUrl) return null;
-    const base = this.options.publicUrl.replace(/\/+$/, '');
-    return `${base}/${key.split('/').map(encodeURIComponent).join('/')}`;
+    return publicUrlOf(this.options.publicUrl, key);
   }
 
   private async *walk(dir: string, rel: string, temps = false): AsyncGenerator<string> {
@@ -195,6 +183,11 @@ export class LocalDriver implements StorageDriver {
     }
     return target;
   }
+}
+
+/** The driver for a configured instance, its `root` resolved against `baseDir` (its `init` runs next). */
+export function createDriver(options: LocalDriverOptions, context: DriverContext): LocalDriver {
+  return new LocalDriver({ ...options, root: path.resolve(context.baseDir, options.root) });
 }
 
 /**

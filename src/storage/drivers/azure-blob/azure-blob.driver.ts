@@ -4,19 +4,14 @@ import {
   type ContainerClient,
   type StoragePipelineOptions,
   StorageSharedKeyCredential,
-  type StorageRetryOptions,
 } from '@azure/storage-blob';
 import type { Readable } from 'node:stream';
-import { StorageError, StorageErrorCode } from '../errors/storage.error';
-import {
-  bindSignal,
-  checkExpiresIn,
-  CloudDriverBase,
-  type CloudDriverOptions,
-  MAX_SIGN_SECONDS,
-  MIB,
-  toStorageError,
-} from './driver-utils';
+import { StorageError, StorageErrorCode } from '../../errors/storage.error';
+import { toStorageError } from '../shared/backend-errors';
+import { CloudDriverBase } from '../shared/cloud-driver.base';
+import { bindSignal } from '../shared/deadline';
+import { MIB } from '../shared/multipart';
+import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
   ObjectStat,
@@ -24,23 +19,8 @@ import type {
   SignedUpload,
   SignUploadOptions,
   StorageDriver,
-} from './storage-driver';
-
-export const AZURE_BLOB_TYPE = 'storages.AzureBlobType';
-
-/** `@azure/storage-blob` options (same names), plus the container and our knobs. */
-export interface AzureBlobDriverOptions extends CloudDriverOptions {
-  /** An account connection string; signed uploads need one with an `AccountKey`. */
-  connectionString: string;
-  container: string;
-  /** The SDK's retry options; defaults keep a dead endpoint's retries within a few seconds. */
-  retryOptions?: StorageRetryOptions;
-  /** The longest one request carrying data (one block) may take; default 10 min. */
-  transferTimeoutMs?: number;
-  /** Block size for uploads (default 4 MiB) and blocks in flight (default 4): memory = product. */
-  blockSize?: number;
-  concurrency?: number;
-}
+} from '../storage-driver';
+import { AZURE_BLOB_TYPE, type AzureBlobDriverOptions } from './azure-blob.options';
 
 /**
  * Azure Blob Storage block blobs through `@azure/storage-blob`. Puts stage blocks with
@@ -168,6 +148,11 @@ export class AzureBlobDriver extends CloudDriverBase implements StorageDriver {
 
   /** The SDK's HTTP client keeps no sockets that need an explicit release. */
   async close(): Promise<void> {}
+}
+
+/** The driver for a configured instance (its `init` runs next). */
+export function createDriver(options: AzureBlobDriverOptions): AzureBlobDriver {
+  return new AzureBlobDriver(options);
 }
 
 function azureContainerClient(options: AzureBlobDriverOptions, timeoutMs: number): ContainerClient {

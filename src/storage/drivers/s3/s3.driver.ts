@@ -13,17 +13,13 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
-import {
-  bindSignal,
-  checkExpiresIn,
-  CloudDriverBase,
-  type CloudDriverOptions,
-  encodeKey,
-  MAX_SIGN_SECONDS,
-  MIB,
-  narrowToRange,
-  toStorageError,
-} from './driver-utils';
+import { toStorageError } from '../shared/backend-errors';
+import { narrowToRange } from '../shared/byte-range';
+import { CloudDriverBase } from '../shared/cloud-driver.base';
+import { bindSignal } from '../shared/deadline';
+import { MIB } from '../shared/multipart';
+import { encodeKey } from '../shared/public-url';
+import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
   ObjectStat,
@@ -31,22 +27,8 @@ import type {
   SignedUpload,
   SignUploadOptions,
   StorageDriver,
-} from './storage-driver';
-
-export const S3_TYPE = 'storages.S3Type';
-
-/** The SDK's own client options (same names), plus the bucket and our knobs. */
-export interface S3DriverOptions extends CloudDriverOptions {
-  bucket: string;
-  region?: string;
-  endpoint?: string;
-  forcePathStyle?: boolean;
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  /** Multipart part size in bytes (at least 5 MiB); default 8 MiB. */
-  partSize?: number;
-  /** Parts uploaded at once; default 4 (memory: partSize x queueSize). */
-  queueSize?: number;
-}
+} from '../storage-driver';
+import { S3_TYPE, type S3DriverOptions } from './s3.options';
 
 /**
  * AWS S3 and S3-compatible stores through `@aws-sdk/client-s3`. Puts go through lib-storage's
@@ -200,6 +182,11 @@ export class S3Driver extends CloudDriverBase implements StorageDriver {
   async close(): Promise<void> {
     this.client.destroy();
   }
+}
+
+/** The driver for a configured instance (its `init` runs next). */
+export function createDriver(options: S3DriverOptions): S3Driver {
+  return new S3Driver(options);
 }
 
 /** SDK client options from ours: explicit timeouts, checksums only where S3 requires them. */

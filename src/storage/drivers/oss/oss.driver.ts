@@ -1,15 +1,10 @@
 import OSS from 'ali-oss';
 import type { Readable } from 'node:stream';
-import {
-  bindSignal,
-  checkExpiresIn,
-  CloudDriverBase,
-  type CloudDriverOptions,
-  MAX_SIGN_SECONDS,
-  MIB,
-  multipartUpload,
-  toStorageError,
-} from './driver-utils';
+import { toStorageError } from '../shared/backend-errors';
+import { CloudDriverBase } from '../shared/cloud-driver.base';
+import { bindSignal } from '../shared/deadline';
+import { MIB, multipartUpload } from '../shared/multipart';
+import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
   ObjectStat,
@@ -17,29 +12,8 @@ import type {
   SignedUpload,
   SignUploadOptions,
   StorageDriver,
-} from './storage-driver';
-
-export const OSS_TYPE = 'storages.OssType';
-
-/** `ali-oss` client options (same names), plus the bucket and our knobs. */
-export interface OssDriverOptions extends CloudDriverOptions {
-  accessKeyId: string;
-  accessKeySecret: string;
-  stsToken?: string;
-  bucket: string;
-  region?: string;
-  endpoint?: string;
-  secure?: boolean;
-  internal?: boolean;
-  /** `endpoint` is a custom domain bound to the bucket. */
-  cname?: boolean;
-  /** Path-style requests (`/bucket/key`) on `endpoint`, for OSS-compatible servers. */
-  sldEnable?: boolean;
-  /** The longest one request carrying data (a small PUT or one part) may take; default 10 min. */
-  transferTimeoutMs?: number;
-  /** Multipart part size in bytes (at least 100 KiB); default 8 MiB, held in memory per upload. */
-  partSize?: number;
-}
+} from '../storage-driver';
+import { OSS_TYPE, type OssDriverOptions } from './oss.options';
 
 /**
  * Aliyun OSS through `ali-oss`, V1 signatures. A body that fits in one part is sent with a single
@@ -168,6 +142,11 @@ export class OssDriver extends CloudDriverBase implements StorageDriver {
 
   /** ali-oss keeps no sockets of its own beyond its shared agent; nothing to release. */
   async close(): Promise<void> {}
+}
+
+/** The driver for a configured instance (its `init` runs next). */
+export function createDriver(options: OssDriverOptions): OssDriver {
+  return new OssDriver(options);
 }
 
 function ossClientOptions(options: OssDriverOptions, timeoutMs: number): OSS.Options {

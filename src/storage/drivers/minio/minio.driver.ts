@@ -2,17 +2,12 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Readable } from 'node:stream';
 import { Client, type ClientOptions } from 'minio';
-import {
-  bindSignal,
-  checkExpiresIn,
-  CloudDriverBase,
-  type CloudDriverOptions,
-  MAX_SIGN_SECONDS,
-  MIB,
-  multipartUpload,
-  narrowToRange,
-  toStorageError,
-} from './driver-utils';
+import { toStorageError } from '../shared/backend-errors';
+import { narrowToRange } from '../shared/byte-range';
+import { CloudDriverBase } from '../shared/cloud-driver.base';
+import { bindSignal } from '../shared/deadline';
+import { MIB, multipartUpload } from '../shared/multipart';
+import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
   ObjectStat,
@@ -20,24 +15,8 @@ import type {
   SignedUpload,
   SignUploadOptions,
   StorageDriver,
-} from './storage-driver';
-
-export const MINIO_TYPE = 'storages.MinioType';
-
-/** The `minio` client's own options (same names), plus the bucket and our knobs. */
-export interface MinioDriverOptions extends CloudDriverOptions {
-  endPoint: string;
-  port?: number;
-  useSSL?: boolean;
-  accessKey?: string;
-  secretKey?: string;
-  sessionToken?: string;
-  region?: string;
-  pathStyle?: boolean;
-  bucket: string;
-  /** Multipart part size in bytes (at least 5 MiB); default 16 MiB, held in memory per upload. */
-  partSize?: number;
-}
+} from '../storage-driver';
+import { MINIO_TYPE, type MinioDriverOptions } from './minio.options';
 
 /**
  * MinIO (and other S3 servers) through the `minio` client.
@@ -173,6 +152,11 @@ export class MinioDriver extends CloudDriverBase implements StorageDriver {
 
   /** The client keeps no pool of its own beyond Node's global agent; nothing to release. */
   async close(): Promise<void> {}
+}
+
+/** The driver for a configured instance (its `init` runs next). */
+export function createDriver(options: MinioDriverOptions): MinioDriver {
+  return new MinioDriver(options);
 }
 
 /** SDK client options from ours; HTTPS unless `useSSL: false`, as the client itself defaults. */

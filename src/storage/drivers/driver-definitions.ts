@@ -1,0 +1,82 @@
+import type { RawOptions } from '../config/option-readers';
+import { ConfigError } from '../config/storage-config';
+import { AZURE_BLOB_TYPE, type AzureBlobInstanceOptions, parseAzureBlobOptions } from './azure-blob/azure-blob.options';
+import { LOCAL_TYPE, type LocalInstanceOptions, parseLocalOptions } from './local/local.options';
+import { MEMORY_TYPE, type MemoryInstanceOptions, parseMemoryOptions } from './memory/memory.options';
+import { MINIO_TYPE, type MinioInstanceOptions, parseMinioOptions } from './minio/minio.options';
+import { OSS_TYPE, type OssInstanceOptions, parseOssOptions } from './oss/oss.options';
+import { parseS3Options, S3_TYPE, type S3InstanceOptions } from './s3/s3.options';
+import type { DriverContext, StorageDriver } from './storage-driver';
+
+/** A storage instance's options as a host writes them, told apart by `type`. */
+export type StorageInstanceOptions =
+  | LocalInstanceOptions
+  | S3InstanceOptions
+  | MinioInstanceOptions
+  | OssInstanceOptions
+  | AzureBlobInstanceOptions
+  | MemoryInstanceOptions;
+
+/** A storage type element name: `storages.LocalType`, `storages.S3Type`, ... */
+export type StorageType = StorageInstanceOptions['type'];
+
+/** What a driver module exports for its definition. */
+export interface DriverModule<O> {
+  /** A driver for `options`, not started yet: its `init` (making a root folder or bucket) runs next. */
+  createDriver(options: O, context: DriverContext): StorageDriver & { init?(): Promise<void> };
+}
+
+/**
+ * How one storage type element is read and built. `load` imports the driver module, and so its
+ * SDK, only when an instance of the type is created.
+ */
+export interface DriverDefinition<O> {
+  /** A new resolved options object; throws `ConfigError` naming `${field}.<option>` when one is wrong. */
+  parse(raw: RawOptions, field: string): O;
+  load(): Promise<DriverModule<O>>;
+}
+
+/** Each type element's definition, typed by its driver's resolved options. */
+type DefinitionsByType = {
+  [T in StorageType]: DriverDefinition<Omit<Extract<StorageInstanceOptions, { type: T }>, 'type'>>;
+};
+
+export const DRIVER_DEFINITIONS: DefinitionsByType = {
+  [LOCAL_TYPE]: { parse: parseLocalOptions, load: () => import('./local/local.driver') },
+  [S3_TYPE]: { parse: parseS3Options, load: () => import('./s3/s3.driver') },
+  [MINIO_TYPE]: { parse: parseMinioOptions, load: () => import('./minio/minio.driver') },
+  [OSS_TYPE]: { parse: parseOssOptions, load: () => import('./oss/oss.driver') },
+  [AZURE_BLOB_TYPE]: { parse: parseAzureBlobOptions, load: () => import('./azure-blob/azure-blob.driver') },
+  // Objects in process memory, for hosts' tests.
+  [MEMORY_TYPE]: { parse: parseMemoryOptions, load: () => import('./memory/memory.driver') },
+};
+
+/** One configured instance, its options parsed; `create` loads its driver module, builds and starts it. */
+export interface ParsedInstance {
+  type: StorageType;
+  create(context: DriverContext): Promise<StorageDriver>;
+}
+
+/**
+ * Parses the options of the instance configured at `field` by its `type`. Throws a `ConfigError`
+ * naming `${field}.type` for an unknown type, or the bad option.
+ */
+export function parseInstance(raw: RawOptions, field: string): ParsedInstance {
+  const type = raw.type;
+  if (typeof type !== 'string' || !Object.hasOwn(DRIVER_DEFINITIONS, type)) {
+    throw new ConfigError(
+      `${field}.type`,
+      `unknown storage type ${JSON.stringify(type)}; known types: ${Object.keys(DRIVER_DEFINITIONS).join(', ')}`,
+    );
+  }
+  const definition: DriverDefinition<unknown> = DRIVER_DEFINITIONS[type as StorageType];
+  const options = definition.parse(raw, field);
+  return {
+    type: type as StorageType,
+    async create(context) {
+      const driver = (await definition.load()).createDriver(options, context);
+      await driver.init?.();
+      return driver;
+    },
+  };
+}
