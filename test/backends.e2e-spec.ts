@@ -1,11 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { startAzurite, type AzurePeer } from './harness/peers/azurite';
 import { startS3rver, type S3Peer } from './harness/peers/s3rver';
 import { binaryParser } from './harness/images';
 import { azureInstance, s3Instance } from './harness/peers/instances';
 import { createTestApp, type TestApp } from './harness/test-app';
-
-const md5 = (data: Buffer | string) => createHash('md5').update(data).digest('hex');
+import { md5 } from './harness/util';
 
 /**
  * The HTTP API, unchanged, against each kind of backend: local disk, S3 (s3rver) and Azure Blob

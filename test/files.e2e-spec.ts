@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { binaryParser } from './harness/images';
 import { createTestApp, listFiles, OTHER_TOKEN, type TestApp } from './harness/test-app';
-
-const md5 = (data: Buffer | string) => createHash('md5').update(data).digest('hex');
+import { enc, eventually, md5 } from './harness/util';
 
 describe('files API (upload, download, meta, list, delete)', () => {
   let t: TestApp;
@@ -18,7 +16,6 @@ describe('files API (upload, download, meta, list, delete)', () => {
   afterAll(() => t.close());
 
   const key = (name: string) => `${t.prefix}/${name}`;
-  const enc = (k: string) => k.split('/').map(encodeURIComponent).join('/');
 
   it('uploads multipart, downloads the same bytes, serves meta, then deletes', async () => {
     const data = Buffer.from('hello, storage\n');
@@ -272,7 +269,7 @@ describe('files API (upload, download, meta, list, delete)', () => {
     it('an aborted upload leaves no temp file and no record', async () => {
       const before = listFiles(root);
       await abortedUpload(t, `/storage/files/${enc(key('aborted.bin'))}`, 60 * 1024, 20 * 1024);
-      await waitFor(() => listFiles(root).length === before.length);
+      await eventually(() => listFiles(root).length === before.length);
       expect(listFiles(root)).toEqual(before);
       await t.http
         .get(`/storage/meta/${enc(key('aborted.bin'))}`)
@@ -333,9 +330,4 @@ function abortedUpload(t: TestApp, url: string, declared: number, sent: number):
       }, 100);
     });
   });
-}
-
-async function waitFor(check: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
 }

@@ -1,11 +1,8 @@
-import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { FileEntity } from '../src/storage/database/entities/file.entity';
 import { binaryParser, transparentPng } from './harness/images';
 import { createTestApp, type TestApp } from './harness/test-app';
-
-const md5 = (data: Buffer | string) => createHash('md5').update(data).digest('hex');
-const enc = (k: string) => k.split('/').map(encodeURIComponent).join('/');
+import { enc, md5 } from './harness/util';
 
 describe('preview and download over HTTP: one response layer', () => {
   let t: TestApp;

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { startOssServer, type OssServer } from './oss-server/oss-server';
 import { startAzurite, type AzurePeer } from './harness/peers/azurite';
@@ -6,8 +6,8 @@ import { startS3rver, type S3Peer } from './harness/peers/s3rver';
 import { binaryParser } from './harness/images';
 import { azureInstance, s3Instance } from './harness/peers/instances';
 import { createTestApp, type TestApp } from './harness/test-app';
+import { md5 } from './harness/util';
 
-const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
 const OSS_ID = 'LTAI-e2e-id';
 const OSS_SECRET = 'oss-e2e-secret';
 

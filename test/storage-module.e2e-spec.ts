@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Injectable, Module, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,8 +12,7 @@ import { dataSourceOptions } from '../src/app/database';
 import { setupStorageApp } from '../src/app/setup-app';
 import { StorageModule, StorageService, type StorageModuleOptions } from '../src/storage';
 import { storageDriverToken } from '../src/storage/module/storage.constants';
-
-const md5 = (data: Buffer | string) => createHash('md5').update(data).digest('hex');
+import { md5 } from './harness/util';
 
 /** A host application's own guard: trusts an `X-User` header (for the test only). */
 @Injectable()

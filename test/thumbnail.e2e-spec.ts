@@ -7,8 +7,7 @@ import { ThumbnailEntity } from '../src/storage/database/entities/thumbnail.enti
 import { ThumbnailService } from '../src/storage/thumbnails/thumbnail.service';
 import { animatedGif, binaryParser, photoJpeg, pixelBombPng, rotatedJpeg, transparentPng } from './harness/images';
 import { createTestApp, listFiles, type TestApp } from './harness/test-app';
-
-const enc = (k: string) => k.split('/').map(encodeURIComponent).join('/');
+import { enc } from './harness/util';
 
 describe('thumbnails over HTTP', () => {
   let t: TestApp;

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import type { Repository } from 'typeorm';
 import type { ByteRange, SignedUpload } from './drivers/storage-driver';
 import { StorageError, StorageErrorCode } from './errors/storage.error';
-import type { FileRecord } from './records/file-record';
+import type { FileRecord } from './database/file-record';
 import { FileEntity } from './database/entities/file.entity';
 import type { FileResponse } from './serving/file-response';
 import { normalizeKey } from './keys/keys';

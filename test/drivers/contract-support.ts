@@ -92,15 +92,7 @@ export function randomData(size: number): Buffer {
   return randomBytes(size);
 }
 
-/** Resolves when `check` returns true, polling; rejects with `message` after `timeoutMs`. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs = 3000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+export { eventually } from '../harness/util';
 
 /**
  * A TCP server on 127.0.0.1 that accepts connections and never answers: a backend that hangs.

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,10 +23,7 @@ export class FakeClock implements Clock {
   }
 }
 
-export const md5 = (data: Buffer | string): string => createHash('md5').update(data).digest('hex');
-
-/** `a/b c.txt` → `a/b%20c.txt`, for URLs. */
-export const enc = (key: string): string => key.split('/').map(encodeURIComponent).join('/');
+export { enc, md5 } from './util';
 
 /** What the database holds for one key of the default instance. */
 export async function keyState(t: TestApp, key: string, storage = 'storages.Default') {

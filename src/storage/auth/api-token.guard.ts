@@ -1,9 +1,8 @@
-import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
-import { STORAGE_MODULE_OPTIONS } from '../module/storage.module-definition';
-import type { StorageModuleOptions } from '../options/storage.options';
+import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
 /** Who made the request, as guards leave it on `req.user`. */
 export interface StorageUser {
@@ -18,8 +17,11 @@ export interface StorageUser {
 export class ApiTokenGuard implements CanActivate {
   private readonly tokens: Array<{ name: string; digest: Buffer }>;
 
-  constructor(@Inject(STORAGE_MODULE_OPTIONS) options: StorageModuleOptions) {
-    this.tokens = Object.entries(options.apiTokens ?? {}).map(([name, token]) => ({ name, digest: sha256(token) }));
+  constructor(@InjectStorageOptions() options: ResolvedStorageOptions) {
+    this.tokens = Object.entries(options.given.apiTokens ?? {}).map(([name, token]) => ({
+      name,
+      digest: sha256(token),
+    }));
   }
 
   canActivate(context: ExecutionContext): boolean {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { IS_PUBLIC_KEY, STORAGE_AUTH_GUARD } from '../module/storage.constants';
+import { IS_PUBLIC_KEY, STORAGE_AUTH_GUARD } from './auth.constants';
 
 /**
  * What the storage controllers use: lets `@Public()` routes through and hands every other

@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { CurrentUser } from '../auth/user.decorator';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
 import { StorageError } from '../errors/storage.error';
-import type { FileRecord } from '../records/file-record';
+import type { FileRecord } from '../database/file-record';
 import { StorageService } from '../storage.service';
 import { readMultipartUpload, readRawUpload } from './upload-request';
 import { FilePath } from './path-param';

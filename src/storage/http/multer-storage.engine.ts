@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import type { StorageEngine } from 'multer';
 import type { Readable } from 'node:stream';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
-import type { FileRecord } from '../records/file-record';
+import type { FileRecord } from '../database/file-record';
 import type { StorageService } from '../storage.service';
 import { uploadFields } from './upload-fields';
 

@@ -5,7 +5,7 @@ import { StorageAuthGuard } from '../auth/storage-auth.guard';
 import { CurrentUser } from '../auth/user.decorator';
 import type { SignedUpload } from '../drivers/storage-driver';
 import { StorageError } from '../errors/storage.error';
-import type { FileRecord } from '../records/file-record';
+import type { FileRecord } from '../database/file-record';
 import { SignedUploadService } from '../signing/signed-upload.service';
 import { StorageService } from '../storage.service';
 import { FilePath } from './path-param';

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import multer from 'multer';
 import { PassThrough, type Readable } from 'node:stream';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
-import type { FileRecord } from '../records/file-record';
+import type { FileRecord } from '../database/file-record';
 import type { StorageService } from '../storage.service';
 import { ServiceStorageEngine, type StoredPart } from './multer-storage.engine';
 import { UPLOAD_FIELD_NAMES, uploadFields } from './upload-fields';

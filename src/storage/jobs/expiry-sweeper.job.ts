@@ -9,10 +9,10 @@ import {
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { ConfigError } from '../config/storage-config';
-import { STORAGE_MODULE_OPTIONS } from '../module/storage.module-definition';
-import type { StorageModuleOptions } from '../options/storage.options';
 import { LifecycleService } from './lifecycle.service';
 import { ObjectLedger } from '../ledger/object-ledger';
+import { Clock } from '../ledger/clock';
+import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
 /**
  * The scheduled sweeper: on `lifecycle.sweepCron`, removes expired files (`sweepExpired`) and,
@@ -30,14 +30,15 @@ export class ExpirySweeperJob implements OnApplicationBootstrap, OnModuleDestroy
   private running?: Promise<void>;
 
   constructor(
+    @Inject(Clock) private readonly clock: Clock,
     private readonly lifecycle: LifecycleService,
     private readonly objects: ObjectLedger,
-    @Inject(STORAGE_MODULE_OPTIONS) private readonly options: StorageModuleOptions,
+    @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
     @Optional() private readonly scheduler?: SchedulerRegistry,
   ) {}
 
   onApplicationBootstrap(): void {
-    const { sweepEnabled, sweepCron } = this.objects.lifecycle;
+    const { sweepEnabled, sweepCron } = this.options.lifecycle;
     if (!sweepEnabled) {
       this.logger.log('the expiry sweeper is switched off (lifecycle.sweepEnabled)');
       return;
@@ -46,7 +47,7 @@ export class ExpirySweeperJob implements OnApplicationBootstrap, OnModuleDestroy
       // Asked for explicitly, a missing scheduler is a configuration error; by default (a host
       // that uses the module as a library) the host may run LifecycleService itself.
       const problem = 'the sweeper needs ScheduleModule.forRoot() in the application; import it, or switch it off';
-      if (this.options.lifecycle?.sweepEnabled === true) throw new ConfigError('lifecycle.sweepEnabled', problem);
+      if (this.options.given.lifecycle?.sweepEnabled === true) throw new ConfigError('lifecycle.sweepEnabled', problem);
       this.logger.warn(`expiry sweeper not scheduled: ${problem}`);
       return;
     }
@@ -80,8 +81,8 @@ export class ExpirySweeperJob implements OnApplicationBootstrap, OnModuleDestroy
   private async sweep(): Promise<void> {
     try {
       await this.lifecycle.sweepExpired();
-      const { reconcileEnabled, reconcileIntervalSeconds } = this.objects.lifecycle;
-      const now = this.objects.clock.now();
+      const { reconcileEnabled, reconcileIntervalSeconds } = this.options.lifecycle;
+      const now = this.clock.now();
       if (reconcileEnabled && now - this.lastReconcile >= reconcileIntervalSeconds * 1000) {
         this.lastReconcile = now;
         await this.lifecycle.reconcile();

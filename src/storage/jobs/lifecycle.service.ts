@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { LessThan, type Repository } from 'typeorm';
 import { FileEntity } from '../database/entities/file.entity';
@@ -7,6 +7,9 @@ import { ObjectPurger } from '../purge/object-purger';
 import { SKIPPED } from '../ledger/key-locks';
 import { ObjectLedger } from '../ledger/object-ledger';
 import { Reconciler, type ReconcileReport } from './reconciler';
+import { Clock } from '../ledger/clock';
+import { KeyLocks } from '../ledger/key-locks';
+import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
 export interface SweptFile {
   id: number;
@@ -54,6 +57,9 @@ export class LifecycleService implements OnApplicationBootstrap {
   private readonly logger = new Logger(LifecycleService.name);
 
   constructor(
+    @Inject(Clock) private readonly clock: Clock,
+    private readonly locks: KeyLocks,
+    @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
     private readonly objects: ObjectLedger,
     private readonly reconciler: Reconciler,
     private readonly purger: ObjectPurger,
@@ -66,7 +72,7 @@ export class LifecycleService implements OnApplicationBootstrap {
    * process, or with another process of this host, are released at once, not waited out.
    */
   onApplicationBootstrap(): void {
-    if (this.objects.lifecycle.purgeIntervalSeconds <= 0) return;
+    if (this.options.lifecycle.purgeIntervalSeconds <= 0) return;
     this.reconciler.releaseStalePins().catch((err: unknown) => {
       this.logger.error(`releasing uploads of dead processes: ${String(err)}`);
     });
@@ -82,20 +88,20 @@ export class LifecycleService implements OnApplicationBootstrap {
       failed: 0,
       grantsRemoved: 0,
     };
-    const now = this.objects.clock.now();
-    const { batchSize } = this.objects.lifecycle;
+    const now = this.clock.now();
+    const { batchSize } = this.options.lifecycle;
     for (let after = ''; ;) {
       const batch = await this.expiredKeys(now, after, batchSize, options.storage);
       for (const candidate of batch) await this.sweepKey(candidate, report);
       if (batch.length < batchSize) break;
       after = batch[batch.length - 1].keyHash;
     }
-    const graceMs = this.objects.lifecycle.orphanGraceSeconds * 1000;
+    const graceMs = this.options.lifecycle.orphanGraceSeconds * 1000;
     const stale = {
       expiresAt: LessThan(now - graceMs),
       ...(options.storage ? { storeFullName: options.storage } : {}),
     };
-    const grants = await this.objects.locks.exclusive(() => this.grants.delete(stale));
+    const grants = await this.locks.exclusive(() => this.grants.delete(stale));
     report.grantsRemoved = grants.affected ?? 0;
     const purged = await this.purger.purgeDue(options.storage);
     report.retiredRemoved = purged.removed;

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { In, LessThan, Like, MoreThan } from 'typeorm';
 import type { ObjectStat, StorageDriver } from '../drivers/storage-driver';
 import { FileEntity } from '../database/entities/file.entity';
@@ -13,6 +13,11 @@ import { RetiredObjectEntity } from '../database/entities/retired-object.entity'
 import { StorageObjectEntity } from '../database/entities/storage-object.entity';
 import { UploadClaims } from '../upload/upload-claims';
 import { UploadPinEntity } from '../database/entities/upload-pin.entity';
+import { Clock } from '../ledger/clock';
+import { KeyLocks } from '../ledger/key-locks';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
 export interface MissingObject {
   storage: string;
@@ -55,6 +60,10 @@ export class Reconciler {
   private readonly logger = new Logger(Reconciler.name);
 
   constructor(
+    @Inject(Clock) private readonly clock: Clock,
+    private readonly locks: KeyLocks,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
     private readonly objects: ObjectLedger,
     private readonly registry: StorageRegistry,
     private readonly thumbnails: ThumbnailService,
@@ -91,7 +100,7 @@ export class Reconciler {
   }
 
   private get graceLimit(): number {
-    return this.objects.clock.now() - this.objects.lifecycle.orphanGraceSeconds * 1000;
+    return this.clock.now() - this.options.lifecycle.orphanGraceSeconds * 1000;
   }
 
   /**
@@ -100,8 +109,8 @@ export class Reconciler {
    * retired and removed. Only `storage`'s keys, when given.
    */
   async releaseStalePins(storage?: string): Promise<number> {
-    const manager = this.objects.dataSource.manager;
-    const staleBefore = this.objects.clock.now() - this.objects.lifecycle.uploadLeaseSeconds * 1000;
+    const manager = this.dataSource.manager;
+    const staleBefore = this.clock.now() - this.options.lifecycle.uploadLeaseSeconds * 1000;
     // Pins of this host's processes: a `_` or `%` in the host name only widens the candidates.
     const host = PROCESS_IDENTITY.slice(0, PROCESS_IDENTITY.indexOf('/') + 1);
     const candidates = await manager.find(UploadPinEntity, {
@@ -113,8 +122,7 @@ export class Reconciler {
       const row = await manager.findOne(StorageObjectEntity, { where: { keyHash: pin.keyHash } });
       if (storage && row?.storeFullName !== storage) continue;
       if (!row) {
-        released +=
-          (await this.objects.locks.exclusive(() => manager.delete(UploadPinEntity, { id: pin.id }))).affected ?? 0;
+        released += (await this.locks.exclusive(() => manager.delete(UploadPinEntity, { id: pin.id }))).affected ?? 0;
         continue;
       }
       const before = await manager.count(UploadPinEntity, { where: { keyHash: pin.keyHash } });
@@ -127,7 +135,7 @@ export class Reconciler {
   }
 
   private async reconcileInstance(instance: StorageInstance, report: ReconcileReport): Promise<void> {
-    const listedFrom = this.objects.clock.now();
+    const listedFrom = this.clock.now();
     const stored = new Map<string, number>();
     let page: ObjectStat[] = [];
     let derived: ObjectStat[] = [];
@@ -160,7 +168,7 @@ export class Reconciler {
    * period: removed, after a re-check under the object key's lock.
    */
   private async removeOrphans(instance: StorageInstance, page: ObjectStat[], report: ReconcileReport) {
-    const manager = this.objects.dataSource.manager;
+    const manager = this.dataSource.manager;
     const hashes = page.map((o) => keyHash(instance.name, o.key));
     const known = new Set<string>();
     const select = { keyHash: true } as const;
@@ -174,7 +182,7 @@ export class Reconciler {
     for (const object of page) {
       const hash = keyHash(instance.name, object.key);
       if (known.has(hash) || object.lastModified.getTime() >= this.graceLimit) continue;
-      const removed = await this.objects.locks.run(this.objects.ref(instance.name, object.key), async (locked) => {
+      const removed = await this.locks.run(this.objects.ref(instance.name, object.key), async (locked) => {
         if (!locked.created) return false;
         await locked.manager.delete(StorageObjectEntity, { id: locked.row.id });
         if ((await this.objects.mentions(locked.manager, hash)) > 0) return false;
@@ -190,7 +198,7 @@ export class Reconciler {
   private async removeOrphanDerivatives(instance: StorageInstance, page: ObjectStat[], report: ReconcileReport) {
     if (page.length === 0) return [];
     const hashes = [...new Set(page.map((o) => o.key.split('/')[1] ?? ''))];
-    const rows = await this.objects.dataSource.manager.find(FileEntity, {
+    const rows = await this.dataSource.manager.find(FileEntity, {
       select: { objectHash: true, md5: true },
       where: { objectHash: In(hashes) },
     });
@@ -210,7 +218,7 @@ export class Reconciler {
     listedFrom: number,
     report: ReconcileReport,
   ) {
-    const manager = this.objects.dataSource.manager;
+    const manager = this.dataSource.manager;
     const missing = new Map<string, MissingObject>();
     const mismatched = new Set<string>();
     for (let after = 0; ;) {
@@ -245,7 +253,7 @@ export class Reconciler {
 
   /** Key rows with no record and no upload, untouched for the grace period: dropped. */
   private async collectUnusedKeys(instance: StorageInstance): Promise<void> {
-    const manager = this.objects.dataSource.manager;
+    const manager = this.dataSource.manager;
     for (let after = 0; ;) {
       const rows = await manager.find(StorageObjectEntity, {
         where: { storeFullName: instance.name, id: MoreThan(after), updatedAt: LessThan(this.graceLimit) },

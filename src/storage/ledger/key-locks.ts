@@ -1,4 +1,6 @@
-import { Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Clock } from './clock';
 import type { DataSource, EntityManager } from 'typeorm';
 import { StorageObjectEntity } from '../database/entities/storage-object.entity';
 
@@ -38,14 +40,15 @@ const RETRYABLE_ERRNO = new Set([1213, 1205, 1062]);
  * Work that touches a backend inside the lock (`ObjectPurger` removing a shared object) does so
  * before the commit on both databases: a failed removal rolls the step back and is retried.
  */
+@Injectable()
 export class KeyLocks {
   private readonly logger = new Logger(KeyLocks.name);
   private readonly mysql: boolean;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly dataSource: DataSource,
-    private readonly now: () => number,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(Clock) private readonly clock: Clock,
   ) {
     const type = dataSource.options.type;
     this.mysql = type === 'mysql' || type === 'mariadb';
@@ -123,7 +126,7 @@ export class KeyLocks {
   }
 
   private insertRow(manager: EntityManager, ref: ObjectRef): Promise<StorageObjectEntity> {
-    const now = this.now();
+    const now = this.clock.now();
     return manager.save(
       manager.create(StorageObjectEntity, {
         keyHash: ref.keyHash,

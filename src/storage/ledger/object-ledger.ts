@@ -3,11 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { FileEntity } from '../database/entities/file.entity';
 import { md5Hex } from '../keys/keys';
-import { STORAGE_MODULE_OPTIONS } from '../module/storage.module-definition';
-import type { StorageModuleOptions } from '../options/storage.options';
 import { Clock } from './clock';
 import { KeyLocks, type LockedKey, type ObjectRef, type SKIPPED } from './key-locks';
-import { resolveLifecycleOptions, type ResolvedLifecycleOptions } from '../options/lifecycle.options';
 import { RetiredObjectEntity } from '../database/entities/retired-object.entity';
 import { StorageObjectEntity } from '../database/entities/storage-object.entity';
 import { UploadPinEntity } from '../database/entities/upload-pin.entity';
@@ -55,17 +52,11 @@ export type RecordSelector = { ids: number[] } | { expired: true } | { all: true
  */
 @Injectable()
 export class ObjectLedger {
-  readonly lifecycle: ResolvedLifecycleOptions;
-  readonly locks: KeyLocks;
-
   constructor(
-    @InjectDataSource() readonly dataSource: DataSource,
-    @Inject(Clock) readonly clock: Clock,
-    @Inject(STORAGE_MODULE_OPTIONS) options: StorageModuleOptions,
-  ) {
-    this.lifecycle = resolveLifecycleOptions(options.lifecycle);
-    this.locks = new KeyLocks(dataSource, () => clock.now());
-  }
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(Clock) private readonly clock: Clock,
+    private readonly locks: KeyLocks,
+  ) {}
 
   ref(storeFullName: string, name: string): ObjectRef {
     return { storeFullName, name, keyHash: keyHash(storeFullName, name) };

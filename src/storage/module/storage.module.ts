@@ -7,7 +7,8 @@ import { FileEntity } from '../database/entities/file.entity';
 import { AdminController } from '../http/admin.controller';
 import { FilesController } from '../http/files.controller';
 import { LifecycleService } from '../jobs/lifecycle.service';
-import { lifecycleEntities, lifecycleProviders } from './lifecycle.providers';
+import { lifecycleEntities } from '../database/entities';
+import { lifecycleProviders } from './lifecycle.providers';
 import { PreviewController } from '../http/preview.controller';
 import { SignController } from '../http/sign.controller';
 import { PreviewService } from '../serving/preview.service';
@@ -17,6 +18,7 @@ import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
   OPTIONS_TYPE,
+  STORAGE_MODULE_OPTIONS,
   type StorageModuleExtras,
 } from './storage.module-definition';
 import { authGuardProvider, instanceProviders, storageRegistryProvider } from './storage.providers';
@@ -24,6 +26,8 @@ import { SignedUploadService } from '../signing/signed-upload.service';
 import { UploadGrants } from '../signing/upload-grants';
 import { StorageRegistry } from '../registry/storage-registry';
 import { StorageService } from '../storage.service';
+import { resolveStorageOptions, STORAGE_OPTIONS } from '../options/resolved-options';
+import type { StorageModuleOptions } from '../options/storage.options';
 import { UploadService } from '../upload/upload.service';
 import { FileRecords } from '../records/file-records';
 
@@ -59,6 +63,11 @@ export class StorageModule extends ConfigurableModuleClass {
         ...(base.providers ?? []),
         storageRegistryProvider,
         { provide: STORAGE_ROUTE_PREFIX, useValue: prefix },
+        {
+          provide: STORAGE_OPTIONS,
+          inject: [STORAGE_MODULE_OPTIONS],
+          useFactory: (options: StorageModuleOptions) => resolveStorageOptions(options, prefix),
+        },
         authGuardProvider(extras),
         StorageAuthGuard,
         PreviewService,

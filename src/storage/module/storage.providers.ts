@@ -1,6 +1,7 @@
 import { Inject, type FactoryProvider, type Provider } from '@nestjs/common';
 import { ApiTokenGuard } from '../auth/api-token.guard';
-import { STORAGE_AUTH_GUARD, storageDriverToken } from './storage.constants';
+import { STORAGE_AUTH_GUARD } from '../auth/auth.constants';
+import { storageDriverToken } from './storage.constants';
 import { STORAGE_MODULE_OPTIONS, type StorageModuleExtras } from './storage.module-definition';
 import type { StorageModuleOptions } from '../options/storage.options';
 import { StorageRegistry } from '../registry/storage-registry';

@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { In } from 'typeorm';
 import { FileEntity } from '../database/entities/file.entity';
 import { SKIPPED } from '../ledger/key-locks';
@@ -8,6 +8,11 @@ import { StorageObjectEntity } from '../database/entities/storage-object.entity'
 import { UploadPinEntity } from '../database/entities/upload-pin.entity';
 import { ThumbnailService } from '../thumbnails/thumbnail.service';
 import { StorageRegistry, type StorageInstance } from '../registry/storage-registry';
+import { Clock } from '../ledger/clock';
+import { KeyLocks } from '../ledger/key-locks';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
 export interface PurgeReport {
   /** Objects removed from their backend (with their derivatives). */
@@ -36,13 +41,17 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
   private running: Promise<unknown> = Promise.resolve();
 
   constructor(
+    @Inject(Clock) private readonly clock: Clock,
+    private readonly locks: KeyLocks,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
     private readonly ledger: ObjectLedger,
     private readonly registry: StorageRegistry,
     private readonly thumbnails: ThumbnailService,
   ) {}
 
   onApplicationBootstrap(): void {
-    const seconds = this.ledger.lifecycle.purgeIntervalSeconds;
+    const seconds = this.options.lifecycle.purgeIntervalSeconds;
     if (seconds <= 0) return;
     const tick = () => {
       this.running = this.purgeDue()
@@ -64,7 +73,7 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
   async purge(ids: number[]): Promise<PurgeReport> {
     const report: PurgeReport = { removed: 0, revived: 0, failed: 0 };
     if (ids.length === 0) return report;
-    const rows = await this.ledger.dataSource.getRepository(RetiredObjectEntity).find({ where: { id: In(ids) } });
+    const rows = await this.dataSource.getRepository(RetiredObjectEntity).find({ where: { id: In(ids) } });
     for (const row of rows) await this.purgeRow(row, report);
     return report;
   }
@@ -73,8 +82,8 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
   async purgeDue(storage?: string): Promise<PurgeReport> {
     const report: PurgeReport = { removed: 0, revived: 0, failed: 0 };
     const stores = storage ? [this.registry.get(storage).name] : this.registry.names();
-    const repo = this.ledger.dataSource.getRepository(RetiredObjectEntity);
-    const now = this.ledger.clock.now();
+    const repo = this.dataSource.getRepository(RetiredObjectEntity);
+    const now = this.clock.now();
     for (let afterId = 0; ;) {
       const rows = await repo
         .createQueryBuilder('r')
@@ -101,7 +110,7 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   private async purgeRow(row: RetiredObjectEntity, report: PurgeReport): Promise<void> {
-    const now = this.ledger.clock.now();
+    const now = this.clock.now();
     if (row.removeAfter > now || !this.registry.names().includes(row.storeFullName)) return;
     const instance = this.registry.get(row.storeFullName);
     try {
@@ -112,9 +121,7 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
         return;
       }
       await this.removeObject(instance, row.objectKey, row.objectHash);
-      await this.ledger.locks.exclusive(() =>
-        this.ledger.dataSource.getRepository(RetiredObjectEntity).delete({ id: row.id }),
-      );
+      await this.locks.exclusive(() => this.dataSource.getRepository(RetiredObjectEntity).delete({ id: row.id }));
       report.removed += 1;
     } catch (err) {
       report.failed += 1;
@@ -128,14 +135,14 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
    */
   private async purgeShared(instance: StorageInstance, row: RetiredObjectEntity) {
     const ref = this.ledger.ref(row.storeFullName, row.objectKey);
-    const outcome = await this.ledger.locks.run(ref, async ({ manager, row: key, created }) => {
+    const outcome = await this.locks.run(ref, async ({ manager, row: key, created }) => {
       if (!(await manager.exists(RetiredObjectEntity, { where: { id: row.id } }))) {
         // Purged meanwhile (by another runner): leave no key row behind that this lock made.
         if (created) await manager.delete(StorageObjectEntity, { id: key.id });
         return 'gone' as const;
       }
       await manager.delete(RetiredObjectEntity, { id: row.id });
-      const now = this.ledger.clock.now();
+      const now = this.clock.now();
       const records = await manager.find(FileEntity, { where: { keyHash: ref.keyHash } });
       const pins = await manager.count(UploadPinEntity, { where: { keyHash: ref.keyHash } });
       if (pins > 0 || records.some((r) => !isExpired(r, now))) return 'revived' as const;
@@ -154,11 +161,11 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
     this.logger.warn(
       `removing '${row.objectKey}' from ${row.storeFullName} failed (attempt ${attempts}): ${lastError}`,
     );
-    await this.ledger.locks
+    await this.locks
       .exclusive(() =>
-        this.ledger.dataSource
+        this.dataSource
           .getRepository(RetiredObjectEntity)
-          .update({ id: row.id }, { attempts, lastError, removeAfter: this.ledger.clock.now() + backoff }),
+          .update({ id: row.id }, { attempts, lastError, removeAfter: this.clock.now() + backoff }),
       )
       .catch((cause: unknown) => this.logger.error(`postponing '${row.objectKey}': ${String(cause)}`));
   }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { StorageError } from '../errors/storage.error';
-import { toFileRecord, type FileRecord } from './file-record';
+import { toFileRecord, type FileRecord } from '../database/file-record';
 import { FileEntity } from '../database/entities/file.entity';
 import { normalizeKey, normalizePrefix } from '../keys/keys';
 import { Clock } from '../ledger/clock';

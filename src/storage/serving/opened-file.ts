@@ -1,6 +1,6 @@
 import type { FileEntity } from '../database/entities/file.entity';
 import type { ObjectStat } from '../drivers/storage-driver';
-import type { FileRecord } from '../records/file-record';
+import type { FileRecord } from '../database/file-record';
 import type { StorageInstance } from '../registry/storage-registry';
 
 /** A live file as a response needs it before the body: record, entity, instance and object stat. */

@@ -1,14 +1,15 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import type { ObjectStat } from '../drivers/storage-driver';
 import { isStorageError, StorageError, StorageErrorCode } from '../errors/storage.error';
-import type { FileRecord } from '../records/file-record';
+import type { FileRecord } from '../database/file-record';
 import { normalizeKey } from '../keys/keys';
 import { ObjectLedger } from '../ledger/object-ledger';
 import { StorageRegistry } from '../registry/storage-registry';
 import { UploadService } from '../upload/upload.service';
 import { refused, UploadGrants } from './upload-grants';
 import { permitFromQuery } from './upload-signer';
+import { Clock } from '../ledger/clock';
 
 /** A PUT to the service's own signed upload route, as the controller hands it over. */
 export interface SignedPut {
@@ -31,6 +32,7 @@ export class SignedUploadService {
   private readonly logger = new Logger(SignedUploadService.name);
 
   constructor(
+    @Inject(Clock) private readonly clock: Clock,
     private readonly storage: UploadService,
     private readonly grants: UploadGrants,
     private readonly registry: StorageRegistry,
@@ -44,7 +46,7 @@ export class SignedUploadService {
     if (!parsed) throw refused('the URL is not a complete signed upload URL');
     const { permit, signature } = parsed;
     if (!this.grants.verifier.verify(permit, signature)) throw refused('the signature does not match this upload');
-    if (permit.expires * 1000 <= this.objects.clock.now()) throw refused('the upload URL has expired');
+    if (permit.expires * 1000 <= this.clock.now()) throw refused('the upload URL has expired');
     if ((put.contentType ?? '').trim() !== permit.contentType) {
       throw refused(`the Content-Type must be '${permit.contentType}', as signed`);
     }

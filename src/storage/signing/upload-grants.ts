@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
 import { IsNull, MoreThan, type Repository } from 'typeorm';
@@ -11,6 +11,8 @@ import { SIGNING_DEFAULTS } from '../options/signing.options';
 import { UploadGrantEntity } from '../database/entities/upload-grant.entity';
 import { UploadSigner, type UploadPermit } from './upload-signer';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
+import { Clock } from '../ledger/clock';
+import { KeyLocks } from '../ledger/key-locks';
 
 export interface SignOptions {
   /** Recorded as the file's `uploadUser`. */
@@ -35,6 +37,8 @@ export class UploadGrants {
   private readonly signer: UploadSigner;
 
   constructor(
+    @Inject(Clock) private readonly clock: Clock,
+    private readonly locks: KeyLocks,
     @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
     @InjectRepository(UploadGrantEntity) private readonly grants: Repository<UploadGrantEntity>,
     private readonly objects: ObjectLedger,
@@ -66,7 +70,7 @@ export class UploadGrants {
     const maxSize = bounded('maxSize', options.maxSize, limit, limit);
     const ttl = this.options.signing.ttlSeconds;
     const expiresIn = bounded('expiresIn', options.expiresIn, ttl, SIGNING_DEFAULTS.maxTtlSeconds);
-    const now = this.objects.clock.now();
+    const now = this.clock.now();
     const expires = Math.floor(now / 1000) + expiresIn;
     const nonce = randomBytes(16).toString('base64url');
     const stagingKey = instance.driver.signUpload ? `${STAGING_PREFIX}/${nonce}${fileSuffix(key)}` : null;
@@ -86,7 +90,7 @@ export class UploadGrants {
       usedAt: null,
       createdAt: now,
     });
-    await this.objects.locks.exclusive(() => this.grants.insert(grant));
+    await this.locks.exclusive(() => this.grants.insert(grant));
     return signed;
   }
 
@@ -96,22 +100,20 @@ export class UploadGrants {
    * otherwise.
    */
   async redeem(nonce: string, storage: string, key: string, staged: boolean): Promise<UploadGrantEntity> {
-    const now = this.objects.clock.now();
+    const now = this.clock.now();
     const keyHash = this.objects.ref(storage, key).keyHash;
     const grant = await this.grants.findOne({ where: { nonce, keyHash, storeFullName: storage } });
     if (!grant || grant.name !== key || (grant.stagingKey !== null) !== staged)
       throw refused('the upload grant is unknown');
     if (!staged && grant.expiresAt <= now) throw refused('the upload URL has expired');
-    const claimed = await this.objects.locks.exclusive(() =>
-      this.grants.update({ nonce, usedAt: IsNull() }, { usedAt: now }),
-    );
+    const claimed = await this.locks.exclusive(() => this.grants.update({ nonce, usedAt: IsNull() }, { usedAt: now }));
     if (!claimed.affected) throw refused('the upload URL was already used');
     return { ...grant, usedAt: now };
   }
 
   /** Makes a redeemed grant usable again (its upload failed before storing anything). */
   async release(grant: UploadGrantEntity): Promise<void> {
-    await this.objects.locks.exclusive(() => this.grants.update({ nonce: grant.nonce }, { usedAt: null }));
+    await this.locks.exclusive(() => this.grants.update({ nonce: grant.nonce }, { usedAt: null }));
   }
 
   /** The newest unused staged grant of `key` by `user`: what `complete` finishes. */
@@ -122,7 +124,7 @@ export class UploadGrants {
         storeFullName: storage,
         usedAt: IsNull(),
         uploadUser: user ?? IsNull(),
-        expiresAt: MoreThan(this.objects.clock.now() - this.objects.lifecycle.orphanGraceSeconds * 1000),
+        expiresAt: MoreThan(this.clock.now() - this.options.lifecycle.orphanGraceSeconds * 1000),
       },
       order: { createdAt: 'DESC' },
     });

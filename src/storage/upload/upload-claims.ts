@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { In, LessThan } from 'typeorm';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import { FileEntity } from '../database/entities/file.entity';
@@ -8,6 +8,11 @@ import { keyHash, ObjectLedger, type RecordFields } from '../ledger/object-ledge
 import { isDeadOwner, PROCESS_IDENTITY } from '../ledger/process-identity';
 import { RetiredObjectEntity } from '../database/entities/retired-object.entity';
 import { UploadPinEntity } from '../database/entities/upload-pin.entity';
+import { Clock } from '../ledger/clock';
+import { KeyLocks } from '../ledger/key-locks';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
 /** An upload's claim on its key, from `claim` until `commit` or `abandon`. */
 export interface UploadClaim {
@@ -37,7 +42,13 @@ export interface Committed {
  */
 @Injectable()
 export class UploadClaims {
-  constructor(private readonly objects: ObjectLedger) {}
+  constructor(
+    private readonly objects: ObjectLedger,
+    private readonly locks: KeyLocks,
+    @Inject(Clock) private readonly clock: Clock,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
+  ) {}
 
   /**
    * Claims `ref` for an upload and pins it. A content-addressed upload verifies when the key
@@ -47,9 +58,9 @@ export class UploadClaims {
    * known to be dead, or past their lease, are released on the way rather than waited out.
    */
   async claim(ref: ObjectRef, kind: { dedup: boolean; md5?: string }): Promise<UploadClaim> {
-    const claim = await this.objects.locks.run(ref, async (locked) => {
+    const claim = await this.locks.run(ref, async (locked) => {
       const { manager, row } = locked;
-      const now = this.objects.clock.now();
+      const now = this.clock.now();
       await this.releaseAbandoned(locked, false);
       const pins = await manager.count(UploadPinEntity, { where: { keyHash: ref.keyHash } });
       if (row.dedup !== kind.dedup) {
@@ -89,10 +100,8 @@ export class UploadClaims {
 
   /** Keeps a long upload's pin fresh, so it is not taken for abandoned. */
   async heartbeat(claim: UploadClaim): Promise<void> {
-    await this.objects.locks.exclusive(() =>
-      this.objects.dataSource
-        .getRepository(UploadPinEntity)
-        .update({ id: claim.pinId }, { heartbeatAt: this.objects.clock.now() }),
+    await this.locks.exclusive(() =>
+      this.dataSource.getRepository(UploadPinEntity).update({ id: claim.pinId }, { heartbeatAt: this.clock.now() }),
     );
   }
 
@@ -104,8 +113,8 @@ export class UploadClaims {
    */
   async commit(claim: UploadClaim, fields: Omit<RecordFields, 'objectKey'>): Promise<Committed> {
     const { ref } = claim;
-    const saved = await this.objects.locks.run(ref, async ({ manager, row }) => {
-      const now = this.objects.clock.now();
+    const saved = await this.locks.run(ref, async ({ manager, row }) => {
+      const now = this.clock.now();
       const pin = await manager.findOne(UploadPinEntity, { where: { id: claim.pinId } });
       if (!pin) return null;
       await manager.delete(UploadPinEntity, { id: pin.id });
@@ -128,7 +137,7 @@ export class UploadClaims {
         const older = await manager.find(FileEntity, { where: { keyHash: ref.keyHash, id: LessThan(record.id) } });
         if (older.length > 0) await manager.delete(FileEntity, { id: In(older.map((r) => r.id)) });
         const objects = older.map((r) => ({ storeFullName: r.storeFullName, objectKey: r.objectKey, shared: false }));
-        retired = await this.objects.retire(manager, objects, this.objects.lifecycle.versionGraceSeconds);
+        retired = await this.objects.retire(manager, objects, this.options.lifecycle.versionGraceSeconds);
       }
       if (claim.mode === 'write' && claim.dedup) Object.assign(row, { md5: fields.md5, size: fields.size });
       row.updatedAt = now;
@@ -143,7 +152,7 @@ export class UploadClaims {
 
   /** Releases a failed upload's pin and retires what it wrote; returns the queue rows to purge. */
   async abandon(claim: UploadClaim): Promise<number[]> {
-    const retired = await this.objects.locks.run(claim.ref, async (locked) => {
+    const retired = await this.locks.run(claim.ref, async (locked) => {
       const pin = await locked.manager.findOne(UploadPinEntity, { where: { id: claim.pinId } });
       return pin ? this.release(locked, [pin], true) : [];
     });
@@ -155,12 +164,12 @@ export class UploadClaims {
    * and retires what they wrote; returns the queue rows. `SKIPPED` when `skipLocked` found the key busy.
    */
   async releaseAbandonedOf(ref: ObjectRef, options: { skipLocked?: boolean } = {}) {
-    return this.objects.locks.run(ref, (locked) => this.releaseAbandoned(locked, true), options);
+    return this.locks.run(ref, (locked) => this.releaseAbandoned(locked, true), options);
   }
 
   /** Whether the pin's upload is known to be gone. */
   isAbandoned(pin: Pick<UploadPinEntity, 'owner' | 'heartbeatAt'>): boolean {
-    const staleBefore = this.objects.clock.now() - this.objects.lifecycle.uploadLeaseSeconds * 1000;
+    const staleBefore = this.clock.now() - this.options.lifecycle.uploadLeaseSeconds * 1000;
     return pin.heartbeatAt < staleBefore || isDeadOwner(pin.owner);
   }
 
@@ -180,7 +189,7 @@ export class UploadClaims {
       : writes.map((p) => ({ storeFullName: row.storeFullName, objectKey: p.objectKey, shared: false }));
     const retired = await this.objects.retire(manager, versions, 0);
     if (!collect) return retired;
-    const swept = await this.objects.collectIfUnreferenced(locked, this.objects.clock.now(), writes.length > 0);
+    const swept = await this.objects.collectIfUnreferenced(locked, this.clock.now(), writes.length > 0);
     return [...retired, ...swept.retired];
   }
 }

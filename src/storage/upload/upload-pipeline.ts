@@ -7,6 +7,7 @@ import { ObjectPurger } from '../purge/object-purger';
 import type { StorageInstance } from '../registry/storage-registry';
 import { ObjectLedger, type RecordFields } from '../ledger/object-ledger';
 import { UploadClaims, type UploadClaim } from './upload-claims';
+import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
 export interface PipelineInput {
   body: Readable;
@@ -33,6 +34,7 @@ export class UploadPipeline {
   private readonly logger = new Logger(UploadPipeline.name);
 
   constructor(
+    @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
     private readonly objects: ObjectLedger,
     private readonly claims: UploadClaims,
     private readonly purger: ObjectPurger,
@@ -44,7 +46,7 @@ export class UploadPipeline {
     const claim = await this.claims.claim(ref, { dedup: input.md5 !== undefined, md5: input.md5 });
     const beat = setInterval(
       () => this.claims.heartbeat(claim).catch((err) => this.logger.warn(`heartbeat of '${key}': ${err}`)),
-      (this.objects.lifecycle.uploadLeaseSeconds * 1000) / 3,
+      (this.options.lifecycle.uploadLeaseSeconds * 1000) / 3,
     );
     beat.unref();
     try {

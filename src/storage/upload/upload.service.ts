@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { StorageError } from '../errors/storage.error';
 import { baseName, fileSuffix, md5Hex, normalizeKey, normalizeMd5 } from '../keys/keys';
-import type { FileRecord } from '../records/file-record';
+import type { FileRecord } from '../database/file-record';
 import { FileRecords } from '../records/file-records';
 import { StorageRegistry } from '../registry/storage-registry';
 import { UploadPipeline } from './upload-pipeline';

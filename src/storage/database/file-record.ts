@@ -1,4 +1,4 @@
-import type { FileEntity } from '../database/entities/file.entity';
+import type { FileEntity } from './entities/file.entity';
 
 /** The spec's attachment format: what uploads return and what meta/list serve. */
 export interface FileRecord {
