@@ -40,6 +40,17 @@ export interface CompiledService {
  */
 export async function compileService(): Promise<CompiledService> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'storage-build-'));
+  const remove = () => fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    await compileInto(dir);
+  } catch (err) {
+    remove();
+    throw err;
+  }
+  return { dir, main: path.join(dir, 'main.js'), remove };
+}
+
+async function compileInto(dir: string): Promise<void> {
   const src = path.join(REPO, 'src');
   const files = fs
     .readdirSync(src, { recursive: true, withFileTypes: true })
@@ -69,7 +80,6 @@ export async function compileService(): Promise<CompiledService> {
   );
   fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
   fs.writeFileSync(path.join(dir, 'preload.js'), PRELOAD);
-  return { dir, main: path.join(dir, 'main.js'), remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
 const running = new Set<ChildServer>();
@@ -132,7 +142,7 @@ export async function startChildServer(
     if (await answers(server, timeoutMs)) return server;
     await server.kill();
     const tail = server.logTail();
-    if (attempt < 3 && tail.includes('EADDRINUSE')) continue;
+    if (attempt < 3 && tail.slice(tail.lastIndexOf('--- start')).includes('EADDRINUSE')) continue;
     throw new Error(`the service did not start on port ${port} within ${timeoutMs} ms; its log ends:\n${tail}`);
   }
 }
