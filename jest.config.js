@@ -3,7 +3,14 @@
 // `npm test` runs all three (e2e on embedded SQLite); `npm run test:mysql` runs e2e with DB_URL set.
 // ali-oss ships .ts sources beside its .js files: resolve .js first or Jest loads the ESM .ts.
 const transform = { '^.+\\.(t|j)s$': ['@swc/jest'] };
-const common = { transform, testEnvironment: 'node', moduleFileExtensions: ['js', 'ts', 'json'] };
+// Nest 12 ships ES modules only: Jest (on Node 20) loads CommonJS, so those packages are compiled too.
+const transformIgnorePatterns = ['/node_modules/(?!(@nestjs|uid|file-type)/)'];
+const common = {
+  transform,
+  transformIgnorePatterns,
+  testEnvironment: 'node',
+  moduleFileExtensions: ['js', 'ts', 'json'],
+};
 
 module.exports = {
   testTimeout: 60000,
