@@ -8,9 +8,9 @@ import { AppModule } from './app/app.module';
 import { setupStorageApp } from './app/setup-app';
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(process.env), { bodyParser: false });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(process.env));
   const { port, routePrefix } = app.get(ConfigService).getOrThrow<AppConfig>('app');
-  setupStorageApp(app, routePrefix);
+  setupStorageApp(app);
   app.disable('x-powered-by');
   await app.listen(port);
   new Logger('Bootstrap').log(`storage-svc listening on http://localhost:${port}/${routePrefix}`);

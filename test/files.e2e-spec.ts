@@ -37,7 +37,7 @@ describe('files API (upload, download, meta, list, delete)', () => {
       uploadUser: 'alice',
       updateUserId: 'alice',
       retentionPeriod: null,
-      url: `http://storage.test/storage/preview/${enc(key('docs/hello.txt'))}`,
+      url: `http://storage.test/storage/preview/${enc(key('docs/hello.txt'))}?storage=storages.Default`,
     });
     expect(typeof up.body.id).toBe('number');
     expect(Math.abs(up.body.uploadTime - Date.now())).toBeLessThan(60_000);

@@ -9,6 +9,12 @@ import { md5 } from './harness/lifecycle';
 import { createTestApp, listFiles, type TestApp } from './harness/test-app';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'layout-0.1');
+/**
+ * When the fixture was written (its records' uploadTime). The service runs on a clock that
+ * starts a minute later, so that the fixture's expiring file (one hour) is still live whatever
+ * day the test runs.
+ */
+const FIXTURE_WRITTEN_AT = 1795939344393;
 
 /**
  * A data folder written by release 0.1.0 (objects stored under their path, no versions) is
@@ -29,7 +35,9 @@ const FIXTURE = path.join(__dirname, 'fixtures', 'layout-0.1');
     fs.cpSync(FIXTURE, dataDir, { recursive: true });
     fs.rmSync(path.join(dataDir, 'README.md'));
     inodes = new Map(listFiles(files()).map((f) => [f, fs.statSync(path.join(files(), f)).ino]));
-    t = await createTestApp({ env: { DATA_DIR: dataDir } });
+    const started = Date.now();
+    const clock = { now: () => FIXTURE_WRITTEN_AT + 60_000 + (Date.now() - started) };
+    t = await createTestApp({ env: { DATA_DIR: dataDir }, clock });
   });
   afterAll(async () => {
     await t?.close();

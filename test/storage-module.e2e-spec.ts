@@ -1,18 +1,39 @@
 import 'reflect-metadata';
-import { Injectable, Module, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Injectable,
+  Module,
+  Post,
+  Req,
+  Res,
+  UnprocessableEntityException,
+  type CanActivate,
+  type DynamicModule,
+  type ExecutionContext,
+  type INestApplication,
+} from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { TypeOrmModule, getRepositoryToken } from '@nestjs/typeorm';
+import type { Request, Response } from 'express';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import request from 'supertest';
+import type { Repository } from 'typeorm';
 import { dataSourceOptions } from '../src/app/database';
-import { setupStorageApp } from '../src/app/setup-app';
-import { StorageModule, StorageService, type StorageModuleOptions } from '../src/storage';
+import {
+  FileEntity,
+  StorageModule,
+  StorageService,
+  sendStorageResponse,
+  type StorageModuleExtras,
+  type StorageModuleOptions,
+} from '../src/storage';
 import { storageDriverToken } from '../src/storage/module/storage.constants';
-import { md5 } from './harness/util';
+import { eventually, md5 } from './harness/util';
 
 /** A host application's own guard: trusts an `X-User` header (for the test only). */
 @Injectable()
@@ -25,6 +46,42 @@ class HeaderGuard implements CanActivate {
   }
 }
 
+/** A host's own routes: its own errors, its own body handling, and storage sent from its controller. */
+@Controller('host')
+class HostController {
+  constructor(private readonly storage: StorageService) {}
+
+  @Post('items')
+  create(): never {
+    throw new UnprocessableEntityException({
+      statusCode: 422,
+      message: ['name must be a string'],
+      error: 'Unprocessable Entity',
+      details: { field: 'name' },
+    });
+  }
+
+  /** Counts the raw body: the storage module must not have parsed it. */
+  @Post('raw')
+  async raw(@Req() req: Request): Promise<{ bytes: number; parsed: boolean }> {
+    let bytes = 0;
+    for await (const chunk of req) bytes += (chunk as Buffer).length;
+    return { bytes, parsed: req.body !== undefined };
+  }
+
+  @Get('preview/*path')
+  preview(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const file = (req.params as Record<string, string[]>).path.join('/');
+    return sendStorageResponse(req, res, this.storage.preview(file));
+  }
+
+  @Get('download/*path')
+  download(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const file = (req.params as Record<string, string[]>).path.join('/');
+    return sendStorageResponse(req, res, this.storage.downloadResponse(file));
+  }
+}
+
 describe('StorageModule as a library', () => {
   let dir: string;
   const prefix = `lib${randomBytes(4).toString('hex')}`;
@@ -32,31 +89,64 @@ describe('StorageModule as a library', () => {
   beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'storage-lib-'))));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  function hostModule(options: Partial<StorageModuleOptions>, extras: Record<string, unknown> = {}, sqlite = false) {
-    const env = { ...process.env, DATA_DIR: dir, ...(sqlite ? { DB_URL: '' } : {}) };
-    @Module({
+  const storages = () => ({
+    'storages.Default': { type: 'storages.LocalType' as const, root: path.join(dir, 'default') },
+    'storages.Second': {
+      type: 'storages.LocalType' as const,
+      root: path.join(dir, 'second'),
+      publicUrl: 'https://cdn.test/s',
+    },
+  });
+
+  function hostModule(
+    options: Partial<StorageModuleOptions>,
+    extras: StorageModuleExtras = {},
+    more: { sqlite?: boolean; controllers?: boolean } = {},
+  ): DynamicModule {
+    const env = { ...process.env, DATA_DIR: dir, ...(more.sqlite ? { DB_URL: '' } : {}) };
+    @Module({})
+    class HostModule {}
+    return {
+      module: HostModule,
       imports: [
         TypeOrmModule.forRoot(dataSourceOptions(env)),
         StorageModule.forRoot({
-          storages: {
-            'storages.Default': { type: 'storages.LocalType', root: path.join(dir, 'default') },
-            'storages.Second': {
-              type: 'storages.LocalType',
-              root: path.join(dir, 'second'),
-              publicUrl: 'https://cdn.test/s',
-            },
-          },
+          storages: storages(),
+          publicBaseUrl: 'https://api.host.test',
+          apiTokens: { alice: 'alice-token' },
+          lifecycle: { sweepEnabled: false, purgeIntervalSeconds: 0 },
           ...options,
           ...extras,
-        } as never),
+        }),
       ],
-    })
-    class HostModule {}
-    return HostModule;
+      controllers: more.controllers ? [HostController] : [],
+    };
+  }
+
+  /** Every instance with a public URL of its own: what `http: false` needs. */
+  const cdnStorages = () => ({
+    ...storages(),
+    'storages.Default': { ...storages()['storages.Default'], publicUrl: 'https://cdn.test/d' },
+  });
+
+  async function hostApp(module: DynamicModule, appOptions: { bodyParser?: boolean } = {}): Promise<INestApplication> {
+    const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false, ...appOptions });
+    await app.init();
+    return app;
   }
 
   it('injects StorageService with the spec’s methods: uploadByFile (path + data, file object), download, delete', async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [hostModule({}, { http: false })] }).compile();
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        hostModule(
+          {
+            storages: cdnStorages(),
+          },
+          { http: false },
+        ),
+      ],
+    }).compile();
     await moduleRef.init();
     const storage = moduleRef.get(StorageService);
     expect(moduleRef.get(storageDriverToken('storages.Second'))).toBe(storage.instance('storages.Second').driver);
@@ -73,7 +163,8 @@ describe('StorageModule as a library', () => {
       size: pdf.length,
       type: 'application/pdf',
     });
-    expect(r1.url).toBe(`http://localhost:3000/storage/preview/${prefix}/reports/report.pdf`);
+    // Without the module's routes the URL is the backend's own, of this very object version.
+    expect(r1.url).toMatch(new RegExp(`^https://cdn\\.test/d/${prefix}/reports/report\\.~v[0-9a-z]+\\.pdf$`));
     expect(await storage.download(`${prefix}/reports/report.pdf`)).toEqual(pdf);
 
     const text = `file content ${prefix}`;
@@ -89,22 +180,37 @@ describe('StorageModule as a library', () => {
       code: 'E_MD5_MISMATCH',
     });
 
+    const photo = (bytes: number[]) => ({
+      originalname: 'photo.jpg',
+      mimetype: 'image/jpeg',
+      buffer: Buffer.from(bytes),
+    });
     const r3 = await storage.uploadByFile({
-      file: { originalname: 'photo.jpg', mimetype: 'image/jpeg', buffer: Buffer.from([0xff, 0xd8, 0xff]) },
+      file: photo([0xff, 0xd8, 0xff, 1]),
       storage: 'storages.Second',
       expires: 3600,
       user: 'admin123',
     });
     expect(r3).toMatchObject({
-      name: 'photo.jpg',
       type: 'image/jpeg',
+      fileName: 'photo.jpg',
+      uid: md5('photo.jpg'),
       storeFullName: 'storages.Second',
       fullName: 'storages.LocalType',
       uploadUser: 'admin123',
       retentionPeriod: 3600,
-      url: 'https://cdn.test/s/photo.jpg',
     });
+    expect(r3.name).toMatch(/^uploads\/[0-9a-z]+\.jpg$/);
+    expect(r3.url).toMatch(/^https:\/\/cdn\.test\/s\/uploads\/[0-9a-z]+\.~v[0-9a-z]+\.jpg$/);
     expect(r3.expires! - r3.uploadTime).toBe(3600_000);
+    // Another user's photo.jpg, without a path: a key of its own, the first one untouched.
+    const r4 = await storage.uploadByFile({ file: photo([0xff, 0xd8, 0xff, 2]), storage: 'storages.Second' });
+    expect(r4.name).not.toBe(r3.name);
+    expect(await storage.download(r3.name, 'storages.Second')).toEqual(Buffer.from([0xff, 0xd8, 0xff, 1]));
+    expect(await storage.download(r4.name, 'storages.Second')).toEqual(Buffer.from([0xff, 0xd8, 0xff, 2]));
+    // Named, a file object goes where it is told.
+    const r5 = await storage.uploadByFile({ file: photo([7]), path: `${prefix}/me.jpg` });
+    expect(r5).toMatchObject({ name: `${prefix}/me.jpg`, fileName: 'photo.jpg' });
 
     const streamed = await storage.uploadStream({
       file: `${prefix}/stream.bin`,
@@ -121,6 +227,10 @@ describe('StorageModule as a library', () => {
       "unknown storage 'storages.Nope'; configured: storages.Default, storages.Second",
     );
     await expect(storage.uploadByFile({ file: 'a.txt' })).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
+    // No routes: no signed URL to a route that does not exist.
+    await expect(storage.getSignUrl(`${prefix}/s.txt`, 'text/plain')).rejects.toMatchObject({
+      code: 'E_NOT_IMPLEMENTED',
+    });
 
     await storage.delete(`${prefix}/reports/report.pdf`);
     await expect(storage.download(`${prefix}/reports/report.pdf`)).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
@@ -128,26 +238,181 @@ describe('StorageModule as a library', () => {
     await moduleRef.close();
   });
 
-  it('refuses a bad configuration at start-up, naming the field', async () => {
+  it('without its routes, starts only when every record URL can come from somewhere real', async () => {
     // On SQLite: a start-up that fails leaves its data source open, which on MySQL would keep a pool alive.
-    const bad = hostModule({ storages: { 'storages.Default': { type: 'storages.LocalType' } } }, { http: false }, true);
+    const bare = hostModule({}, { http: false }, { sqlite: true });
+    await expect(Test.createTestingModule({ imports: [bare] }).compile()).rejects.toThrow(
+      "invalid configuration at 'storages['storages.Default'].publicUrl'",
+    );
+    const built = hostModule(
+      { urlBuilder: ({ storage, key }) => `https://host.test/attachments/${storage}/${key}` },
+      { http: false },
+    );
+    const moduleRef = await Test.createTestingModule({ imports: [built] }).compile();
+    const record = await moduleRef.get(StorageService).uploadByFile({ file: `${prefix}/u.txt`, data: 'u' });
+    expect(record.url).toBe(`https://host.test/attachments/storages.Default/${prefix}/u.txt`);
+    await moduleRef.close();
+  });
+
+  it('needs publicBaseUrl while it serves routes, and says so at start-up', async () => {
+    const noBase = hostModule({ publicBaseUrl: undefined }, {}, { sqlite: true });
+    await expect(Test.createTestingModule({ imports: [noBase] }).compile()).rejects.toThrow(
+      "invalid configuration at 'publicBaseUrl': required while the module serves its HTTP API",
+    );
+  });
+
+  it('refuses a bad configuration at start-up, naming the field', async () => {
+    const bad = hostModule(
+      { storages: { 'storages.Default': { type: 'storages.LocalType' } as never } },
+      { http: false },
+      { sqlite: true },
+    );
     await expect(Test.createTestingModule({ imports: [bad] }).compile()).rejects.toThrow(
       "invalid configuration at 'storages['storages.Default'].root'",
     );
   });
 
-  it('lets the host swap in its own guard, recording its user', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [hostModule({}, { authGuard: HeaderGuard, routePrefix: 'files-api' })],
-    }).compile();
-    const app = moduleRef.createNestApplication({ bodyParser: false, logger: false });
-    setupStorageApp(app, 'files-api');
-    await app.init();
+  it('lets the host swap in its own guard, recording its user; URLs name their instance', async () => {
+    const app = await hostApp(hostModule({}, { authGuard: HeaderGuard, routePrefix: 'files-api' }));
     const http = request(app.getHttpServer());
     await http.put(`/files-api/files/${prefix}/g.txt`).send('x').expect(403);
     const res = await http.put(`/files-api/files/${prefix}/g.txt`).set('X-User', 'carol').send('x').expect(201);
     expect(res.body.uploadUser).toBe('carol');
-    expect(res.body.url).toBe(`http://localhost:3000/files-api/preview/${prefix}/g.txt`);
+    expect(res.body.url).toBe(`https://api.host.test/files-api/preview/${prefix}/g.txt?storage=storages.Default`);
+    await app.close();
+  });
+
+  it('changes nothing outside its own routes: the host’s errors, bodies and headers are its own', async () => {
+    // Nest's default body parsers on, as in most hosts.
+    const app = await hostApp(hostModule({}, { routePrefix: 'files-api' }, { controllers: true }));
+    const http = request(app.getHttpServer());
+
+    const own = await http.post('/host/items').send({ name: 1 }).expect(422);
+    expect(own.body).toEqual({
+      statusCode: 422,
+      message: ['name must be a string'],
+      error: 'Unprocessable Entity',
+      details: { field: 'name' },
+    });
+    expect(own.headers['x-content-type-options']).toBeUndefined();
+
+    // The module's routes: its own JSON errors and nosniff.
+    const missing = await http.get(`/files-api/meta/${prefix}/none.txt`).set('Authorization', 'Bearer alice-token');
+    expect(missing.status).toBe(404);
+    expect(missing.body).toEqual({
+      statusCode: 404,
+      code: 'E_NOT_FOUND',
+      message: `file '${prefix}/none.txt' not found in storages.Default`,
+    });
+    expect(missing.headers['x-content-type-options']).toBe('nosniff');
+    const denied = await http.get(`/files-api/files`).expect(401);
+    expect(denied.body.code).toBe('E_UNAUTHORIZED');
+
+    // A raw upload of a JSON file, larger than the host's JSON limit: stored byte for byte.
+    const json = Buffer.from(JSON.stringify({ pad: 'j'.repeat(300_000) }));
+    const put = await http
+      .put(`/files-api/files/${prefix}/data.json`)
+      .set('Authorization', 'Bearer alice-token')
+      .set('Content-Type', 'application/json')
+      .send(json.toString())
+      .expect(201);
+    expect(put.body).toMatchObject({ size: json.length, md5: md5(json), type: 'application/json' });
+    const form = Buffer.from('a=1&b=2');
+    await http
+      .put(`/files-api/files/${prefix}/form.txt`)
+      .set('Authorization', 'Bearer alice-token')
+      .set('Content-Type', 'application/x-www-form-urlencoded')
+      .send(form.toString())
+      .expect(201);
+
+    // The host's controller sends storage files with one call: ranges, conditionals, errors.
+    const ranged = await http
+      .get(`/host/preview/${prefix}/data.json`)
+      .set('Range', 'bytes=0-7')
+      .responseType('blob')
+      .expect(206);
+    expect(ranged.headers['content-range']).toBe(`bytes 0-7/${json.length}`);
+    expect(ranged.body).toEqual(json.subarray(0, 8));
+    await http
+      .get(`/host/preview/${prefix}/data.json`)
+      .set('If-None-Match', `"${md5(json)}"`)
+      .expect(304);
+    const download = await http.get(`/host/download/${prefix}/form.txt`).expect(200);
+    expect(download.headers['content-disposition']).toMatch(/^attachment; filename="form.txt"/);
+    expect(download.text).toBe('a=1&b=2');
+    const absent = await http.get(`/host/preview/${prefix}/absent.png`).expect(404);
+    expect(absent.body).toMatchObject({ code: 'E_NOT_FOUND' });
+    await app.close();
+  });
+
+  it('leaves the host’s request bodies alone (no body limit of its own on host routes)', async () => {
+    const app = await hostApp(hostModule({}, {}, { controllers: true }), { bodyParser: false });
+    const big = Buffer.alloc(1024 * 1024, 'x');
+    const res = await request(app.getHttpServer())
+      .post('/host/raw')
+      .set('Content-Type', 'application/json')
+      .send(big.toString())
+      .expect(201);
+    expect(res.body).toEqual({ bytes: big.length, parsed: false });
+    await app.close();
+  });
+
+  it('two registrations in one process keep their own route prefixes', async () => {
+    const first = await hostApp(hostModule({}, { routePrefix: 'one-api' }));
+    const second = await hostApp(hostModule({}, { routePrefix: 'two-api' }));
+    const auth = { Authorization: 'Bearer alice-token' };
+    await request(first.getHttpServer()).get('/one-api/files').set(auth).expect(200);
+    await request(first.getHttpServer()).get('/two-api/files').set(auth).expect(404);
+    await request(second.getHttpServer()).get('/two-api/files').set(auth).expect(200);
+    await request(second.getHttpServer()).get('/one-api/files').set(auth).expect(404);
+    await first.close();
+    await second.close();
+  });
+
+  it('a saved record URL serves the same file after the default instance changes', async () => {
+    const withDefault = (name: string) =>
+      hostModule({ settings: { defaultElement: { defaultStorage: name } } }, { routePrefix: 'files-api' });
+    const auth = { Authorization: 'Bearer alice-token' };
+    const before = await hostApp(withDefault('storages.Default'));
+    const saved = await request(before.getHttpServer())
+      .put(`/files-api/files/${prefix}/same.txt`)
+      .set(auth)
+      .send('bytes of Default')
+      .expect(201);
+    await request(before.getHttpServer())
+      .put(`/files-api/files/${prefix}/same.txt?storage=storages.Second`)
+      .set(auth)
+      .send('bytes of Second')
+      .expect(201);
+    await before.close();
+
+    const after = await hostApp(withDefault('storages.Second'));
+    const url = new URL(saved.body.url);
+    const res = await request(after.getHttpServer())
+      .get(url.pathname + url.search)
+      .expect(200);
+    expect(res.text).toBe('bytes of Default');
+    await after.close();
+  });
+
+  it('sweeps expired files on its own schedule, without ScheduleModule in the host', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        hostModule(
+          {
+            storages: cdnStorages(),
+            lifecycle: { sweepEnabled: true, sweepCron: '* * * * * *', purgeIntervalSeconds: 0 },
+          },
+          { http: false },
+        ),
+      ],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    const storage = app.get(StorageService);
+    const files = app.get<Repository<FileEntity>>(getRepositoryToken(FileEntity));
+    await storage.uploadByFile({ file: `${prefix}/brief.txt`, data: 'gone soon', expires: 1 });
+    expect(await eventually(async () => (await files.countBy({ name: `${prefix}/brief.txt` })) === 0, 8000)).toBe(true);
     await app.close();
   });
 });

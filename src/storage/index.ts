@@ -1,30 +1,58 @@
-/** The public API of the storage module, for host applications. */
+/**
+ * The public API of the storage module, for host applications (`import { ... } from 'storage-svc'`).
+ * Anything not exported here is internal and may change without notice.
+ */
+
+// The module, its options and the configuration loader.
 export { StorageModule } from './module/storage.module';
+export type { StorageModuleExtras } from './module/storage.module-definition';
+export type { StorageModuleOptions } from './module/storage-module.options';
+export { loadStorageOptions, type LoadStorageOptionsParams } from './module/load-storage-options';
+export type { StorageOptions, RecordUrlBuilder } from './options/storage.options';
+export type { LifecycleOptions } from './options/lifecycle.options';
+export type { SigningOptions } from './options/signing.options';
+export type { PreviewOptions, ThumbnailOptions } from './options/preview.options';
+export type { StorageInstanceOptions, StorageType } from './drivers/driver-definitions';
+export type { LocalInstanceOptions } from './drivers/local/local.options';
+export type { S3InstanceOptions } from './drivers/s3/s3.options';
+export type { MinioInstanceOptions } from './drivers/minio/minio.options';
+export type { OssInstanceOptions } from './drivers/oss/oss.options';
+export type { AzureBlobInstanceOptions } from './drivers/azure-blob/azure-blob.options';
+export type { MemoryInstanceOptions } from './drivers/memory/memory.options';
+export { ConfigError } from './config/storage-config';
+
+// The service and what its methods take and return.
 export { StorageService } from './storage.service';
 export type { UploadByFileParams, UploadStreamParams, UploadedFileLike } from './upload/upload.types';
 export type { OpenedFile } from './serving/opened-file';
+export type { FileResponse } from './serving/file-response';
 export type { ListParams } from './records/file-records';
-export type { StorageModuleOptions } from './options/storage.options';
-export type { StorageModuleExtras } from './module/storage.module-definition';
 export type { FileRecord } from './database/file-record';
+export type { SignOptions } from './signing/upload-grants';
+export { UNIQUE_UPLOADS_FOLDER } from './keys/keys';
+
+// Sending a file from a host controller, and the module's errors.
+export { sendStorageResponse } from './http/send-file';
+export { StorageError, StorageErrorCode, STATUS_BY_CODE, isStorageError } from './errors/storage.error';
+export { StorageExceptionFilter, type StorageErrorBody } from './errors/storage-exception.filter';
+
+// The host's data source: entities and migrations.
 export { FileEntity } from './database/entities/file.entity';
 export { ThumbnailEntity } from './database/entities/thumbnail.entity';
-export { storageEntities } from './database/entities';
+export { storageEntities, lifecycleEntities } from './database/entities';
 export { storageMigrations } from './database/migrations';
-export { lifecycleEntities } from './database/entities';
+
+// Background work, drivers by instance, authentication.
 export { LifecycleService } from './jobs/lifecycle.service';
 export type { LifecycleScope, SweepReport, SweptFile } from './jobs/lifecycle.service';
 export type { ReconcileReport, MissingObject } from './jobs/reconciler';
-export type { LifecycleOptions } from './options/lifecycle.options';
-export type { SigningOptions } from './options/signing.options';
-export type { SignOptions } from './signing/upload-grants';
 export { Clock } from './ledger/clock';
-export { StorageError, StorageErrorCode } from './errors/storage.error';
-export { StorageExceptionFilter } from './errors/storage-exception.filter';
+export { StorageRegistry } from './registry/storage-registry';
+export type { StorageInstance } from './registry/storage-registry';
+export type { StorageDriver, ObjectStat, ByteRange, SignedUpload } from './drivers/storage-driver';
+export { MemoryDriver } from './drivers/memory/memory.driver';
+export { InjectStorageDriver } from './module/storage.providers';
+export { storageDriverToken } from './module/storage.constants';
 export { Public } from './auth/public.decorator';
 export { ApiTokenGuard } from './auth/api-token.guard';
-export { StorageRegistry } from './registry/storage-registry';
-export type { StorageDriver, ObjectStat, ByteRange, SignedUpload } from './drivers/storage-driver';
 export { STORAGE_AUTH_GUARD, IS_PUBLIC_KEY } from './auth/auth.constants';
-export { InjectStorageDriver } from './module/storage.providers';
-export { MemoryDriver } from './drivers/memory/memory.driver';

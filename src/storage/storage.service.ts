@@ -6,7 +6,7 @@ import type { ByteRange, SignedUpload } from './drivers/storage-driver';
 import { StorageError, StorageErrorCode } from './errors/storage.error';
 import type { FileRecord } from './database/file-record';
 import { FileEntity } from './database/entities/file.entity';
-import type { FileResponse } from './serving/file-response';
+import { DOWNLOAD_RESPONSE, storedFileResponse, type FileResponse } from './serving/file-response';
 import { normalizeKey } from './keys/keys';
 import { Clock } from './ledger/clock';
 import { isExpired, ObjectLedger } from './ledger/object-ledger';
@@ -100,8 +100,16 @@ export class StorageService implements OnApplicationShutdown {
   }
 
   /**
+   * The file as a download (`attachment`, its original name, `private, no-cache`): send it with
+   * `sendStorageResponse`, which speaks ranges and conditional requests.
+   */
+  async downloadResponse(file: string, storage?: string): Promise<FileResponse> {
+    return storedFileResponse(await this.open(file, storage), DOWNLOAD_RESPONSE);
+  }
+
+  /**
    * The spec's `preview` (public): the file inline where that is safe (an allow-listed type whose
-   * bytes are not markup), else as an attachment. Send it with `sendFileResponse`.
+   * bytes are not markup), else as an attachment. Send it with `sendStorageResponse`.
    */
   async preview(file: string, storage?: string): Promise<FileResponse> {
     return this.previews.preview(await this.open(file, storage));

@@ -57,8 +57,9 @@ export async function createTestApp(
   const builder = Test.createTestingModule({ imports: [AppModule.forRoot(env)] });
   if (options.clock) builder.overrideProvider(Clock).useValue(options.clock);
   const moduleRef = await builder.compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: ['error'] });
-  setupStorageApp(app, env.ROUTE_PREFIX || 'storage');
+  // As main.ts does: Nest's default body parsers stay on (the module keeps its raw uploads raw).
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: ['error'] });
+  setupStorageApp(app);
   await app.listen(0, '127.0.0.1');
   const http = request(app.getHttpServer());
   return {

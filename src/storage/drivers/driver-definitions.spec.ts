@@ -1,6 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { ConfigError, type StorageInstanceConfig } from '../config/storage-config';
-import { DRIVER_DEFINITIONS, parseInstance, type StorageInstanceOptions, type StorageType } from './driver-definitions';
+import {
+  assertPackagesInstalled,
+  DRIVER_DEFINITIONS,
+  missingPackages,
+  parseInstance,
+  type StorageInstanceOptions,
+  type StorageType,
+} from './driver-definitions';
 
 const field = "storages['storages.X']";
 
@@ -125,4 +132,20 @@ describe('parseInstance', () => {
     expect(after.some((name) => name.startsWith('@aws-sdk/client-s3'))).toBe(true);
     expect(after.filter((name) => !name.startsWith('@aws-sdk'))).toEqual([]);
   }, 30_000);
+});
+
+describe('optional SDK packages', () => {
+  it('finds the installed ones and names the missing ones with the install command', () => {
+    expect(missingPackages(['@aws-sdk/client-s3', 'minio', 'no-such-package-xyz'])).toEqual(['no-such-package-xyz']);
+    expect(() => assertPackagesInstalled('storages.S3Type', ['no-such-package-xyz', 'nor-this-one'], 'f.type')).toThrow(
+      "invalid configuration at 'f.type': storages.S3Type needs the packages no-such-package-xyz, nor-this-one; install with: npm install no-such-package-xyz nor-this-one",
+    );
+    expect(() => assertPackagesInstalled('storages.MinioType', ['minio'], 'f.type')).not.toThrow();
+  });
+
+  it('lists each cloud type’s SDK', () => {
+    expect(DRIVER_DEFINITIONS['storages.S3Type'].packages).toContain('@aws-sdk/client-s3');
+    expect(DRIVER_DEFINITIONS['storages.AzureBlobType'].packages).toEqual(['@azure/storage-blob']);
+    expect(DRIVER_DEFINITIONS['storages.LocalType'].packages).toEqual([]);
+  });
 });

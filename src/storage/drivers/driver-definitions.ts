@@ -33,6 +33,8 @@ export interface DriverModule<O> {
 export interface DriverDefinition<O> {
   /** A new resolved options object; throws `ConfigError` naming `${field}.<option>` when one is wrong. */
   parse(raw: RawOptions, field: string): O;
+  /** The npm packages the driver needs (its SDK): optional peer dependencies a host installs. */
+  packages: readonly string[];
   load(): Promise<DriverModule<O>>;
 }
 
@@ -42,14 +44,48 @@ type DefinitionsByType = {
 };
 
 export const DRIVER_DEFINITIONS: DefinitionsByType = {
-  [LOCAL_TYPE]: { parse: parseLocalOptions, load: () => import('./local/local.driver') },
-  [S3_TYPE]: { parse: parseS3Options, load: () => import('./s3/s3.driver') },
-  [MINIO_TYPE]: { parse: parseMinioOptions, load: () => import('./minio/minio.driver') },
-  [OSS_TYPE]: { parse: parseOssOptions, load: () => import('./oss/oss.driver') },
-  [AZURE_BLOB_TYPE]: { parse: parseAzureBlobOptions, load: () => import('./azure-blob/azure-blob.driver') },
+  [LOCAL_TYPE]: { parse: parseLocalOptions, packages: [], load: () => import('./local/local.driver') },
+  [S3_TYPE]: {
+    parse: parseS3Options,
+    packages: ['@aws-sdk/client-s3', '@aws-sdk/lib-storage', '@aws-sdk/s3-request-presigner'],
+    load: () => import('./s3/s3.driver'),
+  },
+  [MINIO_TYPE]: { parse: parseMinioOptions, packages: ['minio'], load: () => import('./minio/minio.driver') },
+  [OSS_TYPE]: { parse: parseOssOptions, packages: ['ali-oss'], load: () => import('./oss/oss.driver') },
+  [AZURE_BLOB_TYPE]: {
+    parse: parseAzureBlobOptions,
+    packages: ['@azure/storage-blob'],
+    load: () => import('./azure-blob/azure-blob.driver'),
+  },
   // Objects in process memory, for hosts' tests.
-  [MEMORY_TYPE]: { parse: parseMemoryOptions, load: () => import('./memory/memory.driver') },
+  [MEMORY_TYPE]: { parse: parseMemoryOptions, packages: [], load: () => import('./memory/memory.driver') },
 };
+
+/** Those of `packages` that cannot be loaded from here (not installed). */
+export function missingPackages(packages: readonly string[]): string[] {
+  return packages.filter((name) => {
+    try {
+      require.resolve(name);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
+/**
+ * Throws a `ConfigError` at `field` naming the packages a storage type needs and the command
+ * that installs them, when any is missing: the SDKs are optional peer dependencies.
+ */
+export function assertPackagesInstalled(type: string, packages: readonly string[], field: string): void {
+  const missing = missingPackages(packages);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      field,
+      `${type} needs the package${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; install with: npm install ${missing.join(' ')}`,
+    );
+  }
+}
 
 /** One configured instance, its options parsed; `create` loads its driver module, builds and starts it. */
 export interface ParsedInstance {
@@ -71,6 +107,7 @@ export function parseInstance(raw: RawOptions, field: string): ParsedInstance {
   }
   const definition: DriverDefinition<unknown> = DRIVER_DEFINITIONS[type as StorageType];
   const options = definition.parse(raw, field);
+  assertPackagesInstalled(type, definition.packages, `${field}.type`);
   return {
     type: type as StorageType,
     async create(context) {

@@ -17,63 +17,80 @@ const CODE_BY_STATUS: Record<number, StorageErrorCode> = {
 };
 
 /**
- * Maps every error to `{statusCode, code, message}`. Client errors keep their message (written to
- * be shown); anything unexpected becomes a 500 `E_INTERNAL` with a generic message, and its
- * detail goes only to the log. If the body had started, the connection is cut instead.
+ * Maps every error on the module's own routes to `{statusCode, code, message}` (bound to its
+ * controllers, never global). A host may bind it to its own controllers that call
+ * `StorageService`, so that storage errors keep their status there too.
  */
 @Catch()
 export class StorageExceptionFilter implements ExceptionFilter {
-  private readonly logger = new Logger('StorageExceptionFilter');
-
   catch(exception: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<Response>();
-    const { statusCode, code, message } = this.describe(exception);
-    if (statusCode >= 500) this.logger.error(`${code}: ${describeCause(exception)}`);
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    res.status(statusCode).setHeader('Cache-Control', 'no-store');
-    res.json({ statusCode, code, message });
+    writeStorageError(host.switchToHttp().getResponse<Response>(), exception);
   }
+}
 
-  private describe(exception: unknown): { statusCode: number; code: StorageErrorCode; message: string } {
-    if (exception instanceof StorageError) {
-      const internal = exception.status >= 500 && exception.code === StorageErrorCode.INTERNAL;
-      return {
-        statusCode: exception.status,
-        code: exception.code,
-        message: internal ? 'internal error' : exception.message,
-      };
-    }
-    if (exception instanceof MulterError) {
-      const tooBig = exception.code === 'LIMIT_FILE_SIZE' || exception.code === 'LIMIT_FIELD_VALUE';
-      return {
-        statusCode: tooBig ? 413 : 400,
-        code: tooBig ? StorageErrorCode.TOO_LARGE : StorageErrorCode.INVALID_ARGUMENT,
-        message: `multipart: ${exception.message}${exception.field ? ` (${exception.field})` : ''}`,
-      };
-    }
-    if (exception instanceof HttpException) {
-      const statusCode = exception.getStatus();
-      const response = exception.getResponse();
-      const message =
-        typeof response === 'object' && response !== null && 'message' in response
-          ? [(response as { message: unknown }).message].flat().join('; ')
-          : exception.message;
-      return { statusCode, code: CODE_BY_STATUS[statusCode] ?? StorageErrorCode.INTERNAL, message };
-    }
-    const status = (exception as { status?: unknown; statusCode?: unknown })?.status;
-    if (typeof status === 'number' && status >= 400 && status < 500) {
-      // body-parser and friends: a malformed request, described without internals.
-      return {
-        statusCode: status,
-        code: CODE_BY_STATUS[status] ?? StorageErrorCode.INVALID_ARGUMENT,
-        message: 'malformed request',
-      };
-    }
-    return { statusCode: 500, code: StorageErrorCode.INTERNAL, message: 'internal error' };
+const logger = new Logger('StorageExceptionFilter');
+
+/** The JSON error body for `exception`: what the filter and `sendStorageResponse` answer. */
+export interface StorageErrorBody {
+  statusCode: number;
+  code: StorageErrorCode;
+  message: string;
+}
+
+/**
+ * Answers `exception` on `res` as `{statusCode, code, message}` with `Cache-Control: no-store`
+ * (server faults are logged, never shown); when the body had already started, cuts the
+ * connection instead, so that a client never takes a truncated file for a whole one.
+ */
+export function writeStorageError(res: Response, exception: unknown): void {
+  const body = describeException(exception);
+  if (body.statusCode >= 500) logger.error(`${body.code}: ${describeCause(exception)}`);
+  if (res.headersSent) {
+    res.destroy();
+    return;
   }
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.status(body.statusCode).setHeader('Cache-Control', 'no-store');
+  res.json(body);
+}
+
+/** Client errors keep their message (written to be shown); anything unexpected is a bare 500. */
+export function describeException(exception: unknown): StorageErrorBody {
+  if (exception instanceof StorageError) {
+    const internal = exception.status >= 500 && exception.code === StorageErrorCode.INTERNAL;
+    return {
+      statusCode: exception.status,
+      code: exception.code,
+      message: internal ? 'internal error' : exception.message,
+    };
+  }
+  if (exception instanceof MulterError) {
+    const tooBig = exception.code === 'LIMIT_FILE_SIZE' || exception.code === 'LIMIT_FIELD_VALUE';
+    return {
+      statusCode: tooBig ? 413 : 400,
+      code: tooBig ? StorageErrorCode.TOO_LARGE : StorageErrorCode.INVALID_ARGUMENT,
+      message: `multipart: ${exception.message}${exception.field ? ` (${exception.field})` : ''}`,
+    };
+  }
+  if (exception instanceof HttpException) {
+    const statusCode = exception.getStatus();
+    const response = exception.getResponse();
+    const message =
+      typeof response === 'object' && response !== null && 'message' in response
+        ? [(response as { message: unknown }).message].flat().join('; ')
+        : exception.message;
+    return { statusCode, code: CODE_BY_STATUS[statusCode] ?? StorageErrorCode.INTERNAL, message };
+  }
+  const status = (exception as { status?: unknown; statusCode?: unknown })?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // body-parser and friends: a malformed request, described without internals.
+    return {
+      statusCode: status,
+      code: CODE_BY_STATUS[status] ?? StorageErrorCode.INVALID_ARGUMENT,
+      message: 'malformed request',
+    };
+  }
+  return { statusCode: 500, code: StorageErrorCode.INTERNAL, message: 'internal error' };
 }
 
 function describeCause(exception: unknown): string {

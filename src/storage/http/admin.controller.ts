@@ -1,5 +1,6 @@
-import { Controller, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
+import { Controller, HttpCode, Post, Query, UseFilters, UseGuards } from '@nestjs/common';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
+import { StorageExceptionFilter } from '../errors/storage-exception.filter';
 import { LifecycleService } from '../jobs/lifecycle.service';
 import type { ReconcileReport } from '../jobs/reconciler';
 import type { SweepReport } from '../jobs/lifecycle.service';
@@ -9,8 +10,9 @@ import { StorageRegistry } from '../registry/storage-registry';
  * On-demand lifecycle runs for operators (authenticated): what the scheduled sweeper does, over
  * every instance or, with `?storage=`, one.
  */
-@Controller('storage')
+@Controller()
 @UseGuards(StorageAuthGuard)
+@UseFilters(StorageExceptionFilter)
 export class AdminController {
   constructor(
     private readonly lifecycle: LifecycleService,

@@ -1,17 +1,32 @@
-import { Controller, Delete, Get, Head, HttpCode, Post, Put, Query, Req, Res, UseGuards } from '@nestjs/common';
+import {
+  Controller,
+  Delete,
+  Get,
+  Head,
+  HttpCode,
+  Post,
+  Put,
+  Query,
+  Req,
+  Res,
+  UseFilters,
+  UseGuards,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CurrentUser } from '../auth/user.decorator';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
+import { StorageExceptionFilter } from '../errors/storage-exception.filter';
 import { StorageError } from '../errors/storage.error';
 import type { FileRecord } from '../database/file-record';
 import { StorageService } from '../storage.service';
 import { readMultipartUpload, readRawUpload } from './upload-request';
 import { FilePath } from './path-param';
-import { sendStoredFile } from './send-file';
+import { sendStorageResponse } from './send-file';
 
 /** Upload, download, meta, list and delete. Thin: parse, call the service, answer. */
-@Controller('storage')
+@Controller()
 @UseGuards(StorageAuthGuard)
+@UseFilters(StorageExceptionFilter)
 export class FilesController {
   constructor(private readonly service: StorageService) {}
 
@@ -45,10 +60,7 @@ export class FilesController {
 
   @Get('files/*path')
   download(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query('storage') storage?: string) {
-    return sendStoredFile(req, res, this.service, path, storage, {
-      disposition: 'attachment',
-      cacheControl: 'private, no-cache',
-    });
+    return sendStorageResponse(req, res, this.service.downloadResponse(path, storage));
   }
 
   @Head('files/*path')

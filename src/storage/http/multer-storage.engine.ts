@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import type { FileRecord } from '../database/file-record';
 import type { StorageService } from '../storage.service';
+import { md5Hex, uniqueUploadKey } from '../keys/keys';
 import { uploadFields } from './upload-fields';
 
 /** What the engine leaves on `req.file` once the part is stored. */
@@ -43,7 +44,8 @@ export class ServiceStorageEngine implements StorageEngine {
     this.service
       .uploadStream({
         ...fields,
-        file: fields.name ?? file.originalname,
+        file: fields.name ?? uniqueUploadKey(file.originalname),
+        uid: fields.uid ?? md5Hex(fields.name ?? file.originalname),
         body: file.stream,
         contentType: fields.contentType ?? file.mimetype,
         fileName: file.originalname,

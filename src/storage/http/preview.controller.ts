@@ -1,10 +1,11 @@
-import { Controller, Get, Head, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { Controller, Get, Head, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { Public } from '../auth/public.decorator';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
+import { StorageExceptionFilter } from '../errors/storage-exception.filter';
 import { StorageService } from '../storage.service';
 import { FilePath } from './path-param';
-import { noSniff, sendFileResponse } from './send-file';
+import { sendStorageResponse } from './send-file';
 
 /** The query of `GET /thumbnail/{path}`. */
 interface ThumbnailQuery {
@@ -16,8 +17,9 @@ interface ThumbnailQuery {
 }
 
 /** Public preview and thumbnails: no login, no signature (the spec's `preview`, `previewThumbnail`). */
-@Controller('storage')
+@Controller()
 @UseGuards(StorageAuthGuard)
+@UseFilters(StorageExceptionFilter)
 export class PreviewController {
   constructor(private readonly service: StorageService) {}
 
@@ -29,8 +31,7 @@ export class PreviewController {
     @FilePath() path: string,
     @Query('storage') storage?: string,
   ) {
-    noSniff(res);
-    await sendFileResponse(req, res, await this.service.preview(path, storage));
+    await sendStorageResponse(req, res, this.service.preview(path, storage));
   }
 
   @Public()
@@ -42,11 +43,10 @@ export class PreviewController {
   @Public()
   @Get('thumbnail/*path')
   async thumbnail(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query() query: ThumbnailQuery) {
-    noSniff(res);
     const { width, height, fit, format, storage } = query;
     const options = { fit: text(fit), format: text(format), accept: req.get('accept') };
-    const file = await this.service.previewThumbnail(path, int(width), int(height), text(storage), options);
-    await sendFileResponse(req, res, file);
+    const file = this.service.previewThumbnail(path, int(width), int(height), text(storage), options);
+    await sendStorageResponse(req, res, file);
   }
 
   @Public()

@@ -1,34 +1,36 @@
 import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
-import type { StorageService } from '../storage.service';
 import { contentDisposition } from './content-disposition';
-import { storedFileResponse, type FileResponse } from '../serving/file-response';
+import type { FileResponse } from '../serving/file-response';
+import { writeStorageError } from '../errors/storage-exception.filter';
 import { parseRange } from './http-range';
-
-export interface SendOptions {
-  /** Downloads are always attachments; inline is for the preview rules to decide. */
-  disposition: 'attachment';
-  cacheControl: string;
-}
 
 /** Marks a response as never to be sniffed. Called first, so that error answers carry it too. */
 export function noSniff(res: Response): void {
   res.setHeader('X-Content-Type-Options', 'nosniff');
 }
 
-/** Download: the stored file as an attachment, through the one response layer. */
-export async function sendStoredFile(
+/**
+ * Sends what `StorageService.downloadResponse`, `preview` or `previewThumbnail` returned, from a
+ * host's own controller (`@Res()`): validators, conditional requests (304), one byte range (206,
+ * 416), HEAD, safe headers, a streamed body. Pass the promise itself: a storage error (404 when
+ * the file is absent, 416, ...) is answered as the module's own routes answer it,
+ * `{statusCode, code, message}`, whatever the host's exception filters do.
+ *
+ * `await sendStorageResponse(req, res, storage.preview(path))`
+ */
+export async function sendStorageResponse(
   req: Request,
   res: Response,
-  service: StorageService,
-  file: string,
-  storage: string | undefined,
-  options: SendOptions,
+  response: FileResponse | Promise<FileResponse>,
 ): Promise<void> {
-  noSniff(res);
-  const opened = await service.open(file, storage);
-  await sendFileResponse(req, res, storedFileResponse(opened, options));
+  try {
+    noSniff(res);
+    await sendFileResponse(req, res, await response);
+  } catch (err) {
+    writeStorageError(res, err);
+  }
 }
 
 /**

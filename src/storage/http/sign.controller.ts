@@ -1,7 +1,8 @@
-import { Body, Controller, HttpCode, Post, Put, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Put, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { Public } from '../auth/public.decorator';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
+import { StorageExceptionFilter } from '../errors/storage-exception.filter';
 import { CurrentUser } from '../auth/user.decorator';
 import type { SignedUpload } from '../drivers/storage-driver';
 import { StorageError } from '../errors/storage.error';
@@ -12,8 +13,9 @@ import { FilePath } from './path-param';
 import { streamRawBody } from './upload-request';
 
 /** Signed direct uploads: ask for a URL, upload to it, and (cloud backends) complete it. */
-@Controller('storage')
+@Controller()
 @UseGuards(StorageAuthGuard)
+@UseFilters(StorageExceptionFilter)
 export class SignController {
   constructor(
     private readonly service: StorageService,

@@ -17,8 +17,10 @@ import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/re
 /**
  * The scheduled sweeper: on `lifecycle.sweepCron`, removes expired files (`sweepExpired`) and,
  * every `reconcileIntervalSeconds`, reconciles storage with the records (`reconcile`). It is
- * registered by name with `SchedulerRegistry` rather than through `@Cron()`, because its
- * expression comes from configuration, which a decorator cannot read (it runs at import time).
+ * a `CronJob` of its own rather than a `@Cron()`, because its expression comes from configuration,
+ * which a decorator cannot read (it runs at import time); and so that it runs in a host without
+ * `ScheduleModule.forRoot()` (importing that twice would run the host's own jobs twice). When the
+ * host has `ScheduleModule`, the job is listed in its `SchedulerRegistry` by name.
  * Runs never overlap within a process; across replicas the locks in `ObjectLedger` share the work.
  */
 @Injectable()
@@ -43,14 +45,6 @@ export class ExpirySweeperJob implements OnApplicationBootstrap, OnModuleDestroy
       this.logger.log('the expiry sweeper is switched off (lifecycle.sweepEnabled)');
       return;
     }
-    if (!this.scheduler) {
-      // Asked for explicitly, a missing scheduler is a configuration error; by default (a host
-      // that uses the module as a library) the host may run LifecycleService itself.
-      const problem = 'the sweeper needs ScheduleModule.forRoot() in the application; import it, or switch it off';
-      if (this.options.given.lifecycle?.sweepEnabled === true) throw new ConfigError('lifecycle.sweepEnabled', problem);
-      this.logger.warn(`expiry sweeper not scheduled: ${problem}`);
-      return;
-    }
     let job: CronJob<null, null>;
     try {
       job = CronJob.from({ cronTime: sweepCron, onTick: () => this.run(), start: false, waitForCompletion: true });
@@ -60,7 +54,8 @@ export class ExpirySweeperJob implements OnApplicationBootstrap, OnModuleDestroy
         `'${sweepCron}' is not a cron expression (${(err as Error).message})`,
       );
     }
-    this.scheduler.addCronJob(ExpirySweeperJob.jobName, job);
+    // Listed with the host's SchedulerRegistry when it has ScheduleModule; runs either way.
+    this.scheduler?.addCronJob(ExpirySweeperJob.jobName, job);
     this.job = job;
     job.start();
     this.logger.log(`expiry sweeper scheduled: '${sweepCron}'`);

@@ -7,6 +7,7 @@ import {
   normalizeKey,
   normalizeMd5,
   normalizePrefix,
+  uniqueUploadKey,
   versionKey,
 } from './keys';
 
@@ -125,5 +126,22 @@ describe('versionKey', () => {
     for (const bad of ['a.~v1.txt', 'x/.~tmp.abc', 'a.~b/c']) {
       expect(() => normalizeKey(bad)).toThrow(expect.objectContaining({ code: StorageErrorCode.INVALID_PATH }));
     }
+  });
+});
+
+describe('uniqueUploadKey', () => {
+  it('makes a new key under uploads/ for every call, keeping the type’s extension', () => {
+    const keys = new Set(Array.from({ length: 1000 }, () => uniqueUploadKey('Report.PDF', 1_700_000_000_000)));
+    expect(keys.size).toBe(1000);
+    for (const key of keys) {
+      expect(key).toMatch(/^uploads\/[0-9a-z]+[0-9a-f]{16}\.pdf$/);
+      expect(normalizeKey(key)).toBe(key);
+    }
+  });
+
+  it('sorts by time, and leaves out an extension that is not one', () => {
+    expect(uniqueUploadKey('a.txt', 1_700_000_000_000) < uniqueUploadKey('a.txt', 1_800_000_000_000)).toBe(true);
+    expect(uniqueUploadKey('no extension', 5)).toMatch(/^uploads\/5[0-9a-f]{16}$/);
+    expect(uniqueUploadKey('../../etc/passwd.~v1.sh;', 5)).toMatch(/^uploads\/5[0-9a-f]{16}$/);
   });
 });

@@ -121,6 +121,19 @@ export function versionKey(key: string, now = Date.now()): string {
   return fits(stem.join('') + tail) ? `${dir}${stem.join('')}${tail}` : tail;
 }
 
+/** The folder of the keys `uniqueUploadKey` makes. */
+export const UNIQUE_UPLOADS_FOLDER = 'uploads';
+
+/**
+ * A key no other upload has, for a file whose caller named no path: `uploads/{id}{ext}`, the id
+ * time-ordered (base 36 milliseconds) and 64 random bits, the extension the original name's
+ * (lower-case) so that the type is still told by the key. The original name stays the record's
+ * `fileName`, and downloads use it.
+ */
+export function uniqueUploadKey(originalName: string, now = Date.now()): string {
+  return `${UNIQUE_UPLOADS_FOLDER}/${now.toString(36)}${randomBytes(8).toString('hex')}${fileSuffix(originalName)}`;
+}
+
 /** Whether `key` is an object version `versionKey` made. */
 export function isVersionKey(key: string): boolean {
   return key.slice(key.lastIndexOf('/') + 1).includes(VERSION_MARK);

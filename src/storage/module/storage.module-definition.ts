@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder, type CanActivate, type Type } from '@nestjs/common';
-import type { StorageModuleOptions } from '../options/storage.options';
+import type { StorageModuleOptions } from './storage-module.options';
 
 export interface StorageModuleExtras {
   /** Register the module globally (default true). */

@@ -1,16 +1,19 @@
-import { Module, type DynamicModule } from '@nestjs/common';
-import { PATH_METADATA } from '@nestjs/common/constants';
+import {
+  Inject,
+  Module,
+  Optional,
+  type DynamicModule,
+  type MiddlewareConsumer,
+  type NestModule,
+  type Type,
+} from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
-import { STORAGE_ROUTE_PREFIX } from './storage.constants';
+import { STORAGE_HTTP, STORAGE_ROUTE_PREFIX, type StorageHttpParts } from './storage.constants';
 import { FileEntity } from '../database/entities/file.entity';
-import { AdminController } from '../http/admin.controller';
-import { FilesController } from '../http/files.controller';
 import { LifecycleService } from '../jobs/lifecycle.service';
 import { lifecycleEntities } from '../database/entities';
 import { lifecycleProviders } from './lifecycle.providers';
-import { PreviewController } from '../http/preview.controller';
-import { SignController } from '../http/sign.controller';
 import { PreviewService } from '../serving/preview.service';
 import { ThumbnailEntity } from '../database/entities/thumbnail.entity';
 import { ThumbnailService } from '../thumbnails/thumbnail.service';
@@ -27,18 +30,29 @@ import { UploadGrants } from '../signing/upload-grants';
 import { StorageRegistry } from '../registry/storage-registry';
 import { StorageService } from '../storage.service';
 import { resolveStorageOptions, STORAGE_OPTIONS } from '../options/resolved-options';
-import type { StorageModuleOptions } from '../options/storage.options';
+import type { StorageModuleOptions } from './storage-module.options';
 import { UploadService } from '../upload/upload.service';
 import { FileRecords } from '../records/file-records';
 
-const CONTROLLERS = [FilesController, PreviewController, AdminController, SignController];
+import { StorageRequestMiddleware } from '../http/request-bodies';
+import { storageControllers } from '../http/storage-controllers';
+import { RawUploadShield } from './raw-upload-shield';
 
 /**
  * `StorageModule.forRoot(options)` / `forRootAsync(...)`: exports `StorageService`. The host
  * provides the TypeORM data source, with `FileEntity`, `ThumbnailEntity` and `storageMigrations` in it.
  */
 @Module({})
-export class StorageModule extends ConfigurableModuleClass {
+export class StorageModule extends ConfigurableModuleClass implements NestModule {
+  constructor(@Optional() @Inject(STORAGE_HTTP) private readonly http?: StorageHttpParts) {
+    super();
+  }
+
+  /** The module's middleware, on its own routes only: nosniff, its body limit, raw uploads kept raw. */
+  configure(consumer: MiddlewareConsumer): void {
+    if (this.http) consumer.apply(StorageRequestMiddleware).forRoutes(...this.http.controllers);
+  }
+
   static override forRoot(options: typeof OPTIONS_TYPE): DynamicModule {
     return StorageModule.withParts(super.forRoot(options), options, Object.keys(options.storages ?? {}));
   }
@@ -52,21 +66,21 @@ export class StorageModule extends ConfigurableModuleClass {
     const perInstance = instanceProviders(instances);
     const http = extras.http ?? true;
     const prefix = (extras.routePrefix ?? 'storage').replace(/^\/+|\/+$/g, '');
-    if (http) {
-      for (const controller of CONTROLLERS) Reflect.defineMetadata(PATH_METADATA, prefix, controller);
-    }
+    const controllers: Type[] = http ? storageControllers(prefix) : [];
+    const httpParts: StorageHttpParts = { prefix, controllers };
     return {
       ...base,
       imports: [...(base.imports ?? []), TypeOrmModule.forFeature([FileEntity, ThumbnailEntity, ...lifecycleEntities])],
-      controllers: http ? CONTROLLERS : [],
+      controllers,
       providers: [
         ...(base.providers ?? []),
         storageRegistryProvider,
         { provide: STORAGE_ROUTE_PREFIX, useValue: prefix },
+        ...(http ? [{ provide: STORAGE_HTTP, useValue: httpParts }, RawUploadShield] : []),
         {
           provide: STORAGE_OPTIONS,
           inject: [STORAGE_MODULE_OPTIONS],
-          useFactory: (options: StorageModuleOptions) => resolveStorageOptions(options, prefix),
+          useFactory: (options: StorageModuleOptions) => resolveStorageOptions(options, { routePrefix: prefix, http }),
         },
         authGuardProvider(extras),
         StorageAuthGuard,

@@ -3,14 +3,14 @@ import { ApiTokenGuard } from '../auth/api-token.guard';
 import { STORAGE_AUTH_GUARD } from '../auth/auth.constants';
 import { storageDriverToken } from './storage.constants';
 import { STORAGE_MODULE_OPTIONS, type StorageModuleExtras } from './storage.module-definition';
-import type { StorageModuleOptions } from '../options/storage.options';
+import type { StorageOptions } from '../options/storage.options';
 import { StorageRegistry } from '../registry/storage-registry';
 
 /** Builds (and validates) every configured storage instance once, at start-up. */
 export const storageRegistryProvider: Provider = {
   provide: StorageRegistry,
   inject: [STORAGE_MODULE_OPTIONS],
-  useFactory: (options: StorageModuleOptions) => StorageRegistry.create(options),
+  useFactory: (options: StorageOptions) => StorageRegistry.create(options),
 };
 
 export function authGuardProvider(extras: StorageModuleExtras): Provider {

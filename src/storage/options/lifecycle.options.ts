@@ -2,7 +2,7 @@ import { ConfigError } from '../config/storage-config';
 
 /** Expiry sweeping, orphan reconciliation and upload leases: `lifecycle` in the module options. */
 export interface LifecycleOptions {
-  /** Run the scheduled sweeper (default true). Needs `ScheduleModule.forRoot()` in the application. */
+  /** Run the scheduled sweeper (default true); it needs no `ScheduleModule` in the host. */
   sweepEnabled?: boolean;
   /** When the sweeper runs, as a cron expression (default every five minutes). */
   sweepCron?: string;

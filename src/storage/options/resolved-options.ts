@@ -7,7 +7,8 @@ import {
   type ResolvedThumbnailOptions,
 } from './preview.options';
 import { SIGNING_DEFAULTS } from './signing.options';
-import { DEFAULTS, type StorageModuleOptions } from './storage.options';
+import { ConfigError } from '../config/storage-config';
+import { DEFAULTS, type RecordUrlBuilder, type StorageOptions } from './storage.options';
 
 /**
  * The module's options, parsed once at start-up into a new, typed object with every default
@@ -16,10 +17,14 @@ import { DEFAULTS, type StorageModuleOptions } from './storage.options';
  */
 export interface ResolvedStorageOptions {
   /** The options as given (instances, tokens): for the registry and the auth guard. */
-  readonly given: StorageModuleOptions;
+  readonly given: StorageOptions;
   /** The HTTP API's route prefix, without slashes: record URLs and signed URLs point under it. */
   readonly routePrefix: string;
-  readonly publicBaseUrl: string;
+  /** Whether the module serves its HTTP API; without it, no URL may point at its routes. */
+  readonly http: boolean;
+  /** Without a trailing slash; set whenever `http` is. */
+  readonly publicBaseUrl: string | undefined;
+  readonly urlBuilder: RecordUrlBuilder | undefined;
   readonly maxUploadSize: number;
   readonly maxBufferSize: number;
   readonly lifecycle: ResolvedLifecycleOptions;
@@ -34,11 +39,16 @@ export const STORAGE_OPTIONS = Symbol('STORAGE_OPTIONS');
 export const InjectStorageOptions = (): ParameterDecorator => Inject(STORAGE_OPTIONS);
 
 /** Throws a `ConfigError` naming the field when a value is wrong. */
-export function resolveStorageOptions(given: StorageModuleOptions, routePrefix: string): ResolvedStorageOptions {
+export function resolveStorageOptions(
+  given: StorageOptions,
+  served: { routePrefix: string; http: boolean },
+): ResolvedStorageOptions {
   return {
     given,
-    routePrefix,
-    publicBaseUrl: (given.publicBaseUrl ?? DEFAULTS.publicBaseUrl).replace(/\/+$/, ''),
+    routePrefix: served.routePrefix,
+    http: served.http,
+    publicBaseUrl: resolvePublicBaseUrl(given.publicBaseUrl, served.http),
+    urlBuilder: given.urlBuilder,
     maxUploadSize: given.maxUploadSize ?? DEFAULTS.maxUploadSize,
     maxBufferSize: given.maxBufferSize ?? DEFAULTS.maxBufferSize,
     lifecycle: resolveLifecycleOptions(given.lifecycle),
@@ -49,4 +59,26 @@ export function resolveStorageOptions(given: StorageModuleOptions, routePrefix: 
       ttlSeconds: given.signing?.ttlSeconds ?? SIGNING_DEFAULTS.ttlSeconds,
     },
   };
+}
+
+function resolvePublicBaseUrl(raw: unknown, http: boolean): string | undefined {
+  if (raw === undefined || raw === null || raw === '') {
+    if (!http) return undefined;
+    throw new ConfigError(
+      'publicBaseUrl',
+      'required while the module serves its HTTP API: the absolute URL clients reach this application at, ' +
+        "e.g. 'https://files.example.com' (record URLs and signed upload URLs point there)",
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(String(raw));
+  } catch {
+    throw new ConfigError('publicBaseUrl', `'${String(raw)}' is not an absolute URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError('publicBaseUrl', `'${String(raw)}' must be an http(s) URL`);
+  }
+  if (url.search || url.hash) throw new ConfigError('publicBaseUrl', 'must not have a query or a fragment');
+  return url.href.replace(/\/+$/, '');
 }

@@ -3,9 +3,30 @@ import type { LifecycleOptions } from './lifecycle.options';
 import type { PreviewOptions, ThumbnailOptions } from './preview.options';
 import type { SigningOptions } from './signing.options';
 
-export interface StorageModuleOptions extends StorageConfig {
-  /** Base URL of this service as clients reach it; record `url`s point here. */
+/**
+ * Makes a record's `url` when the host wants its own (its own routes, a CDN in front of them).
+ * `publicUrl` is the backend's own URL of the object, when the instance has one.
+ */
+export type RecordUrlBuilder = (file: {
+  storage: string;
+  key: string;
+  objectKey: string;
+  publicUrl: string | null;
+}) => string;
+
+/**
+ * The module's options with storage instances as loose records: what configuration files give.
+ * Hosts write `StorageModuleOptions`, whose instances are typed by `type`.
+ */
+export interface StorageOptions extends StorageConfig {
+  /**
+   * The absolute URL clients reach this application at (`https://files.example.com`): record
+   * `url`s and local signed upload URLs point under it. Required while the module serves its
+   * HTTP API; with `http: false` URLs come from the backend (`publicUrl`) or `urlBuilder`.
+   */
   publicBaseUrl?: string;
+  /** Builds every record `url` instead of the rules above. */
+  urlBuilder?: RecordUrlBuilder;
   /** Largest upload accepted, in bytes (default 5 GiB). Past it: 413 `E_TOO_LARGE`. */
   maxUploadSize?: number;
   /** Largest file `download()` will return as one Buffer (default 32 MiB); use `downloadStream` past it. */
@@ -27,5 +48,4 @@ export interface StorageModuleOptions extends StorageConfig {
 export const DEFAULTS = {
   maxUploadSize: 5 * 1024 ** 3,
   maxBufferSize: 32 * 1024 ** 2,
-  publicBaseUrl: 'http://localhost:3000',
 };

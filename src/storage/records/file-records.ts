@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { StorageError } from '../errors/storage.error';
+import { ConfigError } from '../config/storage-config';
+import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import { toFileRecord, type FileRecord } from '../database/file-record';
 import { FileEntity } from '../database/entities/file.entity';
 import { normalizeKey, normalizePrefix } from '../keys/keys';
@@ -29,7 +30,9 @@ export class FileRecords {
     private readonly objects: ObjectLedger,
     private readonly purger: ObjectPurger,
     @Inject(Clock) private readonly clock: Clock,
-  ) {}
+  ) {
+    assertEveryInstanceHasUrls(options, registry);
+  }
 
   /**
    * The newest unexpired record of `file`. When it has none but expired ones, they are removed
@@ -76,16 +79,52 @@ export class FileRecords {
 
   /** The record's public form, with `url` derived from the key and the instance. */
   toRecord(entity: FileEntity): FileRecord {
-    return toFileRecord(entity, this.urlOf(entity.storeFullName, entity.name));
+    return toFileRecord(entity, this.urlOf(entity));
   }
 
-  urlOf(storage: string, key: string): string {
-    const instance = this.registry.get(storage);
-    const direct = instance.driver.publicUrl(key);
-    if (direct) return direct;
-    const base = this.options.publicBaseUrl;
-    const query = storage === this.registry.defaultName ? '' : `?storage=${encodeURIComponent(storage)}`;
-    return `${base}/${this.options.routePrefix}/preview/${key.split('/').map(encodeURIComponent).join('/')}${query}`;
+  /**
+   * A URL that keeps pointing at this record's file whatever the default instance later becomes:
+   * the host's `urlBuilder`; else the backend's own URL of the object version (a CDN in front
+   * of a public bucket); else this module's public preview route, naming the instance.
+   */
+  urlOf(entity: Pick<FileEntity, 'storeFullName' | 'name' | 'objectKey'>): string {
+    const { storeFullName: storage, name: key, objectKey } = entity;
+    const publicUrl = this.registry.get(storage).driver.publicUrl(objectKey);
+    if (this.options.urlBuilder) return this.options.urlBuilder({ storage, key, objectKey, publicUrl });
+    if (publicUrl) return publicUrl;
+    return routeUrl(this.options, 'preview', key, storage);
+  }
+}
+
+/**
+ * `{publicBaseUrl}/{prefix}/{route}/{key}?storage={instance}`: the instance is always named, so
+ * that the URL does not change meaning with the default. Only while the routes exist.
+ */
+export function routeUrl(options: ResolvedStorageOptions, route: string, key: string, storage: string): string {
+  if (!options.http || !options.publicBaseUrl) {
+    throw new StorageError(
+      StorageErrorCode.INVALID_CONFIG,
+      `no URL can point at the module's ${route} route: it serves no HTTP API (http: false)`,
+    );
+  }
+  const path = key.split('/').map(encodeURIComponent).join('/');
+  return `${options.publicBaseUrl}/${options.routePrefix}/${route}/${path}?storage=${encodeURIComponent(storage)}`;
+}
+
+/**
+ * Without the HTTP API, every instance needs a URL of its own (`publicUrl`) unless the host
+ * builds URLs (`urlBuilder`): a start-up error names the first instance that has none.
+ */
+function assertEveryInstanceHasUrls(options: ResolvedStorageOptions, registry: StorageRegistry): void {
+  if (options.http || options.urlBuilder) return;
+  for (const instance of registry.all()) {
+    if (instance.driver.publicUrl('probe') === null) {
+      throw new ConfigError(
+        `storages['${instance.name}'].publicUrl`,
+        'record URLs need one while the module serves no HTTP API (http: false): set publicUrl ' +
+          "(where the backend serves objects), give urlBuilder, or serve the module's routes",
+      );
+    }
   }
 }
 

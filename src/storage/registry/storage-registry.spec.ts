@@ -2,12 +2,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { StorageErrorCode } from '../errors/storage.error';
-import type { StorageModuleOptions } from '../options/storage.options';
+import type { StorageOptions } from '../options/storage.options';
 import { StorageRegistry, validateStorageConfig } from './storage-registry';
 
 describe('validateStorageConfig', () => {
   const local = { type: 'storages.LocalType', root: './x' };
-  it.each<[string, Partial<StorageModuleOptions>, RegExp]>([
+  it.each<[string, Partial<StorageOptions>, RegExp]>([
     ['no storages', { storages: {} }, /'storages'/],
     ['a bad element name', { storages: { Default: local } }, /storages\['Default'\]/],
     [
@@ -32,7 +32,7 @@ describe('validateStorageConfig', () => {
       /defaultStorage.*'storages.Default'/,
     ],
   ])('refuses %s, naming the field', (_label, options, message) => {
-    expect(() => validateStorageConfig(options as StorageModuleOptions)).toThrow(message);
+    expect(() => validateStorageConfig(options as StorageOptions)).toThrow(message);
   });
 });
 

@@ -4,7 +4,7 @@ import { isPlainObject } from '../config/load-config';
 import { type ParsedInstance, parseInstance } from '../drivers/driver-definitions';
 import type { StorageDriver } from '../drivers/storage-driver';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
-import type { StorageModuleOptions } from '../options/storage.options';
+import type { StorageOptions } from '../options/storage.options';
 
 export interface StorageInstance {
   /** Element name, e.g. `storages.Default`. */
@@ -19,7 +19,7 @@ export interface StorageInstance {
  * Checks the whole storage configuration, throwing a `ConfigError` that names the bad field, and
  * returns each instance's parsed options by element name.
  */
-export function validateStorageConfig(options: StorageModuleOptions): Map<string, ParsedInstance> {
+export function validateStorageConfig(options: StorageOptions): Map<string, ParsedInstance> {
   if (!isPlainObject(options.storages) || Object.keys(options.storages).length === 0) {
     throw new ConfigError('storages', 'at least one storage instance is required');
   }
@@ -51,7 +51,7 @@ export class StorageRegistry {
     readonly defaultName: string,
   ) {}
 
-  static async create(options: StorageModuleOptions): Promise<StorageRegistry> {
+  static async create(options: StorageOptions): Promise<StorageRegistry> {
     const instances = new Map<string, StorageInstance>();
     const baseDir = options.baseDir ?? process.cwd();
     for (const [name, parsed] of validateStorageConfig(options)) {

@@ -4,8 +4,8 @@ import type { OpenedFile } from './opened-file';
 
 /**
  * What `preview`, `previewThumbnail` and download return: everything the response needs before
- * the body, and a way to open the body (whole or one range). `sendFileResponse` speaks HTTP for
- * it; a host controller can call that too, or `open()` the bytes itself.
+ * the body, and a way to open the body (whole or one range). `sendStorageResponse` speaks HTTP
+ * for it; a host controller can call that too, or `open()` the bytes itself.
  */
 export interface FileResponse {
   size: number;
@@ -29,6 +29,9 @@ export interface FileResponse {
  * (their viewers run PDF script apart from the page's origin).
  */
 export const SANDBOX_CSP = 'sandbox';
+
+/** A download: always an attachment, revalidated on every use (`no-cache`), never in a shared cache. */
+export const DOWNLOAD_RESPONSE = { disposition: 'attachment', cacheControl: 'private, no-cache' } as const;
 
 /** The response for a stored file: its record's hash, time, type and name; bytes from its backend. */
 export function storedFileResponse(

@@ -131,7 +131,14 @@ export class UploadGrants {
     return found.find((g) => g.stagingKey !== null && g.name === key) ?? null;
   }
 
+  /** A URL to this module's `PUT {prefix}/upload/{path}`: only while it serves its HTTP API. */
   private localUrl(permit: UploadPermit): SignedUpload {
+    if (!this.options.http || !this.options.publicBaseUrl) {
+      throw new StorageError(
+        StorageErrorCode.NOT_IMPLEMENTED,
+        `${permit.storage} has no signed uploads of its own and the module serves no HTTP API (http: false)`,
+      );
+    }
     const base = this.options.publicBaseUrl;
     const path = permit.key.split('/').map(encodeURIComponent).join('/');
     return {

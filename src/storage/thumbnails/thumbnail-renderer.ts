@@ -1,6 +1,29 @@
-import sharp from 'sharp';
+import type SharpFunction from 'sharp';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import type { ThumbnailFormat, ThumbnailParams } from './thumbnail-params';
+
+let loadedSharp: typeof SharpFunction | undefined;
+
+/**
+ * sharp, loaded on the first thumbnail: it is an optional peer dependency, so a host that never
+ * makes thumbnails need not install it. Missing, it is a 501 that names the package.
+ */
+function sharp(...args: Parameters<typeof SharpFunction>): ReturnType<typeof SharpFunction> {
+  if (!loadedSharp) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      loadedSharp = require('sharp') as typeof SharpFunction;
+    } catch (err) {
+      throw new StorageError(
+        StorageErrorCode.NOT_IMPLEMENTED,
+        'thumbnails need the sharp package, which is not installed here; install with: npm install sharp',
+        {},
+        { cause: err },
+      );
+    }
+  }
+  return loadedSharp(...args);
+}
 
 /** Enough of a file to hold any image header sharp needs to read the dimensions. */
 export const HEADER_BYTES = 64 * 1024;

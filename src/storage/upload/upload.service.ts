@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { StorageError } from '../errors/storage.error';
-import { baseName, fileSuffix, md5Hex, normalizeKey, normalizeMd5 } from '../keys/keys';
+import { baseName, fileSuffix, md5Hex, normalizeKey, normalizeMd5, uniqueUploadKey } from '../keys/keys';
 import type { FileRecord } from '../database/file-record';
 import { FileRecords } from '../records/file-records';
 import { StorageRegistry } from '../registry/storage-registry';
@@ -25,9 +25,12 @@ export class UploadService {
     private readonly records: FileRecords,
   ) {}
 
-  /** The spec's `uploadByFile`: a file object, or a path with `data`. Returns the file record. */
+  /**
+   * The spec's `uploadByFile`: a file object (stored at `path`, else at a unique key), or a path
+   * with `data`. Returns the file record.
+   */
   async uploadByFile(params: UploadByFileParams): Promise<FileRecord> {
-    const { file, data, ...rest } = params;
+    const { file, data, path, ...rest } = params;
     if (typeof file === 'string') {
       if (data === undefined || data === null) {
         throw StorageError.invalidArgument('data is required when file is a path');
@@ -44,7 +47,9 @@ export class UploadService {
     if (!source) throw StorageError.invalidArgument('the file object has no buffer, path or stream');
     return this.uploadStream({
       ...rest,
-      file: file.originalname,
+      file: path ?? uniqueUploadKey(file.originalname),
+      // The spec's uid comes from the file name, not from a key made up for it.
+      uid: rest.uid ?? md5Hex(path ?? file.originalname),
       body: source,
       contentType: rest.contentType ?? file.mimetype,
       fileName: rest.fileName ?? file.originalname,

@@ -12,8 +12,14 @@ export interface UploadedFileLike {
 
 /** `uploadByFile`'s parameters, with the spec's names. */
 export interface UploadByFileParams {
-  /** A file object, or the target path (then `data` is required). */
+  /**
+   * A file object, or the target path (then `data` is required). A file object is stored at
+   * `path` when given, else at a new unique key `uploads/{id}{ext}`: never over another file
+   * of the same name.
+   */
   file: string | UploadedFileLike;
+  /** Where to store a file object (`file` given as an object); ignored with a path. */
+  path?: string;
   data?: Buffer | Uint8Array | string | Readable;
   /** Hex md5 of the data: the file is stored as `{md5}{suffix}` and the hash is checked. */
   md5?: string;
@@ -36,7 +42,7 @@ export interface UploadByFileParams {
 }
 
 /** A streamed upload: `body` instead of `data`, `file` a path. */
-export interface UploadStreamParams extends Omit<UploadByFileParams, 'file' | 'data'> {
+export interface UploadStreamParams extends Omit<UploadByFileParams, 'file' | 'data' | 'path'> {
   file: string;
   body: Readable;
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { lifecycleFromEnv, signingFromEnv } from './lifecycle.config';
+import { lifecycleFromEnv, signingFromEnv } from './env-options';
 
 describe('lifecycle and signing configuration from the environment', () => {
   it('reads the environment over the config files', () => {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseSize, resolveApiTokens } from './app.config';
+import { parseSize, resolveApiTokens } from './env-options';
 
 describe('parseSize', () => {
   it.each([

@@ -1,0 +1,25 @@
+import { Controller, type Type } from '@nestjs/common';
+import { AdminController } from './admin.controller';
+import { FilesController } from './files.controller';
+import { PreviewController } from './preview.controller';
+import { SignController } from './sign.controller';
+
+const BASES: Type[] = [FilesController, PreviewController, AdminController, SignController];
+
+/**
+ * The module's controllers mounted under `prefix`: one new subclass of each per registration, with
+ * its own route path, so that the shared classes are never changed and two registrations in one
+ * process (two prefixes, two apps) do not take each other's routes. Guards, filters and handlers
+ * are inherited unchanged.
+ */
+export function storageControllers(prefix: string): Type[] {
+  return BASES.map((base) => {
+    const routed = class extends base {};
+    Object.defineProperty(routed, 'name', { value: base.name });
+    Controller(prefix)(routed);
+    return routed;
+  });
+}
+
+/** Route paths, under the prefix, whose `PUT` body is the file itself (read as a raw stream). */
+export const RAW_UPLOAD_ROUTES = ['files', 'upload'] as const;
