@@ -60,8 +60,23 @@ describe('storage type definitions', () => {
     ['storages.AzureBlobType', { container: undefined }, 'container'],
     ['storages.AzureBlobType', { retryOptions: { maxTries: 0 } }, 'retryOptions.maxTries'],
     ['storages.MemoryType', { publicUrl: 'ftp://x' }, 'publicUrl'],
+    ['storages.S3Type', { publicEndpoint: 'minio:9000' }, 'publicEndpoint'],
+    ['storages.S3Type', { publicEndpoint: 'http://localhost:9000/?x=1' }, 'publicEndpoint'],
+    ['storages.S3Type', { publicEndpoint: 'http://user:pw@localhost:9000' }, 'publicEndpoint'],
+    ['storages.MinioType', { publicEndpoint: 'http://localhost:9000/minio' }, 'publicEndpoint'],
+    ['storages.OssType', { publicEndpoint: 'http://10.0.0.5:9000' }, 'publicEndpoint'],
+    ['storages.AzureBlobType', { publicEndpoint: 'not a url' }, 'publicEndpoint'],
   ])('%s with %j names %s', (type, change, name) => {
     expect(failingField(() => parse(type, { ...valid[type], ...change }))).toBe(`${field}.${name}`);
+  });
+
+  it.each<[StorageType, string, string]>([
+    ['storages.S3Type', 'http://localhost:9000/', 'http://localhost:9000'],
+    ['storages.MinioType', 'https://files.example.com', 'https://files.example.com'],
+    ['storages.OssType', 'https://oss-cn-beijing.aliyuncs.com/', 'https://oss-cn-beijing.aliyuncs.com'],
+    ['storages.AzureBlobType', 'http://localhost:10000/devstoreaccount1/', 'http://localhost:10000/devstoreaccount1'],
+  ])('%s reads publicEndpoint %s as %s', (type, publicEndpoint, expected) => {
+    expect(parse(type, { ...valid[type], publicEndpoint })).toMatchObject({ publicEndpoint: expected });
   });
 
   it('reads numbers and flags from ${VAR} interpolation (strings) into a new object, leaving the raw one as it was', () => {

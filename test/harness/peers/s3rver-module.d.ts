@@ -11,7 +11,13 @@ declare module 's3rver' {
   /** The Koa context s3rver's middleware sees (the part the peer touches). */
   interface S3rverContext {
     method: string;
+    /** The request target as sent: raw path and query. */
+    url: string;
+    headers: import('node:http').IncomingHttpHeaders;
     query: Record<string, string | string[] | undefined>;
+    req: import('node:http').IncomingMessage;
+    status: number;
+    type: string;
     body: unknown;
   }
   class S3rver {

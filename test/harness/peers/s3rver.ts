@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import S3rver, { type S3rverContext } from 's3rver';
+import { checkPresignedV4 } from './sigv4-presigned';
 
 export interface S3Peer {
   /** `http://127.0.0.1:<port>`; use with `forcePathStyle: true`. */
@@ -12,7 +13,14 @@ export interface S3Peer {
   close(): Promise<void>;
 }
 
-/** Starts s3rver on a free loopback port with a fresh temp directory, silent, with `buckets` made. */
+/** s3rver's one account: any other key is refused. */
+const ACCOUNT = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/**
+ * Starts s3rver on a free loopback port (reachable as 127.0.0.1 and as localhost) with a fresh
+ * temp directory, silent, with `buckets` made. Presigned V4 URLs are checked as S3 checks them
+ * (s3rver itself lets any V4 signature through); requests signed in headers are left to s3rver.
+ */
 export async function startS3rver(buckets: string[] = []): Promise<S3Peer> {
   const directory = await mkdtemp(path.join(tmpdir(), 's3rver-'));
   const server = new S3rver({
@@ -22,17 +30,30 @@ export async function startS3rver(buckets: string[] = []): Promise<S3Peer> {
     directory,
     configureBuckets: buckets.map((name) => ({ name, configs: [] })),
   });
-  server.middleware.unshift(urlEncodedListings);
+  server.middleware.unshift(verifyPresignedV4, urlEncodedListings);
   const { port } = (await server.run()) as { port: number };
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    credentials: { ...ACCOUNT },
     async close() {
       await server.close();
       await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+/** Answers 403 with S3's error when a presigned V4 URL's signature does not hold. */
+async function verifyPresignedV4(ctx: S3rverContext, next: () => Promise<void>): Promise<void> {
+  if (!('X-Amz-Algorithm' in ctx.query)) return next();
+  const refused = checkPresignedV4({ method: ctx.method, url: ctx.url, headers: ctx.headers }, (id) =>
+    id === ACCOUNT.accessKeyId ? ACCOUNT.secretAccessKey : undefined,
+  );
+  if (!refused) return next();
+  ctx.req.resume();
+  ctx.status = 403;
+  ctx.type = 'application/xml';
+  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${refused.code}</Code><Message>${refused.message}</Message></Error>`;
 }
 
 const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#x27': "'", '#x60': '`' };

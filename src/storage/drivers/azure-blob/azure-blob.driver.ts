@@ -125,7 +125,10 @@ export class AzureBlobDriver extends CloudDriverBase implements StorageDriver {
     }
   }
 
-  /** A blob SAS URL with create + write permission (see the class comment for what it cannot bind). */
+  /**
+   * A blob SAS URL with create + write permission (see the class comment for what it cannot
+   * bind), on `publicEndpoint` when one is set.
+   */
   async signUpload(key: string, options: SignUploadOptions): Promise<SignedUpload> {
     checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
     const blob = this.container.getBlockBlobClient(key);
@@ -139,11 +142,28 @@ export class AzureBlobDriver extends CloudDriverBase implements StorageDriver {
     const expiresOn = new Date((Math.floor(Date.now() / 1000) + options.expiresIn) * 1000);
     const url = await blob.generateSasUrl({ permissions: BlobSASPermissions.parse('cw'), expiresOn });
     return {
-      url,
+      url: this.forClients(url, key),
       method: 'PUT',
       headers: { 'x-ms-blob-type': 'BlockBlob', 'Content-Type': options.contentType },
       expiresAt: expiresOn.getTime(),
     };
+  }
+
+  /**
+   * `url` (under this container) with the blob endpoint's base replaced by `publicEndpoint`:
+   * scheme, host, port and, for path-style emulator URLs, the account segment. A SAS signs the
+   * canonical resource `/blob/{account}/{container}/{blob}`, the permissions and the times, never
+   * the host, so the token stays valid at the address clients use.
+   */
+  private forClients(url: string, key: string): string {
+    const { publicEndpoint } = this.options;
+    if (!publicEndpoint) return url;
+    const container = new URL(this.container.url);
+    const blobEndpoint = `${container.origin}${container.pathname.replace(/\/[^/]*\/?$/, '')}`;
+    if (!url.startsWith(`${blobEndpoint}/`)) {
+      throw new StorageError(StorageErrorCode.INTERNAL, 'a signed Azure URL is not under its blob endpoint', { key });
+    }
+    return publicEndpoint + url.slice(blobEndpoint.length);
   }
 
   /** The SDK's HTTP client keeps no sockets that need an explicit release. */

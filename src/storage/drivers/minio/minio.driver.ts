@@ -36,6 +36,8 @@ export class MinioDriver extends CloudDriverBase implements StorageDriver {
   readonly type = MINIO_TYPE;
   readonly client: Client;
   private readonly bucket: string;
+  /** The client that presigns for `publicEndpoint`, made on first use (see `presigner`). */
+  private publicSigner?: Promise<Client>;
 
   constructor(
     private readonly options: MinioDriverOptions,
@@ -135,12 +137,15 @@ export class MinioDriver extends CloudDriverBase implements StorageDriver {
     }
   }
 
-  /** A presigned PUT bound to the key and expiry (not the content type: see the class comment). */
+  /**
+   * A presigned PUT bound to the key and expiry (not the content type: see the class comment),
+   * for `publicEndpoint` when one is set.
+   */
   async signUpload(key: string, options: SignUploadOptions): Promise<SignedUpload> {
     checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
     const requestDate = new Date(Math.floor(Date.now() / 1000) * 1000);
-    const url = await this.call(key, () =>
-      this.client.presignedUrl('PUT', this.bucket, key, options.expiresIn, {}, requestDate),
+    const url = await this.call(key, async () =>
+      (await this.presigner()).presignedUrl('PUT', this.bucket, key, options.expiresIn, {}, requestDate),
     );
     return {
       url,
@@ -150,7 +155,37 @@ export class MinioDriver extends CloudDriverBase implements StorageDriver {
     };
   }
 
-  /** The client keeps no pool of its own beyond Node's global agent; nothing to release. */
+  /**
+   * The client that presigns URLs for clients: `client` itself, or, with `publicEndpoint`, a
+   * second client on that host and port. SigV4 signs the Host header, so a URL made for the
+   * service's address and then pointed elsewhere is refused. The second client is given the
+   * region (the configured one, else the bucket's as `client` learns it from the service's
+   * address), because without one its presigner would first ask the public address for it.
+   */
+  private presigner(): Promise<Client> {
+    const { publicEndpoint } = this.options;
+    if (!publicEndpoint) return Promise.resolve(this.client);
+    this.publicSigner ??= (async () => {
+      const url = new URL(publicEndpoint);
+      const useSSL = url.protocol === 'https:';
+      return new Client({
+        endPoint: url.hostname.replace(/^\[|\]$/g, ''),
+        port: url.port ? Number(url.port) : useSSL ? 443 : 80,
+        useSSL,
+        accessKey: this.options.accessKey,
+        secretKey: this.options.secretKey,
+        sessionToken: this.options.sessionToken,
+        region: this.options.region ?? (await this.client.getBucketRegionAsync(this.bucket)),
+        pathStyle: this.options.pathStyle,
+      });
+    })().catch((err: unknown) => {
+      this.publicSigner = undefined;
+      throw err;
+    });
+    return this.publicSigner;
+  }
+
+  /** The clients keep no pool of their own beyond Node's global agent; nothing to release. */
   async close(): Promise<void> {}
 }
 

@@ -42,6 +42,11 @@ export function parseMinioOptions(raw: RawOptions, field: string): MinioDriverOp
   if ((accessKey === undefined) !== (secretKey === undefined)) {
     throw new ConfigError(`${field}.secretKey`, 'accessKey and secretKey go together');
   }
+  const cloud = parseCloudOptions(raw, field);
+  if (cloud.publicEndpoint && new URL(cloud.publicEndpoint).pathname !== '/') {
+    // The minio client signs for a host and port; it has no base path.
+    throw new ConfigError(`${field}.publicEndpoint`, 'must be scheme://host[:port], without a path');
+  }
   return {
     endPoint,
     bucket,
@@ -53,6 +58,6 @@ export function parseMinioOptions(raw: RawOptions, field: string): MinioDriverOp
     secretKey,
     sessionToken: optionalString(raw, 'sessionToken', field),
     partSize: optionalInteger(raw, 'partSize', field, 5 * MIB),
-    ...parseCloudOptions(raw, field),
+    ...cloud,
   };
 }

@@ -21,12 +21,25 @@ import { OSS_TYPE, type OssDriverOptions } from './oss.options';
  * body or any request fails, so nothing is committed (a chunked `putStream` would be bounded by
  * one response timeout over the whole file). Signed uploads are `signatureUrl` PUT URLs with the
  * Content-Type signed in; a V1 URL cannot bind a size, so `maxSize` is checked by the service
- * after the upload. ali-oss refuses to sign URLs when `endpoint` is an IP address.
+ * after the upload. ali-oss refuses to sign URLs when `endpoint` is an IP address (set a
+ * `publicEndpoint` with a host name then).
  */
 export class OssDriver extends CloudDriverBase implements StorageDriver {
   protected readonly backend = 'OSS';
   readonly type = OSS_TYPE;
   readonly client: OSS;
+  /**
+   * Signs client URLs: `client`, or, with `publicEndpoint`, a second client on that endpoint
+   * (`signatureUrl` is computed locally; this client never sends a request).
+   *
+   * Why a second client rather than swapping the origin of `client`'s URL: the V1 signature covers
+   * the method, Content-MD5, Content-Type, Expires and `/bucket/key`, not the host, so either would
+   * verify; but ali-oss decides the host itself (`bucket.endpoint` unless `cname` or `sldEnable`)
+   * and refuses to sign at all when `endpoint` is an IP address, so only a client configured with
+   * the public endpoint puts the bucket where that endpoint expects it, whatever the service's
+   * own endpoint is (an internal host name, an IP).
+   */
+  private readonly signer: OSS;
   private readonly transferTimeoutMs: number;
 
   constructor(
@@ -36,6 +49,9 @@ export class OssDriver extends CloudDriverBase implements StorageDriver {
     super(options);
     this.transferTimeoutMs = Math.max(this.timeoutMs, options.transferTimeoutMs ?? 600_000);
     this.client = client ?? new OSS(ossClientOptions(options, this.timeoutMs));
+    this.signer = options.publicEndpoint
+      ? new OSS({ ...ossClientOptions(options, this.timeoutMs), endpoint: options.publicEndpoint, internal: false })
+      : this.client;
   }
 
   protected mapError(err: unknown, key: string): Error {
@@ -123,12 +139,15 @@ export class OssDriver extends CloudDriverBase implements StorageDriver {
     } while (marker);
   }
 
-  /** A V1 signed PUT URL; the client must send exactly the returned `Content-Type`. */
+  /**
+   * A V1 signed PUT URL, for `publicEndpoint` when one is set; the client must send exactly the
+   * returned `Content-Type`.
+   */
   async signUpload(key: string, options: SignUploadOptions): Promise<SignedUpload> {
     checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
     let url: string;
     try {
-      url = this.client.signatureUrl(key, {
+      url = this.signer.signatureUrl(key, {
         method: 'PUT',
         expires: options.expiresIn,
         'Content-Type': options.contentType,

@@ -48,6 +48,14 @@ export function parseOssOptions(raw: RawOptions, field: string): OssDriverOption
       'a region (e.g. oss-cn-beijing) is required unless endpoint is a host name',
     );
   }
+  const cloud = parseCloudOptions(raw, field);
+  if (cloud.publicEndpoint && isIP(hostOf(cloud.publicEndpoint))) {
+    // Signed URLs are made by a client on this endpoint, and ali-oss refuses to sign for an IP.
+    throw new ConfigError(
+      `${field}.publicEndpoint`,
+      'must name a host, not an IP address (ali-oss cannot sign for one)',
+    );
+  }
   return {
     bucket,
     accessKeyId,
@@ -61,7 +69,7 @@ export function parseOssOptions(raw: RawOptions, field: string): OssDriverOption
     sldEnable: optionalBoolean(raw, 'sldEnable', field),
     transferTimeoutMs: optionalInteger(raw, 'transferTimeoutMs', field, 100),
     partSize: optionalInteger(raw, 'partSize', field, 100 * 1024),
-    ...parseCloudOptions(raw, field),
+    ...cloud,
   };
 }
 

@@ -41,6 +41,13 @@ export class S3Driver extends CloudDriverBase implements StorageDriver {
   protected readonly backend = 'S3';
   readonly type = S3_TYPE;
   readonly client: S3Client;
+  /**
+   * Presigns client URLs: `client` itself, or, with `publicEndpoint`, a second client on that
+   * endpoint. SigV4 signs the Host header, so a URL made for the service's endpoint and then
+   * pointed elsewhere is refused; this one is signed for the host clients use. Presigning is
+   * offline: this client never sends a request.
+   */
+  private readonly presigner: S3Client;
 
   constructor(
     private readonly options: S3DriverOptions,
@@ -48,6 +55,14 @@ export class S3Driver extends CloudDriverBase implements StorageDriver {
   ) {
     super(options);
     this.client = client ?? new S3Client(s3ClientConfig(options, this.timeoutMs));
+    this.presigner = options.publicEndpoint
+      ? new S3Client({
+          ...s3ClientConfig(options, this.timeoutMs),
+          endpoint: options.publicEndpoint,
+          // The same credentials provider, so temporary credentials are resolved once.
+          credentials: options.credentials ?? this.client.config.credentials,
+        })
+      : this.client;
   }
 
   protected mapError(err: unknown, key: string): Error {
@@ -157,13 +172,16 @@ export class S3Driver extends CloudDriverBase implements StorageDriver {
     } while (ContinuationToken);
   }
 
-  /** A presigned PUT; the client must send exactly the returned `Content-Type`. */
+  /**
+   * A presigned PUT, for `publicEndpoint` when one is set; the client must send exactly the
+   * returned `Content-Type`.
+   */
   async signUpload(key: string, options: SignUploadOptions): Promise<SignedUpload> {
     checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
     const signingDate = new Date(Math.floor(Date.now() / 1000) * 1000);
     const command = new PutObjectCommand({ Bucket: this.options.bucket, Key: key, ContentType: options.contentType });
     try {
-      const url = await getSignedUrl(this.client, command, {
+      const url = await getSignedUrl(this.presigner, command, {
         expiresIn: options.expiresIn,
         signingDate,
         signableHeaders: new Set(['content-type']),
@@ -181,6 +199,7 @@ export class S3Driver extends CloudDriverBase implements StorageDriver {
 
   async close(): Promise<void> {
     this.client.destroy();
+    if (this.presigner !== this.client) this.presigner.destroy();
   }
 }
 
