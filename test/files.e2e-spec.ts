@@ -81,6 +81,38 @@ describe('files API (upload, download, meta, list, delete)', () => {
     expect(listFiles(root).filter((f) => f.startsWith(t.prefix))).toEqual([]);
   });
 
+  it('stores a multipart upload without a name at a key of its own, never over a file of the same name', async () => {
+    const upload = (data: string) =>
+      t.http
+        .post('/storage/files')
+        .set('Authorization', t.auth)
+        .attach('file', Buffer.from(data), { filename: 'report.pdf', contentType: 'application/pdf' })
+        .expect(201);
+    const [first, second] = [(await upload('%PDF first')).body, (await upload('%PDF second')).body];
+    expect(first.name).toMatch(/^uploads\/[0-9a-z]+\.pdf$/);
+    expect(second.name).not.toBe(first.name);
+    expect([first.fileName, first.uid]).toEqual(['report.pdf', md5('report.pdf')]);
+    for (const [record, body] of [
+      [first, '%PDF first'],
+      [second, '%PDF second'],
+    ]) {
+      const res = await t.http
+        .get(`/storage/files/${record.name}`)
+        .set('Authorization', t.auth)
+        .responseType('blob')
+        .expect(200);
+      expect(res.body.toString()).toBe(body);
+      expect(res.headers['content-disposition']).toMatch(/^attachment; filename="report.pdf"/);
+    }
+  });
+
+  it('answers liveness without a login, and unknown routes with the same JSON errors', async () => {
+    expect((await t.http.get('/health/live').expect(200)).body).toMatchObject({ status: 'ok' });
+    const unknown = await t.http.get('/nowhere').expect(404);
+    expect(unknown.body).toMatchObject({ statusCode: 404, code: 'E_NOT_FOUND' });
+    expect(unknown.headers['x-content-type-options']).toBe('nosniff');
+  });
+
   it('stores raw PUT bodies under {md5}{suffix} when md5 is given, and checks it', async () => {
     const data = Buffer.from('{"a":1}');
     const res = await t.http

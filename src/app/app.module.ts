@@ -5,6 +5,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { StorageModule } from '../storage/module/storage.module';
 import { buildAppConfig, type AppConfig } from './app.config';
 import { dataSourceOptions } from './database';
+import { HealthController } from './health.controller';
 
 /** The standalone service: configuration, the database, and the storage module with its API. */
 @Module({})
@@ -14,6 +15,7 @@ export class AppModule {
     const appConfig = registerAs('app', (): AppConfig => buildAppConfig(env));
     return {
       module: AppModule,
+      controllers: [HealthController],
       imports: [
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig] }),
         // Imported once, here: the storage module's sweeper registers its job with SchedulerRegistry.

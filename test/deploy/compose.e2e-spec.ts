@@ -237,6 +237,7 @@ describe('docker-compose.yml', () => {
     const sources = [
       ...readdirSync(path.join(ROOT, 'src/app')).map((f) => `src/app/${f}`),
       ...readdirSync(path.join(ROOT, 'src/storage/config')).map((f) => `src/storage/config/${f}`),
+      ...readdirSync(path.join(ROOT, 'src/storage/options')).map((f) => `src/storage/options/${f}`),
     ].filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts'));
     const readByApp = new Set<string>();
     for (const file of sources) {
