@@ -44,7 +44,7 @@ export async function startApp(more: Partial<HostConfig> = {}): Promise<RunningA
     config,
     async close() {
       await app.close();
-      fs.rmSync(config.dir, { recursive: true, force: true });
+      fs.rmSync(config.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
   };
 }
