@@ -196,7 +196,9 @@ export class StorageService implements OnApplicationShutdown {
         ? undefined
         : (live: FileEntity[]) => {
             if (live.some((r) => r.uploadUser !== onlyBy)) {
-              throw StorageError.forbidden(`'${key}' has references uploaded by another user; only delete-any removes them`);
+              throw StorageError.forbidden(
+                `'${key}' has references uploaded by another user; only delete-any removes them`,
+              );
             }
           };
     const result = await this.objects.removeRecords(this.objects.ref(instance.name, key), selector, { allow });

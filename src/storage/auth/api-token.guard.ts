@@ -35,7 +35,12 @@ export class ApiTokenGuard implements CanActivate {
     }
     if (!found) throw new StorageError(StorageErrorCode.UNAUTHORIZED, 'the API token is not valid');
     const { name, scopes, storages, prefix } = found;
-    req.user = { name, ...(scopes ? { scopes } : {}), ...(storages ? { storages } : {}), ...(prefix ? { prefix } : {}) };
+    req.user = {
+      name,
+      ...(scopes ? { scopes } : {}),
+      ...(storages ? { storages } : {}),
+      ...(prefix ? { prefix } : {}),
+    };
     return true;
   }
 }

@@ -9,8 +9,7 @@ export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(IS_PUB
  * The scope a caller needs for the route (the guard checks it after the configured guard has put
  * the caller on `req.user`). Instances and key prefixes are checked where the key is known.
  */
-export const RequireScope = (scope: Scope): MethodDecorator & ClassDecorator =>
-  SetMetadata(REQUIRED_SCOPE_KEY, scope);
+export const RequireScope = (scope: Scope): MethodDecorator & ClassDecorator => SetMetadata(REQUIRED_SCOPE_KEY, scope);
 
 /** A read of `{path}`: a token with `read`, or a signed download URL of this key and instance instead. */
 export const SignedRead = (): MethodDecorator => SetMetadata(READ_ACCESS_KEY, 'signed' satisfies ReadAccess);

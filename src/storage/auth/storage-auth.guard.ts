@@ -7,7 +7,13 @@ import type { Scope } from '../options/api-tokens.options';
 import { StorageRegistry, type StorageInstance } from '../registry/storage-registry';
 import { SignedDownloads } from '../signing/signed-downloads';
 import { AccessPolicy } from './access-policy';
-import { IS_PUBLIC_KEY, READ_ACCESS_KEY, REQUIRED_SCOPE_KEY, STORAGE_AUTH_GUARD, type ReadAccess } from './auth.constants';
+import {
+  IS_PUBLIC_KEY,
+  READ_ACCESS_KEY,
+  REQUIRED_SCOPE_KEY,
+  STORAGE_AUTH_GUARD,
+  type ReadAccess,
+} from './auth.constants';
 import { hasScope, requestUser } from './storage-user';
 
 /**

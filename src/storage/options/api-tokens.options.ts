@@ -78,11 +78,15 @@ function optionalList(value: unknown, field: string, allowed: readonly string[])
   return [...new Set(value as string[])];
 }
 
+// Control characters, a backslash, or a `.`/`..` segment: never in a key.
+// eslint-disable-next-line no-control-regex
+const NOT_IN_KEYS = /[\u0000-\u001f\u007f\\]|(^|\/)\.{1,2}(\/|$)/;
+
 function optionalPrefix(value: unknown, field: string): { prefix?: string } {
   if (value === undefined || value === null || value === '') return {};
   // The key rules (keys/) sit on this floor: the prefix is checked as far as a key is, and
   // compared with normalized keys, so a prefix no key can match would only lock its user out.
-  if (typeof value !== 'string' || value.startsWith('/') || /[\u0000-\u001f\u007f\\]|(^|\/)\.{1,2}(\/|$)/.test(value)) {
+  if (typeof value !== 'string' || value.startsWith('/') || NOT_IN_KEYS.test(value)) {
     throw new ConfigError(field, "must be a relative key prefix such as 'alice/'");
   }
   return { prefix: value.normalize('NFC') };
