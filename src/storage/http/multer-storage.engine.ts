@@ -23,6 +23,7 @@ export class ServiceStorageEngine implements StorageEngine {
   constructor(
     private readonly service: StorageService,
     private readonly user: string | undefined,
+    private readonly authorize?: (storage: string, key: string) => void,
   ) {}
 
   _handleFile(
@@ -50,6 +51,7 @@ export class ServiceStorageEngine implements StorageEngine {
         contentType: fields.contentType ?? file.mimetype,
         fileName: file.originalname,
         user: this.user,
+        authorize: this.authorize,
         signal: abort.signal,
       })
       .then(

@@ -75,6 +75,7 @@ export class UploadService {
     const maxBytes = Math.min(this.options.maxUploadSize, params.maxSize ?? Infinity);
     if (params.size !== undefined && params.size > maxBytes) throw StorageError.tooLarge(maxBytes);
     const key = md5 ? `${md5}${fileSuffix(path)}` : path;
+    params.authorize?.(instance.name, key);
     const type = pickContentType(params.contentType, params.fileName ?? path);
     const user = params.user ?? null;
     const entity = await this.uploads.run(instance, key, {
