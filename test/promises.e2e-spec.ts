@@ -171,9 +171,11 @@ describe('promises guarded against regression (issue 10)', () => {
       const { etag } = first.headers;
       const lastModified = first.headers['last-modified'];
       const earlier = new Date(Date.parse(lastModified) - 1000).toUTCString();
+      const later = new Date(Date.parse(lastModified) + 1000).toUTCString();
       const cases: Array<[string, number, string]> = [
         [lastModified, 206, '2345'], // the date the response gave: fresh
         [earlier, 200, digits.toString()], // older than the file: stale, the whole file
+        [later, 200, digits.toString()], // not the file's date: only an exact match is fresh
         [`W/${etag}`, 200, digits.toString()], // a weak tag never matches (13.1.5: strong comparison)
         [etag, 206, '2345'],
         ['"other"', 200, digits.toString()],
