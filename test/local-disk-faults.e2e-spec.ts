@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -66,7 +67,7 @@ onFullDisk('a full local disk (real tmpfs of 1 MiB)', () => {
 
   it('an upload that fills the disk is a 503 naming the cause, leaves nothing, and the space is free again', async () => {
     const k = `${t.prefix}/full/big.bin`;
-    const url = `http://127.0.0.1:${t.app.getHttpServer().address().port}/storage/files/${enc(k)}?storage=${FULL}`;
+    const url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/storage/files/${enc(k)}?storage=${FULL}`;
     // 1.25 MiB: past the disk's size, and within what the service drains to deliver its answer.
     const res = await rawRequest(url, {
       method: 'PUT',

@@ -9,7 +9,6 @@ import { ThumbnailService } from '../src/storage/thumbnails/thumbnail.service';
 import { binaryParser, photoJpeg, transparentPng } from './harness/images';
 import { keyState } from './harness/lifecycle';
 import { openUpload } from './harness/open-upload';
-import { s3Instance } from './harness/peers/instances';
 import { startS3rver, type S3Peer } from './harness/peers/s3rver';
 import { rawRequest } from './harness/raw-http';
 import { createTestApp, listFiles, TOKEN, type TestApp } from './harness/test-app';
