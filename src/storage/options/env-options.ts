@@ -6,6 +6,7 @@ import { loadConfigFiles } from '../config/load-config';
 import type { LifecycleOptions } from './lifecycle.options';
 import type { StorageOptions } from './storage.options';
 import type { SigningOptions } from './signing.options';
+import type { UploadLimitOptions } from './upload-limits.options';
 
 const SECRET_FILE = 'signing-secret';
 const TOKEN_FILE = 'api-token';
@@ -31,6 +32,23 @@ export function lifecycleFromEnv(env: NodeJS.ProcessEnv, files: LifecycleOptions
   };
   const defined = Object.fromEntries(Object.entries(fromEnv).filter(([, v]) => v !== undefined));
   return { ...files, ...defined };
+}
+
+/**
+ * `UPLOAD_IDLE_TIMEOUT_SECONDS`, `MAX_CONCURRENT_UPLOADS`, `MAX_CONCURRENT_UPLOADS_PER_USER`: only
+ * the variables that are set (the config files' values stay otherwise).
+ */
+export function uploadLimitsFromEnv(env: NodeJS.ProcessEnv): UploadLimitOptions {
+  const variables = {
+    uploadIdleTimeoutSeconds: 'UPLOAD_IDLE_TIMEOUT_SECONDS',
+    maxConcurrentUploads: 'MAX_CONCURRENT_UPLOADS',
+    maxConcurrentUploadsPerUser: 'MAX_CONCURRENT_UPLOADS_PER_USER',
+  } as const;
+  const out: UploadLimitOptions = {};
+  for (const [field, name] of Object.entries(variables) as Array<[keyof UploadLimitOptions, string]>) {
+    if (env[name] !== undefined && env[name] !== '') out[field] = whole(name, env[name] as string);
+  }
+  return out;
 }
 
 /**
@@ -119,7 +137,7 @@ export interface LoadStorageOptionsParams {
 /**
  * The module's options from configuration files and the environment, as README documents them:
  * the files (`config/default.yaml`, `config/<NODE_ENV>.yaml`, `STORAGE_CONFIG`) with `${VAR}`
- * placeholders, then `PUBLIC_URL`, `API_TOKENS`, `MAX_UPLOAD_SIZE`, the lifecycle variables and
+ * placeholders, then `PUBLIC_URL`, `API_TOKENS`, `MAX_UPLOAD_SIZE`, the upload limits, the lifecycle variables and
  * `SIGNING_SECRET`/`SIGNED_URL_TTL` over them. Throws naming the variable when one is malformed;
  * the instances themselves are checked when the module starts.
  */
@@ -130,6 +148,7 @@ export function readStorageOptions(params: LoadStorageOptionsParams = {}): Stora
   const maxUploadSize = env.MAX_UPLOAD_SIZE ? parseSize(env.MAX_UPLOAD_SIZE, 'MAX_UPLOAD_SIZE') : files.maxUploadSize;
   return {
     ...files,
+    ...uploadLimitsFromEnv(env),
     storages: files.storages ?? {},
     publicBaseUrl: env.PUBLIC_URL || files.publicBaseUrl,
     apiTokens: files.apiTokens ?? resolveApiTokens(env, dataDir),
