@@ -2,8 +2,8 @@ import * as path from 'node:path';
 import { DataSource, Like } from 'typeorm';
 import { UploadPinEntity } from '../src/storage/database/entities/upload-pin.entity';
 import { trickleRequest } from './harness/raw-http';
-import { createTestApp, listFiles, TOKEN, type TestApp } from './harness/test-app';
-import { enc, md5 } from './harness/util';
+import { createTestApp, listFiles, OTHER_TOKEN, TOKEN, type TestApp } from './harness/test-app';
+import { enc, eventually, md5 } from './harness/util';
 
 /**
  * Uploads are timed by progress, not by total time: a slow upload that keeps sending outlives
@@ -106,5 +106,91 @@ describe('upload timeouts by progress', () => {
     expect(JSON.parse(res.body.toString())).toMatchObject({ code: 'E_TIMEOUT' });
     expect(res.answeredAfterLastByteMs).toBeLessThan(IDLE_MS + 1000);
     expect(await leftovers(name)).toEqual({ pins: 0, files: [], meta: 404 });
+  });
+});
+
+/**
+ * Caps of uploads in flight, per user (token) and in all: past one, 429 with `Retry-After` and
+ * the module's JSON error, before anything is claimed; a slot is free again when its upload ends.
+ */
+describe('concurrent upload caps', () => {
+  let t: TestApp;
+  let base: string;
+
+  beforeAll(async () => {
+    t = await createTestApp({ env: { MAX_CONCURRENT_UPLOADS: '2', MAX_CONCURRENT_UPLOADS_PER_USER: '1' } });
+    const address = t.app.getHttpServer().address() as { port: number };
+    base = `http://127.0.0.1:${address.port}`;
+  });
+  afterAll(() => t.close());
+
+  const key = (name: string) => `${t.prefix}/caps/${name}`;
+
+  /** An upload by `token` that takes about a second (10 bytes, one every 100 ms). */
+  function slowUpload(name: string, token: string) {
+    return trickleRequest(`${base}/storage/files/${enc(key(name))}`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'text/plain' },
+      body: Buffer.from('0123456789'),
+      chunkSize: 1,
+      intervalMs: 100,
+    });
+  }
+
+  const inFlight = () =>
+    t.app
+      .get(DataSource)
+      .getRepository(UploadPinEntity)
+      .count({ where: { objectKey: Like(`${t.prefix}/caps/%`) } });
+
+  it('refuses a second upload of one user and a third in all with 429 and Retry-After; frees slots as uploads end', async () => {
+    const alice = slowUpload('alice-slow.txt', TOKEN);
+    expect(await eventually(async () => (await inFlight()) === 1)).toBe(true);
+
+    const second = await t.http
+      .put(`/storage/files/${enc(key('alice-2.txt'))}`)
+      .set('Authorization', t.auth)
+      .send('x');
+    expect(second.status).toBe(429);
+    expect(second.headers['retry-after']).toBe('1');
+    expect(second.body).toMatchObject({ statusCode: 429, code: 'E_TOO_MANY_REQUESTS' });
+    const multipart = await t.http
+      .post('/storage/files')
+      .set('Authorization', t.auth)
+      .field('name', key('alice-3.txt'))
+      .attach('file', Buffer.from('x'), 'a.txt');
+    expect(multipart.status).toBe(429);
+
+    const bob = slowUpload('bob-slow.txt', OTHER_TOKEN);
+    expect(await eventually(async () => (await inFlight()) === 2)).toBe(true);
+    // Two in flight: the total cap refuses even an upload without a user (a library call).
+    await expect(t.service.uploadByFile({ file: key('lib.txt'), data: 'x' })).rejects.toMatchObject({
+      code: 'E_TOO_MANY_REQUESTS',
+    });
+
+    expect((await alice).status).toBe(201);
+    expect((await bob).status).toBe(201);
+    const after = await t.http
+      .put(`/storage/files/${enc(key('alice-2.txt'))}`)
+      .set('Authorization', t.auth)
+      .send('x');
+    expect(after.status).toBe(201);
+    // Nothing refused was stored.
+    for (const name of ['alice-3.txt', 'lib.txt']) {
+      expect((await t.http.get(`/storage/meta/${enc(key(name))}`).set('Authorization', t.auth)).status).toBe(404);
+    }
+  });
+
+  it('gives the slot of a refused or failed upload back', async () => {
+    const bad = await t.http
+      .put(`/storage/files/${enc(key('bad.txt'))}?md5=${'0'.repeat(32)}`)
+      .set('Authorization', t.auth)
+      .send('not those bytes');
+    expect(bad.status).toBe(400);
+    const good = await t.http
+      .put(`/storage/files/${enc(key('good.txt'))}`)
+      .set('Authorization', t.auth)
+      .send('ok');
+    expect(good.status).toBe(201);
   });
 });

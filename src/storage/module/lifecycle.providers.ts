@@ -8,6 +8,7 @@ import { ObjectLedger } from '../ledger/object-ledger';
 import { Reconciler } from '../jobs/reconciler';
 import { UploadClaims } from '../upload/upload-claims';
 import { UploadPipeline } from '../upload/upload-pipeline';
+import { UploadSlots } from '../upload/upload-slots';
 
 export const lifecycleProviders: Provider[] = [
   { provide: Clock, useValue: systemClock },
@@ -15,6 +16,7 @@ export const lifecycleProviders: Provider[] = [
   ObjectLedger,
   UploadClaims,
   UploadPipeline,
+  UploadSlots,
   ObjectPurger,
   Reconciler,
   LifecycleService,
