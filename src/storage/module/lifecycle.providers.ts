@@ -2,6 +2,7 @@ import type { Provider } from '@nestjs/common';
 import { ObjectPurger } from '../purge/object-purger';
 import { Clock, systemClock } from '../ledger/clock';
 import { ExpirySweeperJob } from '../jobs/expiry-sweeper.job';
+import { StagingSweepJob } from '../jobs/staging-sweep.job';
 import { LifecycleService } from '../jobs/lifecycle.service';
 import { KeyLocks } from '../ledger/key-locks';
 import { ObjectLedger } from '../ledger/object-ledger';
@@ -21,4 +22,5 @@ export const lifecycleProviders: Provider[] = [
   Reconciler,
   LifecycleService,
   ExpirySweeperJob,
+  StagingSweepJob,
 ];

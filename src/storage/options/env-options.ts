@@ -14,7 +14,8 @@ const TOKEN_FILE = 'api-token';
 /**
  * `lifecycle` from the environment over what the config files say: `SWEEP_ENABLED`,
  * `SWEEP_CRON`, `SWEEP_BATCH_SIZE`, `RECONCILE_ENABLED`, `RECONCILE_INTERVAL_SECONDS`,
- * `ORPHAN_GRACE_SECONDS`, `UPLOAD_LEASE_SECONDS`, `VERSION_GRACE_SECONDS`, `PURGE_INTERVAL_SECONDS`. Values are checked by the storage module.
+ * `ORPHAN_GRACE_SECONDS`, `UPLOAD_LEASE_SECONDS`, `VERSION_GRACE_SECONDS`, `PURGE_INTERVAL_SECONDS`,
+ * `STAGING_GRACE_SECONDS`. Values are checked by the storage module.
  */
 export function lifecycleFromEnv(env: NodeJS.ProcessEnv, files: LifecycleOptions = {}): LifecycleOptions {
   const pick = <T>(name: string, parse: (raw: string) => T): T | undefined =>
@@ -29,6 +30,7 @@ export function lifecycleFromEnv(env: NodeJS.ProcessEnv, files: LifecycleOptions
     uploadLeaseSeconds: pick('UPLOAD_LEASE_SECONDS', (raw) => whole('UPLOAD_LEASE_SECONDS', raw)),
     versionGraceSeconds: pick('VERSION_GRACE_SECONDS', (raw) => whole('VERSION_GRACE_SECONDS', raw)),
     purgeIntervalSeconds: pick('PURGE_INTERVAL_SECONDS', (raw) => whole('PURGE_INTERVAL_SECONDS', raw)),
+    stagingGraceSeconds: pick('STAGING_GRACE_SECONDS', (raw) => whole('STAGING_GRACE_SECONDS', raw)),
   };
   const defined = Object.fromEntries(Object.entries(fromEnv).filter(([, v]) => v !== undefined));
   return { ...files, ...defined };
