@@ -1,4 +1,5 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { startRepeating } from '../ledger/repeating-task';
 import { UploadGrants } from '../signing/upload-grants';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
@@ -10,8 +11,7 @@ import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/re
 @Injectable()
 export class StagingSweepJob implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(StagingSweepJob.name);
-  private timer?: NodeJS.Timeout;
-  private running: Promise<unknown> = Promise.resolve();
+  private schedule?: { stop(): Promise<void> };
 
   constructor(
     private readonly grants: UploadGrants,
@@ -21,21 +21,17 @@ export class StagingSweepJob implements OnApplicationBootstrap, OnApplicationShu
   onApplicationBootstrap(): void {
     const seconds = this.options.lifecycle.purgeIntervalSeconds;
     if (seconds <= 0) return;
-    const tick = () => {
-      this.running = this.grants
-        .sweepStaging()
-        .then((settled) => settled > 0 && this.logger.log(`removed ${settled} spent staged upload(s)`))
-        .catch((err: unknown) => this.logger.error(`removing spent staged uploads: ${String(err)}`))
-        .finally(() => {
-          if (this.timer) this.timer = setTimeout(tick, seconds * 1000).unref();
-        });
-    };
-    this.timer = setTimeout(tick, seconds * 1000).unref();
+    this.schedule = startRepeating(
+      seconds,
+      async () => {
+        const settled = await this.grants.sweepStaging();
+        if (settled > 0) this.logger.log(`removed ${settled} spent staged upload(s)`);
+      },
+      (err) => this.logger.error(`removing spent staged uploads: ${String(err)}`),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+    await this.schedule?.stop();
   }
 }
