@@ -33,7 +33,16 @@ export interface TestApp {
  * it on (a test sweeps when it means to), and so is the background purge; `clock` replaces the service's time source.
  */
 export async function createTestApp(
-  options: { env?: Record<string, string>; config?: Record<string, unknown>; clock?: Clock } = {},
+  options: {
+    env?: Record<string, string>;
+    config?: Record<string, unknown>;
+    clock?: Clock;
+    /**
+     * Node's server timeouts as the app starts, before the standalone set-up applies its own
+     * (Node's defaults scaled down, to show in a second what takes minutes).
+     */
+    serverTimeouts?: { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number };
+  } = {},
 ): Promise<TestApp> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'storage-e2e-'));
   const env: NodeJS.ProcessEnv = {
@@ -59,6 +68,7 @@ export async function createTestApp(
   const moduleRef = await builder.compile();
   // As main.ts does: Nest's default body parsers stay on (the module keeps its raw uploads raw).
   const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: ['error'] });
+  if (options.serverTimeouts) Object.assign(app.getHttpServer(), options.serverTimeouts);
   setupStorageApp(app);
   await app.listen(0, '127.0.0.1');
   const http = request(app.getHttpServer());

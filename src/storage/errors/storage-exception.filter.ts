@@ -8,11 +8,13 @@ const CODE_BY_STATUS: Record<number, StorageErrorCode> = {
   401: StorageErrorCode.UNAUTHORIZED,
   403: StorageErrorCode.ACCESS_DENIED,
   404: StorageErrorCode.NOT_FOUND,
+  408: StorageErrorCode.TIMEOUT,
   409: StorageErrorCode.CONFLICT,
   412: StorageErrorCode.PRECONDITION_FAILED,
   413: StorageErrorCode.TOO_LARGE,
   415: StorageErrorCode.UNSUPPORTED_MEDIA_TYPE,
   416: StorageErrorCode.RANGE_NOT_SATISFIABLE,
+  429: StorageErrorCode.TOO_MANY_REQUESTS,
   503: StorageErrorCode.BACKEND_UNAVAILABLE,
 };
 
@@ -50,6 +52,10 @@ export function writeStorageError(res: Response, exception: unknown): void {
     return;
   }
   res.setHeader('X-Content-Type-Options', 'nosniff');
+  const retryAfter = exception instanceof StorageError ? exception.context.retryAfterSeconds : undefined;
+  if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
+  // The request's body was not read to its end: the connection cannot carry another request.
+  if (body.statusCode === 408) res.setHeader('Connection', 'close');
   res.status(body.statusCode).setHeader('Cache-Control', 'no-store');
   res.json(body);
 }

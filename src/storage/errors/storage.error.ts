@@ -18,6 +18,8 @@ export const StorageErrorCode = {
   PRECONDITION_FAILED: 'E_PRECONDITION_FAILED',
   CONFLICT: 'E_CONFLICT',
   ABORTED: 'E_ABORTED',
+  TIMEOUT: 'E_TIMEOUT',
+  TOO_MANY_REQUESTS: 'E_TOO_MANY_REQUESTS',
   BACKEND_UNAVAILABLE: 'E_BACKEND_UNAVAILABLE',
   INVALID_CONFIG: 'E_INVALID_CONFIG',
   NOT_IMPLEMENTED: 'E_NOT_IMPLEMENTED',
@@ -42,6 +44,8 @@ export const STATUS_BY_CODE: Record<StorageErrorCode, number> = {
   E_PRECONDITION_FAILED: 412,
   E_CONFLICT: 409,
   E_ABORTED: 400,
+  E_TIMEOUT: 408,
+  E_TOO_MANY_REQUESTS: 429,
   E_BACKEND_UNAVAILABLE: 503,
   E_INVALID_CONFIG: 500,
   E_NOT_IMPLEMENTED: 501,
@@ -86,6 +90,22 @@ export class StorageError extends Error {
   /** The caller's token does not allow this (a scope, an instance or a key prefix): 403. */
   static forbidden(reason: string): StorageError {
     return new StorageError(StorageErrorCode.FORBIDDEN, `${reason}; use a token that allows it`);
+  }
+
+  /** An upload that sent nothing for `idleMs`: ended, and everything it held released. */
+  static uploadIdle(idleMs: number): StorageError {
+    return new StorageError(
+      StorageErrorCode.TIMEOUT,
+      `the upload sent nothing for ${Math.round(idleMs / 1000)} s and was ended; send it again`,
+      { idleMs },
+    );
+  }
+
+  /** Too much at once; HTTP answers 429 with `Retry-After: retryAfterSeconds`. */
+  static tooManyRequests(message: string, retryAfterSeconds: number): StorageError {
+    return new StorageError(StorageErrorCode.TOO_MANY_REQUESTS, `${message}; retry in ${retryAfterSeconds} s`, {
+      retryAfterSeconds,
+    });
   }
 
   static tooLarge(limit: number): StorageError {

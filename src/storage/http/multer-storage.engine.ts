@@ -20,11 +20,23 @@ export interface StoredPart {
  * (`name`, `md5`, `contentType`, `storage`, `expires`, `uid`) must come before the file part.
  */
 export class ServiceStorageEngine implements StorageEngine {
+  private inFlight: Promise<unknown> = Promise.resolve();
+
+  /** `idle`: aborts when the client stalls (the part being stored is stopped and released). */
   constructor(
     private readonly service: StorageService,
     private readonly user: string | undefined,
     private readonly authorize?: (storage: string, key: string) => void,
+    private readonly idle?: AbortSignal,
   ) {}
+
+  /** Settles once the part being stored (if any) is stored or released. */
+  settled(): Promise<void> {
+    return this.inFlight.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
 
   _handleFile(
     req: Request,
@@ -42,7 +54,12 @@ export class ServiceStorageEngine implements StorageEngine {
       }
     };
     req.once('close', onClose);
-    this.service
+    const onIdle = () => {
+      file.stream.destroy(this.idle?.reason as Error);
+      abort.abort(this.idle?.reason);
+    };
+    this.idle?.addEventListener('abort', onIdle, { once: true });
+    this.inFlight = this.service
       .uploadStream({
         ...fields,
         file: fields.name ?? uniqueUploadKey(file.originalname),
@@ -58,7 +75,10 @@ export class ServiceStorageEngine implements StorageEngine {
         (record) => callback(null, { record, fieldsSeen } as unknown as Partial<Express.Multer.File>),
         (err: unknown) => callback(err),
       )
-      .finally(() => req.off('close', onClose));
+      .finally(() => {
+        req.off('close', onClose);
+        this.idle?.removeEventListener('abort', onIdle);
+      });
   }
 
   _removeFile(_req: Request, file: Express.Multer.File, callback: (error: Error | null) => void): void {

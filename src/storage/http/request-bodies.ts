@@ -3,6 +3,8 @@ import { json, urlencoded } from 'body-parser';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { noSniff } from './send-file';
 import { RAW_UPLOAD_ROUTES } from './storage-controllers';
+import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
+import { watchUploadIdle } from './upload-idle';
 
 /** The largest JSON or form body the module's routes read (`POST /sign`, `/sign/complete`). */
 export const BODY_LIMIT = '256kb';
@@ -16,7 +18,8 @@ type Shielded = Request & { [HIDDEN]?: Record<string, string | string[] | undefi
  * Bound to the module's own routes (not global): `X-Content-Type-Options: nosniff` on every
  * answer, and the module's own small body limit for JSON and form bodies (a host's parsers, when
  * it has them, ran first and are left as they are). A raw upload's headers, hidden from the host's
- * parsers by `shieldRawUploads`, are put back here.
+ * parsers by `shieldRawUploads`, are put back here. Uploads (every `PUT`, multipart `POST`) are
+ * timed by their progress from here on (`watchUploadIdle`).
  */
 @Injectable()
 export class StorageRequestMiddleware implements NestMiddleware {
@@ -25,6 +28,8 @@ export class StorageRequestMiddleware implements NestMiddleware {
     urlencoded({ extended: false, limit: BODY_LIMIT }),
   ];
 
+  constructor(@InjectStorageOptions() private readonly options: ResolvedStorageOptions) {}
+
   use(req: Request, res: Response, next: NextFunction): void {
     noSniff(res);
     const hidden = (req as Shielded)[HIDDEN];
@@ -32,6 +37,8 @@ export class StorageRequestMiddleware implements NestMiddleware {
       for (const name of BODY_HEADERS) if (hidden[name] !== undefined) req.headers[name] = hidden[name] as string;
       delete (req as Shielded)[HIDDEN];
     }
+    const upload = req.method === 'PUT' || (req.method === 'POST' && Boolean(req.is('multipart/form-data')));
+    if (upload && !req.complete) watchUploadIdle(req, res, this.options.uploads.idleTimeoutMs);
     if (req.method === 'PUT') return next();
     const [jsonParser, formParser] = this.parsers;
     jsonParser(req, res, (err?: unknown) => (err ? next(err) : formParser(req, res, next)));

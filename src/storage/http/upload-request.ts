@@ -6,6 +6,7 @@ import type { FileRecord } from '../database/file-record';
 import type { StorageService } from '../storage.service';
 import { ServiceStorageEngine, type StoredPart } from './multer-storage.engine';
 import { UPLOAD_FIELD_NAMES, uploadFields } from './upload-fields';
+import { rejectOnAbort, uploadIdleSignal } from './upload-idle';
 
 const MULTIPART_LIMITS: multer.Options['limits'] = {
   files: 1,
@@ -26,12 +27,23 @@ export async function readMultipartUpload(
   if (!req.is('multipart/form-data')) {
     throw StorageError.invalidArgument('send multipart/form-data with a "file" part, or PUT the raw bytes');
   }
-  const handler = multer({
-    storage: new ServiceStorageEngine(service, user, authorize),
-    limits: MULTIPART_LIMITS,
-    defParamCharset: 'utf8',
-  }).single('file');
-  await new Promise<void>((resolve, reject) => handler(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
+  const idle = uploadIdleSignal(req);
+  const engine = new ServiceStorageEngine(service, user, authorize, idle);
+  const handler = multer({ storage: engine, limits: MULTIPART_LIMITS, defParamCharset: 'utf8' }).single('file');
+  const parsed = new Promise<void>((resolve, reject) =>
+    handler(req, res, (err?: unknown) => (err ? reject(err) : resolve())),
+  );
+  try {
+    await Promise.race([parsed, rejectOnAbort(idle)]);
+  } catch (err) {
+    if (!idle?.aborted) throw err;
+    // Stalled: multer would wait for the rest of the body. Stop feeding it, let the part being
+    // stored release what it holds, then answer; the connection closes after the answer.
+    parsed.catch(() => undefined);
+    req.unpipe();
+    await engine.settled();
+    throw idle.reason;
+  }
   const part = req.file as unknown as StoredPart | undefined;
   if (!part?.record) throw StorageError.invalidArgument('the multipart body has no "file" part');
   const late = UPLOAD_FIELD_NAMES.filter((f) => req.body?.[f] !== undefined && !part.fieldsSeen.includes(f));
@@ -90,12 +102,20 @@ export async function streamRawBody(req: Request, res: Response, handler: RawBod
   // The service destroys its body on failure; a PassThrough keeps that from killing the socket
   // before the error response is written.
   const body = req.pipe(new PassThrough({ highWaterMark: 1024 * 1024 }));
+  const idle = uploadIdleSignal(req);
+  const onIdle = () => {
+    body.destroy(idle?.reason as Error);
+    abort.abort(idle?.reason);
+  };
+  idle?.addEventListener('abort', onIdle, { once: true });
   try {
     return await handler(body, abort.signal, declared === undefined ? undefined : Number(declared));
   } catch (err) {
     discardRest(req, res);
-    throw err;
+    // Whatever the storage layers made of the stopped body, the client is told why.
+    throw idle?.aborted ? idle.reason : err;
   } finally {
+    idle?.removeEventListener('abort', onIdle);
     req.off('close', onClose);
   }
 }

@@ -7,6 +7,7 @@ import { ObjectPurger } from '../purge/object-purger';
 import { SKIPPED } from '../ledger/key-locks';
 import { ObjectLedger } from '../ledger/object-ledger';
 import { Reconciler, type ReconcileReport } from './reconciler';
+import { UploadGrants } from '../signing/upload-grants';
 import { Clock } from '../ledger/clock';
 import { KeyLocks } from '../ledger/key-locks';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
@@ -32,6 +33,8 @@ export interface SweepReport {
   failed: number;
   /** Signed-upload grants past their expiry and the grace period, removed. */
   grantsRemoved: number;
+  /** Spent cloud signed uploads whose staged object was removed (see `UploadGrants.sweepStaging`). */
+  stagedRemoved: number;
 }
 
 /** A run over every storage instance, or over one (`storage`, an element name). */
@@ -63,6 +66,7 @@ export class LifecycleService implements OnApplicationBootstrap {
     private readonly objects: ObjectLedger,
     private readonly reconciler: Reconciler,
     private readonly purger: ObjectPurger,
+    private readonly uploadGrants: UploadGrants,
     @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
     @InjectRepository(UploadGrantEntity) private readonly grants: Repository<UploadGrantEntity>,
   ) {}
@@ -87,6 +91,7 @@ export class LifecycleService implements OnApplicationBootstrap {
       skipped: 0,
       failed: 0,
       grantsRemoved: 0,
+      stagedRemoved: 0,
     };
     const now = this.clock.now();
     const { batchSize } = this.options.lifecycle;
@@ -96,6 +101,7 @@ export class LifecycleService implements OnApplicationBootstrap {
       if (batch.length < batchSize) break;
       after = batch[batch.length - 1].keyHash;
     }
+    report.stagedRemoved = await this.uploadGrants.sweepStaging(options.storage);
     const graceMs = this.options.lifecycle.orphanGraceSeconds * 1000;
     const stale = {
       expiresAt: LessThan(now - graceMs),

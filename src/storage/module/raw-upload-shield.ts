@@ -6,7 +6,10 @@ import { STORAGE_HTTP, type StorageHttpParts } from './storage.constants';
 /**
  * Installs `shieldRawUploads` once the application's routes exist (module init runs after Nest
  * registered its parsers and routes), so that a host's global body parsers never read the body
- * of a raw upload to this module's routes.
+ * of a raw upload to this module's routes. Also warns when the host's server has a total request
+ * timeout (`server.requestTimeout`, 300 s by default in Node): the module cannot lift it for its
+ * upload routes alone (Node applies it to every request of the server), so it would cut long
+ * uploads however fast they progress; the module times uploads by progress itself.
  */
 @Injectable()
 export class RawUploadShield implements OnModuleInit {
@@ -21,6 +24,14 @@ export class RawUploadShield implements OnModuleInit {
     const adapter = this.adapterHost.httpAdapter;
     // No HTTP server (a standalone application context): no routes to protect.
     if (!adapter) return;
+    const timeout = (adapter.getHttpServer?.() as { requestTimeout?: unknown } | undefined)?.requestTimeout;
+    if (typeof timeout === 'number' && timeout > 0) {
+      this.logger.warn(
+        `the HTTP server ends every request after ${Math.round(timeout / 1000)} s (server.requestTimeout), ` +
+          `uploads to /${this.http.prefix} included: set app.getHttpServer().requestTimeout = 0 before listen ` +
+          '(uploads are ended when they stall, by uploadIdleTimeoutSeconds)',
+      );
+    }
     if (!shieldRawUploads(adapter.getInstance(), this.http.prefix)) {
       this.logger.warn(
         `could not protect raw uploads under /${this.http.prefix} from global body parsers (not Express?): ` +

@@ -7,6 +7,7 @@ import { withEnvLimits } from './api-tokens.options';
 import type { LifecycleOptions } from './lifecycle.options';
 import type { StorageOptions } from './storage.options';
 import type { SigningOptions } from './signing.options';
+import type { UploadLimitOptions } from './upload-limits.options';
 
 const SECRET_FILE = 'signing-secret';
 const TOKEN_FILE = 'api-token';
@@ -14,7 +15,8 @@ const TOKEN_FILE = 'api-token';
 /**
  * `lifecycle` from the environment over what the config files say: `SWEEP_ENABLED`,
  * `SWEEP_CRON`, `SWEEP_BATCH_SIZE`, `RECONCILE_ENABLED`, `RECONCILE_INTERVAL_SECONDS`,
- * `ORPHAN_GRACE_SECONDS`, `UPLOAD_LEASE_SECONDS`, `VERSION_GRACE_SECONDS`, `PURGE_INTERVAL_SECONDS`. Values are checked by the storage module.
+ * `ORPHAN_GRACE_SECONDS`, `UPLOAD_LEASE_SECONDS`, `VERSION_GRACE_SECONDS`, `PURGE_INTERVAL_SECONDS`,
+ * `STAGING_GRACE_SECONDS`. Values are checked by the storage module.
  */
 export function lifecycleFromEnv(env: NodeJS.ProcessEnv, files: LifecycleOptions = {}): LifecycleOptions {
   const pick = <T>(name: string, parse: (raw: string) => T): T | undefined =>
@@ -29,9 +31,27 @@ export function lifecycleFromEnv(env: NodeJS.ProcessEnv, files: LifecycleOptions
     uploadLeaseSeconds: pick('UPLOAD_LEASE_SECONDS', (raw) => whole('UPLOAD_LEASE_SECONDS', raw)),
     versionGraceSeconds: pick('VERSION_GRACE_SECONDS', (raw) => whole('VERSION_GRACE_SECONDS', raw)),
     purgeIntervalSeconds: pick('PURGE_INTERVAL_SECONDS', (raw) => whole('PURGE_INTERVAL_SECONDS', raw)),
+    stagingGraceSeconds: pick('STAGING_GRACE_SECONDS', (raw) => whole('STAGING_GRACE_SECONDS', raw)),
   };
   const defined = Object.fromEntries(Object.entries(fromEnv).filter(([, v]) => v !== undefined));
   return { ...files, ...defined };
+}
+
+/**
+ * `UPLOAD_IDLE_TIMEOUT_SECONDS`, `MAX_CONCURRENT_UPLOADS`, `MAX_CONCURRENT_UPLOADS_PER_USER`: only
+ * the variables that are set (the config files' values stay otherwise).
+ */
+export function uploadLimitsFromEnv(env: NodeJS.ProcessEnv): UploadLimitOptions {
+  const variables = {
+    uploadIdleTimeoutSeconds: 'UPLOAD_IDLE_TIMEOUT_SECONDS',
+    maxConcurrentUploads: 'MAX_CONCURRENT_UPLOADS',
+    maxConcurrentUploadsPerUser: 'MAX_CONCURRENT_UPLOADS_PER_USER',
+  } as const;
+  const out: UploadLimitOptions = {};
+  for (const [field, name] of Object.entries(variables) as Array<[keyof UploadLimitOptions, string]>) {
+    if (env[name] !== undefined && env[name] !== '') out[field] = whole(name, env[name] as string);
+  }
+  return out;
 }
 
 /**
@@ -120,7 +140,7 @@ export interface LoadStorageOptionsParams {
 /**
  * The module's options from configuration files and the environment, as README documents them:
  * the files (`config/default.yaml`, `config/<NODE_ENV>.yaml`, `STORAGE_CONFIG`) with `${VAR}`
- * placeholders, then `PUBLIC_URL`, `API_TOKENS` (with `API_TOKEN_SCOPES`), `MAX_UPLOAD_SIZE`, the lifecycle variables and
+ * placeholders, then `PUBLIC_URL`, `API_TOKENS` (with `API_TOKEN_SCOPES`), `MAX_UPLOAD_SIZE`, the upload limits, the lifecycle variables and
  * `SIGNING_SECRET`/`SIGNED_URL_TTL` over them. Throws naming the variable when one is malformed;
  * the instances themselves are checked when the module starts.
  */
@@ -131,6 +151,7 @@ export function readStorageOptions(params: LoadStorageOptionsParams = {}): Stora
   const maxUploadSize = env.MAX_UPLOAD_SIZE ? parseSize(env.MAX_UPLOAD_SIZE, 'MAX_UPLOAD_SIZE') : files.maxUploadSize;
   return {
     ...files,
+    ...uploadLimitsFromEnv(env),
     storages: files.storages ?? {},
     publicBaseUrl: env.PUBLIC_URL || files.publicBaseUrl,
     apiTokens: withEnvLimits(files.apiTokens ?? resolveApiTokens(env, dataDir), env.API_TOKEN_SCOPES),

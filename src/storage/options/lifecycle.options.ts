@@ -29,6 +29,13 @@ export interface LifecycleOptions {
    * their grace, retries of failed removals (default 10; 0 turns it off, the sweeper still runs it).
    */
   purgeIntervalSeconds?: number;
+  /**
+   * Seconds after a cloud signed upload URL expires during which `sign/complete` still accepts
+   * what was uploaded through it (default 300). Past it, the staged object (`.uploads/…`) of an
+   * unused URL is removed, and so is whatever was sent again through a used one; this runs every
+   * `purgeIntervalSeconds` and with each sweep.
+   */
+  stagingGraceSeconds?: number;
 }
 
 export type ResolvedLifecycleOptions = Required<LifecycleOptions>;
@@ -43,6 +50,7 @@ export const LIFECYCLE_DEFAULTS: ResolvedLifecycleOptions = {
   uploadLeaseSeconds: 300,
   versionGraceSeconds: 900,
   purgeIntervalSeconds: 10,
+  stagingGraceSeconds: 300,
 };
 
 /** Defaults filled in and values checked; a bad one is a `ConfigError` naming `lifecycle.<field>`. */
@@ -62,10 +70,15 @@ export function resolveLifecycleOptions(options: LifecycleOptions | undefined): 
     'uploadLeaseSeconds',
     'versionGraceSeconds',
     'purgeIntervalSeconds',
+    'stagingGraceSeconds',
   ] as const;
   for (const field of counts) {
     const value = resolved[field];
-    const least = ['orphanGraceSeconds', 'versionGraceSeconds', 'purgeIntervalSeconds'].includes(field) ? 0 : 1;
+    const least = ['orphanGraceSeconds', 'versionGraceSeconds', 'purgeIntervalSeconds', 'stagingGraceSeconds'].includes(
+      field,
+    )
+      ? 0
+      : 1;
     if (!Number.isSafeInteger(value) || value < least) {
       throw new ConfigError(`lifecycle.${field}`, `must be a whole number of at least ${least}`);
     }

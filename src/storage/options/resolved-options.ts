@@ -10,6 +10,7 @@ import { SIGNING_DEFAULTS } from './signing.options';
 import { parseApiTokens, type ResolvedApiToken } from './api-tokens.options';
 import { ConfigError } from '../config/storage-config';
 import { DEFAULTS, type RecordUrlBuilder, type StorageOptions } from './storage.options';
+import { resolveUploadLimits, type ResolvedUploadLimits } from './upload-limits.options';
 
 /**
  * The module's options, parsed once at start-up into a new, typed object with every default
@@ -28,6 +29,8 @@ export interface ResolvedStorageOptions {
   readonly urlBuilder: RecordUrlBuilder | undefined;
   readonly maxUploadSize: number;
   readonly maxBufferSize: number;
+  /** Idle timeout and concurrency caps of uploads in flight. */
+  readonly uploads: ResolvedUploadLimits;
   readonly lifecycle: ResolvedLifecycleOptions;
   readonly preview: ResolvedPreviewOptions;
   readonly thumbnails: ResolvedThumbnailOptions;
@@ -54,6 +57,7 @@ export function resolveStorageOptions(
     urlBuilder: given.urlBuilder,
     maxUploadSize: given.maxUploadSize ?? DEFAULTS.maxUploadSize,
     maxBufferSize: given.maxBufferSize ?? DEFAULTS.maxBufferSize,
+    uploads: resolveUploadLimits(given),
     lifecycle: resolveLifecycleOptions(given.lifecycle),
     preview: resolvePreviewOptions(given.preview),
     thumbnails: resolveThumbnailOptions(given.thumbnails),

@@ -3,6 +3,7 @@ import type { ApiTokenConfig } from './api-tokens.options';
 import type { LifecycleOptions } from './lifecycle.options';
 import type { PreviewOptions, ThumbnailOptions } from './preview.options';
 import type { SigningOptions } from './signing.options';
+import type { UploadLimitOptions } from './upload-limits.options';
 
 /**
  * Makes a record's `url` when the host wants its own (its own routes, a CDN in front of them).
@@ -19,7 +20,7 @@ export type RecordUrlBuilder = (file: {
  * The module's options with storage instances as loose records: what configuration files give.
  * Hosts write `StorageModuleOptions`, whose instances are typed by `type`.
  */
-export interface StorageOptions extends StorageConfig {
+export interface StorageOptions extends StorageConfig, UploadLimitOptions {
   /**
    * The absolute URL clients reach this application at (`https://files.example.com`): record
    * `url`s and local signed upload URLs point under it. Required while the module serves its

@@ -10,6 +10,7 @@ import { ThumbnailService } from '../thumbnails/thumbnail.service';
 import { StorageRegistry, type StorageInstance } from '../registry/storage-registry';
 import { Clock } from '../ledger/clock';
 import { KeyLocks } from '../ledger/key-locks';
+import { startRepeating } from '../ledger/repeating-task';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
@@ -37,8 +38,7 @@ const MAX_BACKOFF_MS = 3600_000;
 @Injectable()
 export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(ObjectPurger.name);
-  private timer?: NodeJS.Timeout;
-  private running: Promise<unknown> = Promise.resolve();
+  private schedule?: { stop(): Promise<void> };
 
   constructor(
     @Inject(Clock) private readonly clock: Clock,
@@ -53,20 +53,16 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
   onApplicationBootstrap(): void {
     const seconds = this.options.lifecycle.purgeIntervalSeconds;
     if (seconds <= 0) return;
-    const tick = () => {
-      this.running = this.purgeDue()
-        .catch((err: unknown) => this.logger.error(`purging retired objects: ${String(err)}`))
-        .finally(() => {
-          if (this.timer) this.timer = setTimeout(tick, seconds * 1000).unref();
-        });
-    };
-    this.timer = setTimeout(tick, 0).unref();
+    this.schedule = startRepeating(
+      seconds,
+      () => this.purgeDue(),
+      (err) => this.logger.error(`purging retired objects: ${String(err)}`),
+      0,
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+    await this.schedule?.stop();
   }
 
   /** Removes the queued objects `ids` that are due (right after the step that queued them). */

@@ -1,12 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
-import { IsNull, MoreThan, type Repository } from 'typeorm';
+import { IsNull, LessThan, MoreThan, Not, type Repository } from 'typeorm';
 import type { SignedUpload } from '../drivers/storage-driver';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import { fileSuffix, normalizeKey, STAGING_PREFIX } from '../keys/keys';
 import { ObjectLedger } from '../ledger/object-ledger';
-import type { StorageInstance } from '../registry/storage-registry';
+import { StorageRegistry, type StorageInstance } from '../registry/storage-registry';
+import { UploadPinEntity } from '../database/entities/upload-pin.entity';
 import { SIGNING_DEFAULTS } from '../options/signing.options';
 import { UploadGrantEntity } from '../database/entities/upload-grant.entity';
 import { UploadSigner, type UploadPermit } from './upload-signer';
@@ -22,6 +23,9 @@ export interface SignOptions {
   /** Seconds the URL stays valid; at most 7 days, by default `signing.ttlSeconds`. */
   expiresIn?: number;
 }
+
+/** Grants settled per `sweepStaging` run; the next run (seconds later) takes the rest. */
+const SWEEP_BATCH = 500;
 
 const MIME_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/;
 
@@ -42,6 +46,8 @@ export class UploadGrants {
     @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
     @InjectRepository(UploadGrantEntity) private readonly grants: Repository<UploadGrantEntity>,
     private readonly objects: ObjectLedger,
+    private readonly registry: StorageRegistry,
+    @InjectRepository(UploadPinEntity) private readonly pins: Repository<UploadPinEntity>,
   ) {
     let secret = options.signing.secret;
     if (!secret) {
@@ -124,11 +130,58 @@ export class UploadGrants {
         storeFullName: storage,
         usedAt: IsNull(),
         uploadUser: user ?? IsNull(),
-        expiresAt: MoreThan(this.clock.now() - this.options.lifecycle.orphanGraceSeconds * 1000),
+        expiresAt: MoreThan(this.clock.now() - this.options.lifecycle.stagingGraceSeconds * 1000),
       },
       order: { createdAt: 'DESC' },
     });
     return found.find((g) => g.stagingKey !== null && g.name === key) ?? null;
+  }
+
+  /**
+   * Staged objects (`.uploads/…`) whose grant is spent: its URL expired more than
+   * `stagingGraceSeconds` ago, so nothing can arrive through it any more and `complete` refuses it.
+   * An unused grant is dropped first (conditionally: a `complete` that redeemed it meanwhile keeps
+   * it), then its object; a used one (its `complete` removed the object, but the URL stayed usable
+   * until it expired) has its object removed again, unless an upload to its key is in flight (that
+   * may be its own `complete`, still copying), then its row. A failed removal of a used grant's
+   * object leaves the row for the next run; of an unused one's, the object for the reconciler (past
+   * the orphan grace). Returns the number of grants settled.
+   */
+  async sweepStaging(storage?: string): Promise<number> {
+    const spentBefore = this.clock.now() - this.options.lifecycle.stagingGraceSeconds * 1000;
+    const known = this.registry.names();
+    const rows = await this.grants.find({
+      where: {
+        stagingKey: Not(IsNull()),
+        expiresAt: LessThan(spentBefore),
+        ...(storage ? { storeFullName: storage } : {}),
+      },
+      order: { expiresAt: 'ASC' },
+      take: SWEEP_BATCH,
+    });
+    let settled = 0;
+    for (const grant of rows) {
+      if (!known.includes(grant.storeFullName)) continue;
+      const driver = this.registry.get(grant.storeFullName).driver;
+      const staged = grant.stagingKey as string;
+      try {
+        if (grant.usedAt === null) {
+          const dropped = await this.locks.exclusive(() =>
+            this.grants.delete({ nonce: grant.nonce, usedAt: IsNull() }),
+          );
+          if (!dropped.affected) continue;
+          await driver.delete(staged);
+        } else {
+          if (await this.pins.exists({ where: { keyHash: grant.keyHash } })) continue;
+          await driver.delete(staged);
+          await this.locks.exclusive(() => this.grants.delete({ nonce: grant.nonce }));
+        }
+        settled += 1;
+      } catch (err) {
+        this.logger.warn(`removing staged '${staged}' of ${grant.storeFullName}: ${String(err)}`);
+      }
+    }
+    return settled;
   }
 
   /** A URL to this module's `PUT {prefix}/upload/{path}`: only while it serves its HTTP API. */

@@ -7,6 +7,7 @@ import type { FileRecord } from '../database/file-record';
 import { FileRecords } from '../records/file-records';
 import { StorageRegistry } from '../registry/storage-registry';
 import { UploadPipeline } from './upload-pipeline';
+import { UploadSlots } from './upload-slots';
 import { parseExpires, pickContentType, toReadable } from './upload-input';
 import type { UploadByFileParams, UploadStreamParams } from './upload.types';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
@@ -23,6 +24,7 @@ export class UploadService {
     private readonly registry: StorageRegistry,
     private readonly uploads: UploadPipeline,
     private readonly records: FileRecords,
+    private readonly slots: UploadSlots,
   ) {}
 
   /**
@@ -56,14 +58,21 @@ export class UploadService {
     });
   }
 
-  /** Streams `body` into storage; nothing of it is kept in memory. Returns the file record. */
+  /**
+   * Streams `body` into storage; nothing of it is kept in memory. Returns the file record.
+   * Counts against the caps of uploads in flight (`UploadSlots`): past one, 429 before any byte.
+   */
   async uploadStream(params: UploadStreamParams): Promise<FileRecord> {
     const { body } = params;
+    let release: (() => void) | undefined;
     try {
+      release = this.slots.take(params.user ?? undefined);
       return await this.store(params);
     } catch (err) {
       body.destroy();
       throw err;
+    } finally {
+      release?.();
     }
   }
 
