@@ -6,9 +6,13 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from './app/app.config';
 import { AppModule } from './app/app.module';
 import { setupStorageApp } from './app/setup-app';
+import { Logger as PinoLogger } from 'nestjs-pino';
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(process.env));
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(process.env), {
+    bufferLogs: true,
+  });
+  app.useLogger(app.get(PinoLogger));
   const { port, routePrefix } = app.get(ConfigService).getOrThrow<AppConfig>('app');
   setupStorageApp(app);
   app.disable('x-powered-by');

@@ -6,6 +6,9 @@ import { StorageModule } from '../storage/module/storage.module';
 import { buildAppConfig, type AppConfig } from './app.config';
 import { dataSourceOptions } from './database';
 import { HealthController } from './health.controller';
+import { loggerParams } from './logging';
+import { MetricsController } from './metrics.controller';
+import { LoggerModule } from 'nestjs-pino';
 
 /** The standalone service: configuration, the database, and the storage module with its API. */
 @Module({})
@@ -15,8 +18,9 @@ export class AppModule {
     const appConfig = registerAs('app', (): AppConfig => buildAppConfig(env));
     return {
       module: AppModule,
-      controllers: [HealthController],
+      controllers: [HealthController, MetricsController],
       imports: [
+        LoggerModule.forRoot(loggerParams(env)),
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig] }),
         // Imported once, here: the storage module's sweeper registers its job with SchedulerRegistry.
         ScheduleModule.forRoot(),

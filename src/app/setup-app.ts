@@ -2,6 +2,9 @@ import type { INestApplication } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import type { Server } from 'node:http';
 import { StorageExceptionFilter } from '../storage/errors/storage-exception.filter';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from './app.config';
+import { setupOpenApi } from './openapi';
 
 /**
  * The standalone service's own set-up, beyond what the storage module does for its routes (its
@@ -21,4 +24,5 @@ export function setupStorageApp(app: INestApplication): void {
   });
   app.useGlobalFilters(new StorageExceptionFilter());
   app.enableShutdownHooks();
+  setupOpenApi(app, app.get(ConfigService).getOrThrow<AppConfig>('app').routePrefix);
 }

@@ -10,6 +10,7 @@ const FLOORS: Record<string, number> = {
   errors: 0,
   config: 1,
   options: 2,
+  metrics: 2,
   keys: 2,
   drivers: 3,
   registry: 4,

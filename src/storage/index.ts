@@ -48,6 +48,7 @@ export type { LifecycleScope, SweepReport, SweptFile } from './jobs/lifecycle.se
 export type { ReconcileReport, MissingObject } from './jobs/reconciler';
 export { Clock } from './ledger/clock';
 export { StorageRegistry } from './registry/storage-registry';
+export { StorageMetrics } from './metrics/storage-metrics';
 export type { StorageInstance } from './registry/storage-registry';
 export type { StorageDriver, ObjectStat, ByteRange, SignedUpload, SignedUrl } from './drivers/storage-driver';
 export { MemoryDriver } from './drivers/memory/memory.driver';

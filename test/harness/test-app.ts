@@ -56,6 +56,8 @@ export async function createTestApp(
     // Off by default, like the sweeper: test apps share the MySQL database, and one app's queue
     // runner must not work another app's removals (tests purge through sweeps when they mean to).
     PURGE_INTERVAL_SECONDS: '0',
+    // The request log (pino) stays quiet in tests; test/observability.e2e-spec.ts reads it.
+    LOG_LEVEL: 'silent',
     ...options.env,
   };
   if (options.config) {

@@ -46,6 +46,8 @@ export interface StorageErrorBody {
  */
 export function writeStorageError(res: Response, exception: unknown): void {
   const body = describeException(exception);
+  // Read by the module's metrics middleware (errors by code) when the answer ends.
+  res.locals.storageErrorCode = body.code;
   if (body.statusCode >= 500) logger.error(`${body.code}: ${describeCause(exception)}`);
   if (res.headersSent) {
     res.destroy();

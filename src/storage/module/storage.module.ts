@@ -39,6 +39,8 @@ import { FileRecords } from '../records/file-records';
 import { StorageRequestMiddleware } from '../http/request-bodies';
 import { storageControllers } from '../http/storage-controllers';
 import { RawUploadShield } from './raw-upload-shield';
+import { StorageMetrics } from '../metrics/storage-metrics';
+import { StorageMetricsMiddleware } from '../http/metrics.middleware';
 
 /**
  * `StorageModule.forRoot(options)` / `forRootAsync(...)`: exports `StorageService`. The host
@@ -52,7 +54,9 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
 
   /** The module's middleware, on its own routes only: nosniff, its body limit, raw uploads kept raw. */
   configure(consumer: MiddlewareConsumer): void {
-    if (this.http) consumer.apply(StorageRequestMiddleware).forRoutes(...this.http.controllers);
+    if (this.http) {
+      consumer.apply(StorageMetricsMiddleware, StorageRequestMiddleware).forRoutes(...this.http.controllers);
+    }
   }
 
   static override forRoot(options: typeof OPTIONS_TYPE): DynamicModule {
@@ -91,6 +95,7 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
         FileRecords,
         UploadService,
         StorageService,
+        StorageMetrics,
         ...lifecycleProviders,
         UploadGrants,
         SignedUploadService,
@@ -98,7 +103,13 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
         AccessPolicy,
         ...perInstance,
       ],
-      exports: [StorageService, StorageRegistry, LifecycleService, ...perInstance.map((p) => p.provide)],
+      exports: [
+        StorageService,
+        StorageRegistry,
+        LifecycleService,
+        StorageMetrics,
+        ...perInstance.map((p) => p.provide),
+      ],
     };
   }
 }

@@ -11,6 +11,7 @@ import { UploadSlots } from './upload-slots';
 import { parseExpires, pickContentType, toReadable } from './upload-input';
 import type { UploadByFileParams, UploadStreamParams } from './upload.types';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
+import { StorageMetrics } from '../metrics/storage-metrics';
 
 /**
  * The rules of an upload, before the pipeline stores it: the instance, the key (the path, or
@@ -25,6 +26,7 @@ export class UploadService {
     private readonly uploads: UploadPipeline,
     private readonly records: FileRecords,
     private readonly slots: UploadSlots,
+    private readonly metrics: StorageMetrics,
   ) {}
 
   /**
@@ -67,11 +69,13 @@ export class UploadService {
     let release: (() => void) | undefined;
     try {
       release = this.slots.take(params.user ?? undefined);
+      this.metrics.uploadsInFlight.inc();
       return await this.store(params);
     } catch (err) {
       body.destroy();
       throw err;
     } finally {
+      if (release) this.metrics.uploadsInFlight.dec();
       release?.();
     }
   }
@@ -107,6 +111,7 @@ export class UploadService {
         updateUserId: user,
       }),
     });
+    this.metrics.bytesStored.inc({ instance: instance.name }, entity.size);
     return this.records.toRecord(entity);
   }
 }

@@ -1,0 +1,54 @@
+import { Injectable, type NestMiddleware } from '@nestjs/common';
+import type { NextFunction, Request, Response } from 'express';
+import { StorageMetrics } from '../metrics/storage-metrics';
+
+/**
+ * Bound to the module's own routes (never global): counts each request when its answer ends (or
+ * the client goes away) by method, route pattern (never the raw path: keys would make the label
+ * set unbounded) and status, its duration, the bytes it received and sent (bodies), and its error code when
+ * the exception filter answered it.
+ */
+@Injectable()
+export class StorageMetricsMiddleware implements NestMiddleware {
+  constructor(private readonly metrics: StorageMetrics) {}
+
+  use(req: Request, res: Response, next: NextFunction): void {
+    const started = process.hrtime.bigint();
+    const readBefore = req.socket.bytesRead;
+    let sent = 0;
+    const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+    const end = res.end.bind(res) as (...args: unknown[]) => Response;
+    const count = (chunk: unknown): void => {
+      if (typeof chunk === 'string') sent += Buffer.byteLength(chunk);
+      else if (chunk instanceof Uint8Array) sent += chunk.byteLength;
+    };
+    res.write = ((...args: unknown[]) => {
+      count(args[0]);
+      return write(...args);
+    }) as Response['write'];
+    res.end = ((...args: unknown[]) => {
+      if (typeof args[0] !== 'function') count(args[0]);
+      return end(...args);
+    }) as Response['end'];
+    let done = false;
+    const record = (): void => {
+      if (done) return;
+      done = true;
+      const route = `${req.baseUrl ?? ''}${(req.route as { path?: string } | undefined)?.path ?? ''}` || 'unmatched';
+      const labels = { method: req.method, route, status: String(res.statusCode) };
+      this.metrics.requests.inc(labels);
+      this.metrics.latency.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      // The declared body length when there is one (the socket may have read a small body with
+      // the headers, before this middleware ran); else what the socket read meanwhile (chunked).
+      const declared = Number(req.headers['content-length']);
+      const bodyIn = Number.isFinite(declared) ? declared : req.socket.bytesRead - readBefore;
+      this.metrics.bytesIn.inc({ route }, Math.max(0, bodyIn));
+      this.metrics.bytesOut.inc({ route }, sent);
+      const code = res.locals.storageErrorCode as string | undefined;
+      if (code) this.metrics.errors.inc({ code });
+    };
+    res.once('finish', record);
+    res.once('close', record);
+    next();
+  }
+}
