@@ -1,10 +1,14 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
 import { IS_PUBLIC_KEY, STORAGE_AUTH_GUARD } from './auth.constants';
 
 /**
- * What the storage controllers use: lets `@Public()` routes through and hands every other
- * request to the configured guard (`ApiTokenGuard` unless the host supplies its own).
+ * What the storage controllers use: hands every request to the configured guard (`ApiTokenGuard`
+ * unless the host supplies its own), except a request to a `@Public()` route that sends no
+ * `Authorization` header, which goes through anonymously. A public route that is sent credentials
+ * checks them (a wrong token is a 401, not a silent downgrade to anonymous), so that it knows its
+ * caller: thumbnails of any size and no public rate limit for token holders.
  */
 @Injectable()
 export class StorageAuthGuard implements CanActivate {
@@ -18,6 +22,7 @@ export class StorageAuthGuard implements CanActivate {
       context.getHandler(),
       context.getClass(),
     ]);
-    return isPublic ? true : this.delegate.canActivate(context);
+    const anonymous = context.switchToHttp().getRequest<Request>().headers.authorization === undefined;
+    return isPublic && anonymous ? true : this.delegate.canActivate(context);
   }
 }

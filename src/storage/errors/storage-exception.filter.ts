@@ -13,6 +13,7 @@ const CODE_BY_STATUS: Record<number, StorageErrorCode> = {
   413: StorageErrorCode.TOO_LARGE,
   415: StorageErrorCode.UNSUPPORTED_MEDIA_TYPE,
   416: StorageErrorCode.RANGE_NOT_SATISFIABLE,
+  429: StorageErrorCode.TOO_MANY_REQUESTS,
   503: StorageErrorCode.BACKEND_UNAVAILABLE,
 };
 

@@ -2,9 +2,11 @@ import { Controller, Get, Head, Query, Req, Res, UseFilters, UseGuards } from '@
 import type { Request, Response } from 'express';
 import { Public } from '../auth/public.decorator';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
+import { CurrentUser } from '../auth/user.decorator';
 import { StorageExceptionFilter } from '../errors/storage-exception.filter';
 import { StorageService } from '../storage.service';
 import { FilePath } from './path-param';
+import { PublicRateLimitGuard, RateLimited } from './public-rate-limit.guard';
 import { sendStorageResponse } from './send-file';
 
 /** The query of `GET /thumbnail/{path}`. */
@@ -16,14 +18,19 @@ interface ThumbnailQuery {
   storage?: string;
 }
 
-/** Public preview and thumbnails: no login, no signature (the spec's `preview`, `previewThumbnail`). */
+/**
+ * Public preview and thumbnails: no login, no signature (the spec's `preview`, `previewThumbnail`),
+ * limited per client (`rateLimit`). A caller that sends a valid token is known by name: it may ask
+ * thumbnails of any size, and is not rate limited.
+ */
 @Controller()
-@UseGuards(StorageAuthGuard)
+@UseGuards(StorageAuthGuard, PublicRateLimitGuard)
 @UseFilters(StorageExceptionFilter)
 export class PreviewController {
   constructor(private readonly service: StorageService) {}
 
   @Public()
+  @RateLimited('preview')
   @Get('preview/*path')
   async preview(
     @Req() req: Request,
@@ -35,24 +42,45 @@ export class PreviewController {
   }
 
   @Public()
+  @RateLimited('preview')
   @Head('preview/*path')
   previewHead(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query('storage') storage?: string) {
     return this.preview(req, res, path, storage);
   }
 
   @Public()
+  @RateLimited('thumbnail')
   @Get('thumbnail/*path')
-  async thumbnail(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query() query: ThumbnailQuery) {
+  async thumbnail(
+    @Req() req: Request,
+    @Res() res: Response,
+    @FilePath() path: string,
+    @Query() query: ThumbnailQuery,
+    @CurrentUser() user?: string,
+  ) {
     const { width, height, fit, format, storage } = query;
-    const options = { fit: text(fit), format: text(format), accept: req.get('accept') };
+    const options = {
+      fit: text(fit),
+      format: text(format),
+      accept: req.get('accept'),
+      anySize: user !== undefined,
+      client: user !== undefined ? `user:${user}` : `ip:${req.ip ?? ''}`,
+    };
     const file = this.service.previewThumbnail(path, int(width), int(height), text(storage), options);
     await sendStorageResponse(req, res, file);
   }
 
   @Public()
+  @RateLimited('thumbnail')
   @Head('thumbnail/*path')
-  thumbnailHead(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query() query: ThumbnailQuery) {
-    return this.thumbnail(req, res, path, query);
+  thumbnailHead(
+    @Req() req: Request,
+    @Res() res: Response,
+    @FilePath() path: string,
+    @Query() query: ThumbnailQuery,
+    @CurrentUser() user?: string,
+  ) {
+    return this.thumbnail(req, res, path, query, user);
   }
 }
 

@@ -6,6 +6,7 @@ import {
   type ResolvedPreviewOptions,
   type ResolvedThumbnailOptions,
 } from './preview.options';
+import { resolveRateLimitOptions, type ResolvedRateLimitOptions } from './rate-limit.options';
 import { SIGNING_DEFAULTS } from './signing.options';
 import { ConfigError } from '../config/storage-config';
 import { DEFAULTS, type RecordUrlBuilder, type StorageOptions } from './storage.options';
@@ -30,6 +31,7 @@ export interface ResolvedStorageOptions {
   readonly lifecycle: ResolvedLifecycleOptions;
   readonly preview: ResolvedPreviewOptions;
   readonly thumbnails: ResolvedThumbnailOptions;
+  readonly rateLimit: ResolvedRateLimitOptions;
   readonly signing: { secret: string | undefined; ttlSeconds: number };
 }
 
@@ -54,6 +56,7 @@ export function resolveStorageOptions(
     lifecycle: resolveLifecycleOptions(given.lifecycle),
     preview: resolvePreviewOptions(given.preview),
     thumbnails: resolveThumbnailOptions(given.thumbnails),
+    rateLimit: resolveRateLimitOptions(given.rateLimit),
     signing: {
       secret: given.signing?.secret,
       ttlSeconds: given.signing?.ttlSeconds ?? SIGNING_DEFAULTS.ttlSeconds,
