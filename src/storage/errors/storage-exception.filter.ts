@@ -40,7 +40,7 @@ export interface StorageErrorBody {
 
 /**
  * Answers `exception` on `res` as `{statusCode, code, message}` with `Cache-Control: no-store`
- * (server faults are logged, never shown); when the body had already started, cuts the
+ * and `Retry-After` when the error says when to retry (server faults are logged, never shown); when the body had already started, cuts the
  * connection instead, so that a client never takes a truncated file for a whole one.
  */
 export function writeStorageError(res: Response, exception: unknown): void {
@@ -51,6 +51,8 @@ export function writeStorageError(res: Response, exception: unknown): void {
     return;
   }
   res.setHeader('X-Content-Type-Options', 'nosniff');
+  const retryAfter = exception instanceof StorageError ? exception.context.retryAfter : undefined;
+  if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
   res.status(body.statusCode).setHeader('Cache-Control', 'no-store');
   res.json(body);
 }

@@ -1,4 +1,4 @@
-import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
@@ -31,8 +31,9 @@ return { hits, left, 0, 0 }
 /** The part of an ioredis client used here (ioredis is an optional peer, loaded when configured). */
 interface RedisClient {
   eval(script: string, keys: number, ...args: Array<string | number>): Promise<unknown>;
+  readonly status: string;
   on(event: 'error', listener: (err: Error) => void): unknown;
-  quit(): Promise<unknown>;
+  once(event: 'ready', listener: () => void): unknown;
   disconnect(): void;
 }
 
@@ -44,7 +45,7 @@ const WARN_EVERY_MS = 60_000;
  * minute): the rate limit is one defence among several (presets, the derivative cap, the fair
  * render queue), and a Redis outage must not take the public routes down with it.
  */
-export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShutdown {
+export class RedisRateLimitStorage implements ThrottlerStorage, OnModuleInit, OnApplicationShutdown {
   private readonly redis: RedisClient;
   private readonly logger = new Logger('PublicRateLimit');
   private warnedAt = 0;
@@ -87,8 +88,21 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+  /** Waits (a second at most) for the connection, so that counting starts with the first request. */
+  async onModuleInit(): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      this.redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Closes the connection and stops reconnecting (each count was written when it was made). */
+  onApplicationShutdown(): void {
+    this.redis.disconnect();
   }
 
   private warn(err: unknown): void {
@@ -111,6 +125,13 @@ function connect(url: string): RedisClient {
       { cause: err },
     );
   }
-  // Fail fast rather than hold requests while Redis is away: one retry, short timeouts.
-  return new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 1000 });
+  // Fail fast rather than hold requests while Redis is away: no queue while disconnected (so the
+  // first requests after start-up may pass uncounted), one retry, short timeouts.
+  return new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 1000,
+    disconnectTimeout: 200,
+    commandTimeout: 500,
+  });
 }

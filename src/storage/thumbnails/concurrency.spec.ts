@@ -76,9 +76,9 @@ describe('Limiter between clients', () => {
     expect(started).toEqual(['a0', 'b4', 'c6', 'a1', 'a2', 'a3', 'a5']);
   });
 
-  it('refuses a client past maxQueuePerClient and still queues others', async () => {
+  it('refuses a client past maxQueuePerClient (429) and still queues others', async () => {
     const { started, results } = await order(new Limiter(1, 100, 2), ['a', 'a', 'a', 'b']);
-    expect(results[2]).toBe(StorageErrorCode.BACKEND_UNAVAILABLE);
+    expect(results[2]).toBe(StorageErrorCode.TOO_MANY_REQUESTS);
     expect(started).toEqual(['a0', 'b3', 'a1']);
   });
 

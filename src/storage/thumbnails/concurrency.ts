@@ -10,8 +10,9 @@ interface Waiter {
  * turn (round robin between clients, arrival order within one), so one client flooding the queue
  * delays another by at most one task per flooding client. A finished task hands its slot straight
  * to the next waiter. Past `maxQueuePerClient` waiters of one client, that client is refused with
- * `E_BACKEND_UNAVAILABLE` (503). Past `maxQueue` waiters in all, the newest waiter of the longest
- * queue makes room for a client with a shorter one, else the newcomer is refused: a full queue
+ * `E_TOO_MANY_REQUESTS` (429, `Retry-After: 1`). Past `maxQueue` waiters in all, the newest
+ * waiter of the longest queue makes room for a client with a shorter one, else the newcomer is
+ * refused with `E_BACKEND_UNAVAILABLE` (503): a full queue
  * cannot lock out a client that has little waiting.
  */
 export class Limiter {
@@ -46,7 +47,13 @@ export class Limiter {
 
   private wait(client: string): Promise<void> {
     const mine = this.queues.get(client) ?? [];
-    if (mine.length >= this.maxQueuePerClient) throw busy('you have too many thumbnails waiting to be made');
+    if (mine.length >= this.maxQueuePerClient) {
+      throw new StorageError(
+        StorageErrorCode.TOO_MANY_REQUESTS,
+        'you have too many thumbnails waiting to be made; retry shortly',
+        { retryAfter: 1 },
+      );
+    }
     if (this.total >= this.maxQueue) this.makeRoom(client, mine.length);
     return new Promise<void>((resolve, reject) => {
       mine.push({ resolve, reject });
