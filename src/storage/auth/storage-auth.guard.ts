@@ -4,11 +4,11 @@ import type { Request } from 'express';
 import { IS_PUBLIC_KEY, STORAGE_AUTH_GUARD } from './auth.constants';
 
 /**
- * What the storage controllers use: hands every request to the configured guard (`ApiTokenGuard`
- * unless the host supplies its own), except a request to a `@Public()` route that sends no
- * `Authorization` header, which goes through anonymously. A public route that is sent credentials
- * checks them (a wrong token is a 401, not a silent downgrade to anonymous), so that it knows its
- * caller: thumbnails of any size and no public rate limit for token holders.
+ * What the storage controllers use: lets `@Public()` routes through and hands every other
+ * request to the configured guard (`ApiTokenGuard` unless the host supplies its own). A
+ * `@Public({ identify: true })` route that is sent an `Authorization` header has it checked too
+ * (a wrong token is a 401, not a silent downgrade to anonymous), so that it knows its caller:
+ * thumbnails of any size and no public rate limit for token holders.
  */
 @Injectable()
 export class StorageAuthGuard implements CanActivate {
@@ -18,11 +18,12 @@ export class StorageAuthGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): ReturnType<CanActivate['canActivate']> {
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [
+    const isPublic = this.reflector.getAllAndOverride<boolean | 'identify'>(IS_PUBLIC_KEY, [
       context.getHandler(),
       context.getClass(),
     ]);
-    const anonymous = context.switchToHttp().getRequest<Request>().headers.authorization === undefined;
-    return isPublic && anonymous ? true : this.delegate.canActivate(context);
+    const sent = context.switchToHttp().getRequest<Request>().headers.authorization !== undefined;
+    const anonymous = isPublic === true || (isPublic === 'identify' && !sent);
+    return anonymous ? true : this.delegate.canActivate(context);
   }
 }

@@ -29,7 +29,7 @@ interface ThumbnailQuery {
 export class PreviewController {
   constructor(private readonly service: StorageService) {}
 
-  @Public()
+  @Public({ identify: true })
   @RateLimited('preview')
   @Get('preview/*path')
   async preview(
@@ -41,14 +41,14 @@ export class PreviewController {
     await sendStorageResponse(req, res, this.service.preview(path, storage));
   }
 
-  @Public()
+  @Public({ identify: true })
   @RateLimited('preview')
   @Head('preview/*path')
   previewHead(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query('storage') storage?: string) {
     return this.preview(req, res, path, storage);
   }
 
-  @Public()
+  @Public({ identify: true })
   @RateLimited('thumbnail')
   @Get('thumbnail/*path')
   async thumbnail(
@@ -70,7 +70,7 @@ export class PreviewController {
     await sendStorageResponse(req, res, file);
   }
 
-  @Public()
+  @Public({ identify: true })
   @RateLimited('thumbnail')
   @Head('thumbnail/*path')
   thumbnailHead(
