@@ -12,6 +12,7 @@ export type { StorageOptions, RecordUrlBuilder } from './options/storage.options
 export type { LifecycleOptions } from './options/lifecycle.options';
 export type { SigningOptions } from './options/signing.options';
 export type { PreviewOptions, ThumbnailOptions } from './options/preview.options';
+export type { RateLimitOptions, RouteRateLimit } from './options/rate-limit.options';
 export type { StorageInstanceOptions, StorageType } from './drivers/driver-definitions';
 export type { LocalInstanceOptions } from './drivers/local/local.options';
 export type { S3InstanceOptions } from './drivers/s3/s3.options';

@@ -119,7 +119,9 @@ export class StorageService implements OnApplicationShutdown {
 
   /**
    * The spec's `previewThumbnail` (public): a `width` x `height` (default 120 x 120) image,
-   * rendered once and then read back from storage. `options`: `fit`, `format`, `accept`.
+   * rendered once and then read back from storage. `options`: `fit`, `format`, `accept`; the size
+   * snaps to a configured preset unless `anySize` (for callers that may ask any size), and
+   * `client` names the caller so that renders are queued fairly.
    */
   async previewThumbnail(
     name: string,

@@ -2,8 +2,12 @@ import { SetMetadata } from '@nestjs/common';
 import type { Scope } from '../options/api-tokens.options';
 import { IS_PUBLIC_KEY, READ_ACCESS_KEY, REQUIRED_SCOPE_KEY, type ReadAccess } from './auth.constants';
 
-/** Marks a route that needs no login (the signed upload route: its signature is the credential). */
-export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(IS_PUBLIC_KEY, true);
+/**
+ * Marks a route that needs no login (the spec's preview and thumbnail). With `identify`, a request
+ * that does send `Authorization` has it checked (401 when wrong), so the route knows its caller.
+ */
+export const Public = (options: { identify?: boolean } = {}): MethodDecorator & ClassDecorator =>
+  SetMetadata(IS_PUBLIC_KEY, options.identify ? 'identify' : true);
 
 /**
  * The scope a caller needs for the route (the guard checks it after the configured guard has put

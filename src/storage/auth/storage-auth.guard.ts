@@ -19,7 +19,10 @@ import { hasScope, requestUser } from './storage-user';
 /**
  * What the storage controllers use. `@Public()` routes pass. A read route (`@SignedRead()`,
  * `@PublicPreview()`) passes with a valid signed download URL of its key and instance, and a
- * preview of a public instance passes as it is. Everything else goes to the configured guard
+ * preview of a public instance passes as it is; when such a request sends `Authorization` it is
+ * checked (a wrong token is a 401, not a silent downgrade to anonymous) so that the route knows
+ * its caller (thumbnails of any size, no public rate limit), and never held to less than an
+ * anonymous caller. `@Public({ identify: true })` routes do the same. Everything else goes to the configured guard
  * (`ApiTokenGuard` unless the host supplies its own), and then the caller it left on `req.user`
  * must have the route's `@RequireScope()`; on a read route also the read scope for this key
  * and instance. Checks that need a key from a body are the controllers' (`AccessPolicy`).
@@ -36,22 +39,30 @@ export class StorageAuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
-    const read = this.reflector.getAllAndOverride<ReadAccess | undefined>(READ_ACCESS_KEY, targets);
     const req = context.switchToHttp().getRequest<Request>();
+    const sent = req.headers.authorization !== undefined;
+    const isPublic = this.reflector.getAllAndOverride<boolean | 'identify' | undefined>(IS_PUBLIC_KEY, targets);
+    if (isPublic === true) return true;
+    if (isPublic === 'identify') return sent ? this.delegated(context) : true;
+    const read = this.reflector.getAllAndOverride<ReadAccess | undefined>(READ_ACCESS_KEY, targets);
     const query = req.query as Record<string, unknown>;
     if (read === 'preview' || (read === 'signed' && query.sig !== undefined)) {
       const instance = this.quietInstance(query.storage);
-      if (read === 'preview' && instance.public) return true;
+      if (read === 'preview' && instance.public) return sent ? this.delegated(context) : true;
       if (this.downloads.verify(pathOf(req), instance.name, query)) return true;
     }
-    const verdict = this.delegate.canActivate(context);
-    if (!(isObservable(verdict) ? await lastValueFrom(verdict) : await verdict)) return false;
+    if (!(await this.delegated(context))) return false;
     const user = requestUser(req);
     const scope = this.reflector.getAllAndOverride<Scope | undefined>(REQUIRED_SCOPE_KEY, targets);
     if (scope && !hasScope(user, scope)) throw StorageError.forbidden(`this token has no '${scope}' scope`);
     if (read) this.access.check(user, 'read', stringOf(query.storage), pathOf(req));
     return true;
+  }
+
+  /** The configured guard's verdict (it puts the caller on `req.user`). */
+  private async delegated(context: ExecutionContext): Promise<boolean> {
+    const verdict = this.delegate.canActivate(context);
+    return isObservable(verdict) ? lastValueFrom(verdict) : verdict;
   }
 
   /**

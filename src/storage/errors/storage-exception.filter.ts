@@ -41,7 +41,7 @@ export interface StorageErrorBody {
 
 /**
  * Answers `exception` on `res` as `{statusCode, code, message}` with `Cache-Control: no-store`
- * (server faults are logged, never shown); when the body had already started, cuts the
+ * and `Retry-After` when the error says when to retry (server faults are logged, never shown); when the body had already started, cuts the
  * connection instead, so that a client never takes a truncated file for a whole one.
  */
 export function writeStorageError(res: Response, exception: unknown): void {
@@ -55,7 +55,7 @@ export function writeStorageError(res: Response, exception: unknown): void {
   }
   res.setHeader('X-Content-Type-Options', 'nosniff');
   const retryAfter = exception instanceof StorageError ? exception.context.retryAfterSeconds : undefined;
-  if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
+  if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
   // The request's body was not read to its end: the connection cannot carry another request.
   if (body.statusCode === 408) res.setHeader('Connection', 'close');
   res.status(body.statusCode).setHeader('Cache-Control', 'no-store');

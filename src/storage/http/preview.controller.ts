@@ -2,9 +2,11 @@ import { Controller, Get, Head, Query, Req, Res, UseFilters, UseGuards } from '@
 import type { Request, Response } from 'express';
 import { PublicPreview } from '../auth/public.decorator';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
+import { CurrentUser } from '../auth/user.decorator';
 import { StorageExceptionFilter } from '../errors/storage-exception.filter';
 import { StorageService } from '../storage.service';
 import { FilePath } from './path-param';
+import { PublicRateLimitGuard, RateLimited } from './public-rate-limit.guard';
 import { sendStorageResponse } from './send-file';
 
 /** The query of `GET /thumbnail/{path}`. */
@@ -19,14 +21,17 @@ interface ThumbnailQuery {
 /**
  * Preview and thumbnails (the spec's `preview`, `previewThumbnail`): public on public instances;
  * on a private one (`public: false`) a token with read, or a signed download URL of the file.
+ * Limited per client (`rateLimit`). A caller that sends a valid token is known by name: it may ask
+ * thumbnails of any size, and is not rate limited.
  */
 @Controller()
-@UseGuards(StorageAuthGuard)
+@UseGuards(StorageAuthGuard, PublicRateLimitGuard)
 @UseFilters(StorageExceptionFilter)
 export class PreviewController {
   constructor(private readonly service: StorageService) {}
 
   @PublicPreview()
+  @RateLimited('preview')
   @Get('preview/*path')
   async preview(
     @Req() req: Request,
@@ -38,24 +43,45 @@ export class PreviewController {
   }
 
   @PublicPreview()
+  @RateLimited('preview')
   @Head('preview/*path')
   previewHead(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query('storage') storage?: string) {
     return this.preview(req, res, path, storage);
   }
 
   @PublicPreview()
+  @RateLimited('thumbnail')
   @Get('thumbnail/*path')
-  async thumbnail(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query() query: ThumbnailQuery) {
+  async thumbnail(
+    @Req() req: Request,
+    @Res() res: Response,
+    @FilePath() path: string,
+    @Query() query: ThumbnailQuery,
+    @CurrentUser() user?: string,
+  ) {
     const { width, height, fit, format, storage } = query;
-    const options = { fit: text(fit), format: text(format), accept: req.get('accept') };
+    const options = {
+      fit: text(fit),
+      format: text(format),
+      accept: req.get('accept'),
+      anySize: user !== undefined,
+      client: user !== undefined ? `user:${user}` : `ip:${req.ip ?? ''}`,
+    };
     const file = this.service.previewThumbnail(path, int(width), int(height), text(storage), options);
     await sendStorageResponse(req, res, file);
   }
 
   @PublicPreview()
+  @RateLimited('thumbnail')
   @Head('thumbnail/*path')
-  thumbnailHead(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query() query: ThumbnailQuery) {
-    return this.thumbnail(req, res, path, query);
+  thumbnailHead(
+    @Req() req: Request,
+    @Res() res: Response,
+    @FilePath() path: string,
+    @Query() query: ThumbnailQuery,
+    @CurrentUser() user?: string,
+  ) {
+    return this.thumbnail(req, res, path, query, user);
   }
 }
 

@@ -24,7 +24,7 @@ import {
   STORAGE_MODULE_OPTIONS,
   type StorageModuleExtras,
 } from './storage.module-definition';
-import { authGuardProvider, instanceProviders, storageRegistryProvider } from './storage.providers';
+import { authGuardProvider, instanceProviders, rateLimitProviders, storageRegistryProvider } from './storage.providers';
 import { SignedUploadService } from '../signing/signed-upload.service';
 import { UploadGrants } from '../signing/upload-grants';
 import { SignedDownloads } from '../signing/signed-downloads';
@@ -82,7 +82,7 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
         ...(base.providers ?? []),
         storageRegistryProvider,
         { provide: STORAGE_ROUTE_PREFIX, useValue: prefix },
-        ...(http ? [{ provide: STORAGE_HTTP, useValue: httpParts }, RawUploadShield] : []),
+        ...(http ? [{ provide: STORAGE_HTTP, useValue: httpParts }, RawUploadShield, ...rateLimitProviders] : []),
         {
           provide: STORAGE_OPTIONS,
           inject: [STORAGE_MODULE_OPTIONS],

@@ -5,6 +5,15 @@ import { storageDriverToken } from './storage.constants';
 import { STORAGE_MODULE_OPTIONS, type StorageModuleExtras } from './storage.module-definition';
 import type { StorageOptions } from '../options/storage.options';
 import { StorageRegistry } from '../registry/storage-registry';
+import { ThrottlerStorageService } from '@nestjs/throttler';
+import {
+  PUBLIC_RATE_LIMIT_STORAGE,
+  PUBLIC_RATE_LIMITS,
+  PublicRateLimitGuard,
+  publicRateLimits,
+} from '../http/public-rate-limit.guard';
+import { RedisRateLimitStorage } from '../http/redis-rate-limit.storage';
+import { STORAGE_OPTIONS, type ResolvedStorageOptions } from '../options/resolved-options';
 
 /** Builds (and validates) every configured storage instance once, at start-up. */
 export const storageRegistryProvider: Provider = {
@@ -31,3 +40,22 @@ export function instanceProviders(names: string[]): Array<FactoryProvider & { pr
 
 /** Injects the driver of the storage instance named `name` (registered by `forRoot`). */
 export const InjectStorageDriver = (name: string): ParameterDecorator => Inject(storageDriverToken(name));
+
+/**
+ * The public routes' rate limits (`rateLimit`): the throttler options and where counts live,
+ * under the module's own tokens, and the guard its preview controller uses.
+ */
+export const rateLimitProviders: Provider[] = [
+  {
+    provide: PUBLIC_RATE_LIMITS,
+    inject: [STORAGE_OPTIONS],
+    useFactory: (options: ResolvedStorageOptions) => publicRateLimits(options.rateLimit),
+  },
+  {
+    provide: PUBLIC_RATE_LIMIT_STORAGE,
+    inject: [STORAGE_OPTIONS],
+    useFactory: ({ rateLimit }: ResolvedStorageOptions) =>
+      rateLimit.redis ? new RedisRateLimitStorage(rateLimit.redis, rateLimit.keyPrefix) : new ThrottlerStorageService(),
+  },
+  PublicRateLimitGuard,
+];

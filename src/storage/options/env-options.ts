@@ -140,8 +140,8 @@ export interface LoadStorageOptionsParams {
 /**
  * The module's options from configuration files and the environment, as README documents them:
  * the files (`config/default.yaml`, `config/<NODE_ENV>.yaml`, `STORAGE_CONFIG`) with `${VAR}`
- * placeholders, then `PUBLIC_URL`, `API_TOKENS` (with `API_TOKEN_SCOPES`), `MAX_UPLOAD_SIZE`, the upload limits, the lifecycle variables and
- * `SIGNING_SECRET`/`SIGNED_URL_TTL` over them. Throws naming the variable when one is malformed;
+ * placeholders, then `PUBLIC_URL`, `API_TOKENS` (with `API_TOKEN_SCOPES`), `MAX_UPLOAD_SIZE`, the upload limits, the lifecycle variables,
+ * `SIGNING_SECRET`/`SIGNED_URL_TTL` and `REDIS_URL` (the public rate limits' shared counts) over them. Throws naming the variable when one is malformed;
  * the instances themselves are checked when the module starts.
  */
 export function readStorageOptions(params: LoadStorageOptionsParams = {}): StorageOptions {
@@ -159,5 +159,6 @@ export function readStorageOptions(params: LoadStorageOptionsParams = {}): Stora
     ...(maxUploadSize !== undefined ? { maxUploadSize } : {}),
     lifecycle: lifecycleFromEnv(env, files.lifecycle),
     signing: signingFromEnv(env, dataDir, files.signing),
+    ...(env.REDIS_URL && files.rateLimit !== false ? { rateLimit: { ...files.rateLimit, redis: env.REDIS_URL } } : {}),
   };
 }

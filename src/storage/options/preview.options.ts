@@ -29,6 +29,19 @@ export interface ThumbnailOptions {
   cacheControl?: string;
   /** Lossy output quality, 1-100 (default 80). */
   quality?: number;
+  /**
+   * The sizes anonymous callers get (default `[64, 120, 240, 480, 960]`; `120` x `120`, the
+   * spec's default, is always one). A number is a square, a string `'WxH'` a rectangle. Another
+   * size asked for without a token snaps to the smallest preset that covers it (else the largest).
+   */
+  presets?: Array<number | string>;
+  /**
+   * Derivatives stored per source object (default 16). Past it, a new size is rendered and served
+   * but not stored, so that no request can make storage grow without bound.
+   */
+  maxDerivativesPerSource?: number;
+  /** Renders one client (an IP, or a token's user) may have waiting (default 8); past it, 503. */
+  maxQueuePerClient?: number;
 }
 
 export const DEFAULT_INLINE_TYPES = [
@@ -45,7 +58,17 @@ export const DEFAULT_INLINE_TYPES = [
 ];
 
 export type ResolvedPreviewOptions = Required<PreviewOptions>;
-export type ResolvedThumbnailOptions = Required<ThumbnailOptions>;
+export type ResolvedThumbnailOptions = Required<Omit<ThumbnailOptions, 'presets'>> & {
+  /** Sorted by area, smallest first; 120 x 120 always among them. */
+  presets: ThumbnailSize[];
+};
+
+export interface ThumbnailSize {
+  width: number;
+  height: number;
+}
+
+export const DEFAULT_THUMBNAIL_PRESETS = [64, 120, 240, 480, 960];
 
 export function resolvePreviewOptions(options: PreviewOptions = {}): ResolvedPreviewOptions {
   const inlineTypes = (options.inlineTypes ?? DEFAULT_INLINE_TYPES).map((t) => String(t).trim().toLowerCase());
@@ -67,6 +90,8 @@ export function resolveThumbnailOptions(options: ThumbnailOptions = {}): Resolve
     maxQueue: options.maxQueue ?? 200,
     cacheControl: options.cacheControl ?? 'public, max-age=300',
     quality: options.quality ?? 80,
+    maxDerivativesPerSource: options.maxDerivativesPerSource ?? 16,
+    maxQueuePerClient: options.maxQueuePerClient ?? 8,
   };
   for (const [field, value] of Object.entries(resolved)) {
     if (field === 'cacheControl') continue;
@@ -78,5 +103,27 @@ export function resolveThumbnailOptions(options: ThumbnailOptions = {}): Resolve
       );
     }
   }
-  return resolved;
+  // The default list is cut to the configured bounds; a given list must fit within them.
+  const fitting = DEFAULT_THUMBNAIL_PRESETS.filter((n) => n <= resolved.maxWidth && n <= resolved.maxHeight);
+  return { ...resolved, presets: resolvePresets(options.presets ?? fitting, resolved) };
+}
+
+function resolvePresets(given: unknown, limits: { maxWidth: number; maxHeight: number }): ThumbnailSize[] {
+  if (!Array.isArray(given))
+    throw new ConfigError('thumbnails.presets', "must be a list of sizes like 120 or '320x240'");
+  const base = { width: Math.min(120, limits.maxWidth), height: Math.min(120, limits.maxHeight) };
+  const sizes = new Map<string, ThumbnailSize>([[`${base.width}x${base.height}`, base]]);
+  for (const entry of given as unknown[]) {
+    const match = /^\s*(\d{1,6})\s*(?:x\s*(\d{1,6})\s*)?$/i.exec(String(entry));
+    const width = Number(match?.[1]);
+    const height = Number(match?.[2] ?? match?.[1]);
+    if (!match || width < 1 || height < 1 || width > limits.maxWidth || height > limits.maxHeight) {
+      throw new ConfigError(
+        'thumbnails.presets',
+        `'${String(entry).slice(0, 40)}' is not a size like 120 or '320x240' within maxWidth x maxHeight`,
+      );
+    }
+    sizes.set(`${width}x${height}`, { width, height });
+  }
+  return [...sizes.values()].sort((a, b) => a.width * a.height - b.width * b.height || a.width - b.width);
 }

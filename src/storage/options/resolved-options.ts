@@ -6,6 +6,7 @@ import {
   type ResolvedPreviewOptions,
   type ResolvedThumbnailOptions,
 } from './preview.options';
+import { resolveRateLimitOptions, type ResolvedRateLimitOptions } from './rate-limit.options';
 import { SIGNING_DEFAULTS } from './signing.options';
 import { parseApiTokens, type ResolvedApiToken } from './api-tokens.options';
 import { ConfigError } from '../config/storage-config';
@@ -34,6 +35,7 @@ export interface ResolvedStorageOptions {
   readonly lifecycle: ResolvedLifecycleOptions;
   readonly preview: ResolvedPreviewOptions;
   readonly thumbnails: ResolvedThumbnailOptions;
+  readonly rateLimit: ResolvedRateLimitOptions;
   readonly signing: { secret: string | undefined; ttlSeconds: number };
   /** The default guard's tokens, each with its limits. */
   readonly apiTokens: readonly ResolvedApiToken[];
@@ -61,6 +63,7 @@ export function resolveStorageOptions(
     lifecycle: resolveLifecycleOptions(given.lifecycle),
     preview: resolvePreviewOptions(given.preview),
     thumbnails: resolveThumbnailOptions(given.thumbnails),
+    rateLimit: resolveRateLimitOptions(given.rateLimit),
     signing: {
       secret: given.signing?.secret,
       ttlSeconds: given.signing?.ttlSeconds ?? SIGNING_DEFAULTS.ttlSeconds,

@@ -2,6 +2,7 @@ import type { StorageConfig } from '../config/storage-config';
 import type { ApiTokenConfig } from './api-tokens.options';
 import type { LifecycleOptions } from './lifecycle.options';
 import type { PreviewOptions, ThumbnailOptions } from './preview.options';
+import type { RateLimitOptions } from './rate-limit.options';
 import type { SigningOptions } from './signing.options';
 import type { UploadLimitOptions } from './upload-limits.options';
 
@@ -42,8 +43,10 @@ export interface StorageOptions extends StorageConfig, UploadLimitOptions {
   baseDir?: string;
   /** Public preview: its `Cache-Control` and the content types served inline. */
   preview?: PreviewOptions;
-  /** Thumbnails: size bounds, source pixel and byte limits, renders at once, `Cache-Control`. */
+  /** Thumbnails: size bounds, presets, source pixel and byte limits, renders at once, `Cache-Control`. */
   thumbnails?: ThumbnailOptions;
+  /** Per-client limits on the public routes (preview, thumbnails); `false` turns them off. */
+  rateLimit?: RateLimitOptions | false;
   /** Expiry sweeper, orphan reconciliation and upload leases. */
   lifecycle?: LifecycleOptions;
   /** Signed direct-upload URLs (`getSignUrl`, `POST /storage/sign`). */

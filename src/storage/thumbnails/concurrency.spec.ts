@@ -56,6 +56,47 @@ describe('Limiter', () => {
   });
 });
 
+describe('Limiter between clients', () => {
+  /** Queues `names` (client per task) behind one running task; returns the order tasks start in. */
+  async function order(limiter: Limiter, names: string[]) {
+    const gate = deferred();
+    const started: string[] = [];
+    const first = limiter.run(() => gate.promise, 'first');
+    const runs = names.map((client, i) =>
+      limiter.run(async () => void started.push(`${client}${i}`), client).catch((err: { code: string }) => err.code),
+    );
+    await tick();
+    gate.resolve();
+    await first;
+    return { started, results: await Promise.all(runs) };
+  }
+
+  it('serves waiting clients in turn, so a flood delays another client by one task', async () => {
+    const { started } = await order(new Limiter(1), ['a', 'a', 'a', 'a', 'b', 'a', 'c']);
+    expect(started).toEqual(['a0', 'b4', 'c6', 'a1', 'a2', 'a3', 'a5']);
+  });
+
+  it('refuses a client past maxQueuePerClient (429) and still queues others', async () => {
+    const { started, results } = await order(new Limiter(1, 100, 2), ['a', 'a', 'a', 'b']);
+    expect(results[2]).toBe(StorageErrorCode.TOO_MANY_REQUESTS);
+    expect(started).toEqual(['a0', 'b3', 'a1']);
+  });
+
+  it('makes room in a full queue by dropping the newest waiter of the longest queue', async () => {
+    const { started, results } = await order(new Limiter(1, 3), ['a', 'a', 'a', 'b', 'c', 'b']);
+    // b3 drops a2, c4 drops a1, and the second b (b already has one) finds none longer: refused.
+    expect(results).toEqual([
+      undefined,
+      'E_BACKEND_UNAVAILABLE',
+      'E_BACKEND_UNAVAILABLE',
+      undefined,
+      undefined,
+      'E_BACKEND_UNAVAILABLE',
+    ]);
+    expect(started).toEqual(['a0', 'b3', 'c4']);
+  });
+});
+
 describe('SingleFlight', () => {
   it('shares one run among callers of the same key, and forgets it once settled', async () => {
     const flights = new SingleFlight<number>();

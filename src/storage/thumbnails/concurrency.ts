@@ -1,17 +1,30 @@
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 
+interface Waiter {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
 /**
- * Runs at most `concurrency` tasks at once; the others wait in arrival order. A finished task
- * hands its slot straight to the next waiter. More than `maxQueue` waiters is refused with
- * `E_BACKEND_UNAVAILABLE` (503) rather than queued without bound.
+ * Runs at most `concurrency` tasks at once; the others wait, queued per client and served in
+ * turn (round robin between clients, arrival order within one), so one client flooding the queue
+ * delays another by at most one task per flooding client. A finished task hands its slot straight
+ * to the next waiter. Past `maxQueuePerClient` waiters of one client, that client is refused with
+ * `E_TOO_MANY_REQUESTS` (429, `Retry-After: 1`). Past `maxQueue` waiters in all, the newest
+ * waiter of the longest queue makes room for a client with a shorter one, else the newcomer is
+ * refused with `E_BACKEND_UNAVAILABLE` (503): a full queue
+ * cannot lock out a client that has little waiting.
  */
 export class Limiter {
   private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  private total = 0;
+  /** Waiters by client; the Map's order is the rotation (a served client moves to the end). */
+  private readonly queues = new Map<string, Waiter[]>();
 
   constructor(
     readonly concurrency: number,
     readonly maxQueue = Number.POSITIVE_INFINITY,
+    readonly maxQueuePerClient = Number.POSITIVE_INFINITY,
   ) {}
 
   get running(): number {
@@ -19,29 +32,66 @@ export class Limiter {
   }
 
   get queued(): number {
-    return this.waiting.length;
+    return this.total;
   }
 
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active < this.concurrency) {
-      this.active++;
-    } else {
-      if (this.waiting.length >= this.maxQueue) {
-        throw new StorageError(
-          StorageErrorCode.BACKEND_UNAVAILABLE,
-          'too many thumbnails are being made; retry shortly',
-        );
-      }
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    }
+  async run<T>(task: () => Promise<T>, client = ''): Promise<T> {
+    if (this.active < this.concurrency) this.active++;
+    else await this.wait(client);
     try {
       return await task();
     } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
+      this.next();
     }
   }
+
+  private wait(client: string): Promise<void> {
+    const mine = this.queues.get(client) ?? [];
+    if (mine.length >= this.maxQueuePerClient) {
+      throw new StorageError(
+        StorageErrorCode.TOO_MANY_REQUESTS,
+        'you have too many thumbnails waiting to be made; retry shortly',
+        { retryAfterSeconds: 1 },
+      );
+    }
+    if (this.total >= this.maxQueue) this.makeRoom(client, mine.length);
+    return new Promise<void>((resolve, reject) => {
+      mine.push({ resolve, reject });
+      if (mine.length === 1) this.queues.set(client, mine);
+      this.total++;
+    });
+  }
+
+  /** Drops the newest waiter of the longest queue when it is longer than `client`'s, else refuses. */
+  private makeRoom(client: string, mine: number): void {
+    let longest: [string, Waiter[]] | undefined;
+    for (const [other, queue] of this.queues) {
+      if (other !== client && queue.length > (longest?.[1].length ?? mine)) longest = [other, queue];
+    }
+    if (!longest) throw busy('too many thumbnails are being made');
+    const [other, queue] = longest;
+    queue.pop()?.reject(busy('too many thumbnails are being made'));
+    if (queue.length === 0) this.queues.delete(other);
+    this.total--;
+  }
+
+  private next(): void {
+    const first = this.queues.entries().next();
+    if (first.done) {
+      this.active--;
+      return;
+    }
+    const [client, queue] = first.value;
+    const waiter = queue.shift() as Waiter;
+    this.queues.delete(client);
+    if (queue.length > 0) this.queues.set(client, queue);
+    this.total--;
+    waiter.resolve();
+  }
+}
+
+function busy(what: string): StorageError {
+  return new StorageError(StorageErrorCode.BACKEND_UNAVAILABLE, `${what}; retry shortly`);
 }
 
 /**

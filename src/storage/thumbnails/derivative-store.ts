@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { In, type Repository } from 'typeorm';
+import { In, LessThan, type Repository } from 'typeorm';
 import { createHash } from 'node:crypto';
 import { RESERVED_PREFIX } from '../keys/keys';
 import type { StorageInstance } from '../registry/storage-registry';
@@ -48,15 +48,20 @@ export class DerivativeStore {
   }
 
   /**
-   * Stores the object, then the row. Two writers of one derivative (replicas) write the same key
-   * with equivalent bytes; the unique index keeps one row, and the row read back is returned.
+   * Stores the object, then the row, unless the source already has `cap` derivatives: then the
+   * image is only described (a row that is not saved, `stored: false`) and served from memory.
+   * Two writers of one derivative (replicas) write the same key with equivalent bytes; the unique
+   * index keeps one row, and the row read back is returned. Writers of different derivatives
+   * racing past the count both insert; the one whose row is not among the source's first `cap`
+   * (by id) then removes its own, so the bound holds once they settle.
    */
-  async save(source: DerivativeSource, params: string, image: RenderedImage): Promise<ThumbnailEntity> {
+  async save(
+    source: DerivativeSource,
+    params: string,
+    image: RenderedImage,
+    cap: number,
+  ): Promise<{ row: ThumbnailEntity; stored: boolean }> {
     const derivedKey = `${prefixOf(source.keyHash)}${source.md5}/${params}.${image.format}`;
-    await source.instance.driver.put(derivedKey, Readable.from([image.data]), {
-      size: image.data.length,
-      contentType: image.contentType,
-    });
     const row = this.rows.create({
       storeFullName: source.instance.name,
       sourceKeyHash: source.keyHash,
@@ -68,8 +73,21 @@ export class DerivativeStore {
       type: image.contentType,
       created: Date.now(),
     });
+    const where = { sourceKeyHash: source.keyHash, sourceMd5: source.md5 };
+    if ((await this.rows.count({ where })) >= cap) return { row, stored: false };
+    await source.instance.driver.put(derivedKey, Readable.from([image.data]), {
+      size: image.data.length,
+      contentType: image.contentType,
+    });
     await this.rows.createQueryBuilder().insert().values(row).orIgnore().execute();
-    return (await this.find(source, params)) ?? row;
+    const saved = await this.find(source, params);
+    if (!saved) return { row, stored: false }; // removed meanwhile (the source went): serve it unstored
+    if ((await this.rows.count({ where: { ...where, id: LessThan(saved.id) } })) >= cap) {
+      await source.instance.driver.delete(derivedKey);
+      await this.forget(saved);
+      return { row, stored: false };
+    }
+    return { row: saved, stored: true };
   }
 
   /**

@@ -1,7 +1,9 @@
 import { StorageErrorCode } from '../errors/storage.error';
-import { acceptsWebp, thumbnailParams } from './thumbnail-params';
+import { resolveThumbnailOptions } from '../options/preview.options';
+import { acceptsWebp, snapToPreset, thumbnailParams } from './thumbnail-params';
 
-const limits = { maxWidth: 1024, maxHeight: 800 };
+const { presets } = resolveThumbnailOptions({ maxWidth: 1024, maxHeight: 800, presets: [64, 240, '320x200'] });
+const limits = { maxWidth: 1024, maxHeight: 800, presets };
 
 describe('thumbnailParams', () => {
   it('defaults to 120 x 120 cover, JPEG/PNG by source unless Accept names WebP', () => {
@@ -13,7 +15,7 @@ describe('thumbnailParams', () => {
       negotiated: true,
       key: '120x120-cover-auto',
     });
-    expect(thumbnailParams(300, 200, { accept: 'image/webp,*/*' }, limits)).toMatchObject({
+    expect(thumbnailParams(300, 200, { accept: 'image/webp,*/*', anySize: true }, limits)).toMatchObject({
       format: 'webp',
       negotiated: true,
       key: '300x200-cover-webp',
@@ -47,7 +49,33 @@ describe('thumbnailParams', () => {
   });
 
   it('accepts the maxima exactly', () => {
-    expect(thumbnailParams(1024, 800, {}, limits).key).toBe('1024x800-cover-auto');
+    expect(thumbnailParams(1024, 800, { anySize: true }, limits).key).toBe('1024x800-cover-auto');
+  });
+
+  it('snaps a size that is not a preset unless anySize is set', () => {
+    expect(thumbnailParams(300, 200, { format: 'png' }, limits).key).toBe('320x200-cover-png');
+    expect(thumbnailParams(1024, 800, {}, limits).key).toBe('320x200-cover-auto');
+    expect(thumbnailParams(64, 64, {}, limits).key).toBe('64x64-cover-auto');
+    expect(thumbnailParams(17, 93, { anySize: true }, limits).key).toBe('17x93-cover-auto');
+  });
+});
+
+describe('snapToPreset', () => {
+  // presets by area: 64x64 (4096), 120x120 (14400, always there), 320x200 (64000), 240x240 (57600)
+  it.each([
+    [{ width: 1, height: 1 }, '64x64'],
+    [{ width: 64, height: 65 }, '120x120'],
+    [{ width: 121, height: 100 }, '240x240'],
+    [{ width: 300, height: 10 }, '320x200'],
+    [{ width: 241, height: 201 }, '320x200'],
+    [{ width: 1000, height: 1000 }, '320x200'],
+  ])('%j → %s', (asked, expected) => {
+    const size = snapToPreset(asked, presets);
+    expect(`${size.width}x${size.height}`).toBe(expected);
+  });
+
+  it('sorts presets by area and always includes 120 x 120', () => {
+    expect(presets.map((p) => `${p.width}x${p.height}`)).toEqual(['64x64', '120x120', '240x240', '320x200']);
   });
 });
 

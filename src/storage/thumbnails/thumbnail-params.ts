@@ -1,4 +1,5 @@
 import { StorageError } from '../errors/storage.error';
+import type { ThumbnailSize } from '../options/preview.options';
 
 export const THUMBNAIL_FITS = ['cover', 'contain', 'inside'] as const;
 export const THUMBNAIL_FORMATS = ['webp', 'jpeg', 'png'] as const;
@@ -16,6 +17,13 @@ export interface ThumbnailRequestOptions {
   format?: string;
   /** The request's `Accept` header: WebP when it names `image/webp`. */
   accept?: string;
+  /**
+   * Render the size asked for even when it is not a preset (a caller with a token, or library
+   * code that trusts its input). Without it, the size snaps to a preset (`snapToPreset`).
+   */
+  anySize?: boolean;
+  /** Who asks (`ip:…`, `user:…`): renders are queued fairly between clients. Default `library`. */
+  client?: string;
 }
 
 /** A validated request. `format: 'auto'` means JPEG, or PNG for a source with transparency. */
@@ -35,10 +43,13 @@ export function thumbnailParams(
   width: number | undefined,
   height: number | undefined,
   options: ThumbnailRequestOptions,
-  limits: { maxWidth: number; maxHeight: number },
+  limits: { maxWidth: number; maxHeight: number; presets: ThumbnailSize[] },
 ): ThumbnailParams {
-  const w = dimension('width', width, limits.maxWidth);
-  const h = dimension('height', height, limits.maxHeight);
+  const asked = {
+    width: dimension('width', width, limits.maxWidth),
+    height: dimension('height', height, limits.maxHeight),
+  };
+  const { width: w, height: h } = options.anySize ? asked : snapToPreset(asked, limits.presets);
   const fit = (options.fit ?? 'cover').toLowerCase();
   if (!isOneOf(fit, THUMBNAIL_FITS)) {
     throw StorageError.invalidArgument(`fit must be one of ${THUMBNAIL_FITS.join(', ')}`);
@@ -49,6 +60,15 @@ export function thumbnailParams(
     throw StorageError.invalidArgument(`format must be one of ${THUMBNAIL_FORMATS.join(', ')}`);
   }
   return { width: w, height: h, fit, format, negotiated: explicit === undefined, key: `${w}x${h}-${fit}-${format}` };
+}
+
+/**
+ * The smallest preset (by area) at least as wide and as tall as `asked`, else the largest: a
+ * client can always scale a larger image down without losing sharpness, never a smaller one up.
+ * `presets` is sorted by area, smallest first, and never empty.
+ */
+export function snapToPreset(asked: ThumbnailSize, presets: ThumbnailSize[]): ThumbnailSize {
+  return presets.find((p) => p.width >= asked.width && p.height >= asked.height) ?? presets[presets.length - 1];
 }
 
 /** True when `Accept` names `image/webp` with a non-zero quality. */

@@ -53,7 +53,7 @@ describe('renderThumbnail', () => {
       ['png', 'png'],
       [undefined, 'jpeg'],
     ] as const) {
-      const params = thumbnailParams(40, 30, { format }, { maxWidth: 100, maxHeight: 100 });
+      const params = thumbnailParams(40, 30, { format, anySize: true }, { maxWidth: 100, maxHeight: 100, presets: [] });
       const image = await renderThumbnail(source, params, options);
       const meta = await sharp(image.data).metadata();
       expect([image.format, image.contentType, meta.format, meta.width, meta.height]).toEqual([
@@ -68,7 +68,12 @@ describe('renderThumbnail', () => {
 
   it('refuses an undecodable image with a 415', async () => {
     const truncated = (await made('jpeg', 300, 200)).subarray(0, 400);
-    const params = thumbnailParams(undefined, undefined, {}, { maxWidth: 100, maxHeight: 200 });
+    const params = thumbnailParams(
+      undefined,
+      undefined,
+      { anySize: true },
+      { maxWidth: 100, maxHeight: 200, presets: [] },
+    );
     await expect(renderThumbnail(truncated, params, options)).rejects.toMatchObject({
       code: StorageErrorCode.UNSUPPORTED_MEDIA_TYPE,
     });

@@ -29,13 +29,18 @@ interface Made {
 /**
  * Thumbnails, made once: a request first looks for the stored derivative (a row, then the
  * object: sharp is not touched); otherwise one render per derivative at a time (singleflight),
- * at most `concurrency` renders at once (the rest queue), and the result is stored in the
- * source's backend before it is served.
+ * at most `concurrency` renders at once (the rest queue, fairly between clients), and the result
+ * is stored in the source's backend before it is served.
+ *
+ * What bounds the cost of public requests: sizes snap to `presets` unless the caller may ask any
+ * size (`anySize`), so an anonymous caller can name at most presets x fits x formats derivatives;
+ * at most `maxDerivativesPerSource` are stored per source (later ones are rendered and served, not
+ * stored); and each client has at most `maxQueuePerClient` renders waiting.
  */
 @Injectable()
 export class ThumbnailService {
-  /** Renders done and stored derivatives served, since start: for metrics and tests. */
-  readonly stats = { renders: 0, hits: 0 };
+  /** Renders done, stored derivatives served, and renders served without being stored (past the cap), since start. */
+  readonly stats = { renders: 0, hits: 0, unstored: 0 };
   private readonly options: ResolvedThumbnailOptions;
   private readonly store: DerivativeStore;
   private readonly limiter: Limiter;
@@ -48,10 +53,14 @@ export class ThumbnailService {
   ) {
     this.options = options.thumbnails;
     this.store = new DerivativeStore(rows);
-    this.limiter = new Limiter(this.options.concurrency, this.options.maxQueue);
+    this.limiter = new Limiter(this.options.concurrency, this.options.maxQueue, this.options.maxQueuePerClient);
   }
 
-  /** The thumbnail of `source`: 400 for bad parameters, 415 for a non-image, 413 for a pixel bomb. */
+  /**
+   * The thumbnail of `source`: 400 for bad parameters, 415 for a non-image, 413 for a pixel bomb,
+   * 503 when the render queue (or this client's share of it) is full. The size snaps to a preset
+   * unless `request.anySize`.
+   */
   async thumbnail(
     source: ThumbnailSource,
     width: number | undefined,
@@ -64,7 +73,7 @@ export class ThumbnailService {
     const made = stored
       ? { row: stored }
       : await this.flights.run(`${from.keyHash}/${from.md5}/${params.key}`, () =>
-          this.limiter.run(() => this.make(source, from, params)),
+          this.limiter.run(() => this.make(source, from, params), request.client ?? 'library'),
         );
     if (!made.data) this.stats.hits++;
     return this.response(source, params, made);
@@ -114,14 +123,15 @@ export class ThumbnailService {
   }
 
   private async make(source: ThumbnailSource, from: DerivativeSource, params: ThumbnailParams): Promise<Made> {
-    const stored = await this.store.find(from, params.key); // made while this waited its turn
-    if (stored) return { row: stored };
+    const found = await this.store.find(from, params.key); // made while this waited its turn
+    if (found) return { row: found };
     const input = await this.readSource(source);
     this.stats.renders++;
     const image = await renderThumbnail(input, params, this.options);
-    const row = await this.store.save(from, params.key, image);
+    const { row, stored } = await this.store.save(from, params.key, image, this.options.maxDerivativesPerSource);
+    if (!stored) this.stats.unstored++;
     // The source may have been deleted while this rendered; then nothing must outlive it.
-    if (!(await source.instance.driver.exists(source.entity.objectKey))) {
+    if (stored && !(await source.instance.driver.exists(source.entity.objectKey))) {
       await this.store.removeAll(source.instance, from.keyHash);
       throw StorageError.notFound(source.entity.name, source.instance.name);
     }
