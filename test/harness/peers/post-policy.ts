@@ -97,10 +97,18 @@ export function checkConditions(
       if (op === 'content-length-range') {
         const [min, max] = [Number(a), Number(b)];
         if (form.fileSize > max) {
-          return { status: 400, code: 'EntityTooLarge', message: 'Your proposed upload exceeds the maximum allowed size' };
+          return {
+            status: 400,
+            code: 'EntityTooLarge',
+            message: 'Your proposed upload exceeds the maximum allowed size',
+          };
         }
         if (form.fileSize < min) {
-          return { status: 400, code: 'EntityTooSmall', message: 'Your proposed upload is smaller than the minimum allowed size' };
+          return {
+            status: 400,
+            code: 'EntityTooSmall',
+            message: 'Your proposed upload is smaller than the minimum allowed size',
+          };
         }
         continue;
       }
@@ -142,7 +150,11 @@ export function checkPostPolicyV4(
   const [accessKeyId, ...scope] = field('x-amz-credential').split('/');
   const secret = secretOf(accessKeyId);
   if (secret === undefined) {
-    return { status: 403, code: 'InvalidAccessKeyId', message: 'The AWS Access Key Id you provided does not exist in our records.' };
+    return {
+      status: 403,
+      code: 'InvalidAccessKeyId',
+      message: 'The AWS Access Key Id you provided does not exist in our records.',
+    };
   }
   if (scope.length !== 4) return { status: 400, code: 'InvalidArgument', message: 'x-amz-credential is malformed' };
   let key = hmac(`AWS4${secret}`, scope[0]);
@@ -174,11 +186,19 @@ export function checkOssPostPolicy(
   if (!decoded) return { status: 400, code: 'InvalidPolicyDocument', message: 'Invalid Policy: Invalid JSON.' };
   const secret = secretOf(field('ossaccesskeyid'));
   if (secret === undefined) {
-    return { status: 403, code: 'InvalidAccessKeyId', message: 'The OSS Access Key Id you provided does not exist in our records.' };
+    return {
+      status: 403,
+      code: 'InvalidAccessKeyId',
+      message: 'The OSS Access Key Id you provided does not exist in our records.',
+    };
   }
   const expected = createHmac('sha1', secret).update(policy).digest('base64');
   if (!same(expected, field('signature'))) {
-    return { status: 403, code: 'SignatureDoesNotMatch', message: 'The request signature we calculated does not match the signature you provided.' };
+    return {
+      status: 403,
+      code: 'SignatureDoesNotMatch',
+      message: 'The request signature we calculated does not match the signature you provided.',
+    };
   }
   if (!(Date.parse(decoded.expiration) > now)) {
     return { status: 403, code: 'AccessDenied', message: 'Invalid according to Policy: Policy expired.' };

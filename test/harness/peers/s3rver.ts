@@ -79,7 +79,8 @@ async function verifyPostPolicy(ctx: S3rverContext, next: () => Promise<void>): 
       ctx.body = errorXml(refused);
       return;
     }
-    const pipe = <T extends NodeJS.WritableStream>(destination: T): T => createReadStream(form.bodyFile).pipe(destination);
+    const pipe = <T extends NodeJS.WritableStream>(destination: T): T =>
+      createReadStream(form.bodyFile).pipe(destination);
     Object.assign(ctx.req, { pipe });
     await next();
   } finally {
