@@ -1,6 +1,8 @@
+import { minioInstance } from './harness/peers/instances';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { FileEntity } from '../src/storage/database/entities/file.entity';
 import { RetiredObjectEntity } from '../src/storage/database/entities/retired-object.entity';
@@ -33,16 +35,7 @@ describe('promises guarded against regression (issue 10)', () => {
       env: { VERSION_GRACE_SECONDS: '600' },
       config: {
         storages: {
-          [MINIO]: {
-            type: 'storages.MinioType',
-            endPoint: '127.0.0.1',
-            port: s3.port,
-            useSSL: false,
-            region: 'us-east-1',
-            accessKey: s3.credentials.accessKeyId,
-            secretKey: s3.credentials.secretAccessKey,
-            bucket: 'promises-minio',
-          },
+          [MINIO]: minioInstance(s3, 'promises-minio'),
         },
       },
     });
@@ -274,13 +267,27 @@ describe('promises guarded against regression (issue 10)', () => {
           .set('Authorization', t.auth)
           .send({ file, contentType: 'image/png', storage: MINIO })
           .expect(200);
-        // MinIO's presigned PUT does not bind the type: the backend takes whatever is sent.
-        const res = await fetch(signed.body.url, {
-          method: signed.body.method,
-          headers: { ...signed.body.headers, 'Content-Type': sentType },
-          body: data,
-        });
-        expect(res.status).toBe(200);
+        // MinIO's POST policy binds the type: the backend refuses another one (403) ...
+        const form = (type: string) => {
+          const body = new FormData();
+          for (const [name, value] of Object.entries(signed.body.fields as Record<string, string>)) {
+            body.append(name, name.toLowerCase() === 'content-type' ? type : value);
+          }
+          body.append('file', new Blob([data], { type }), 'upload');
+          return body;
+        };
+        if (sentType !== 'image/png') {
+          expect((await fetch(signed.body.url, { method: 'POST', body: form(sentType) })).status).toBe(403);
+          // ... so the staged object of a backend that does not (an Azure SAS) is written
+          // directly, to check that `complete` refuses it on its own.
+          const staged = signed.body.fields.key as string;
+          await t.service
+            .instance(MINIO)
+            .driver.put(staged, Readable.from([Buffer.from(data)]), { contentType: sentType });
+          return;
+        }
+        const res = await fetch(signed.body.url, { method: 'POST', body: form(sentType) });
+        expect(res.status).toBe(204);
       };
       const complete = (file: string) =>
         t.http.post('/storage/sign/complete').set('Authorization', t.auth).send({ file, storage: MINIO });

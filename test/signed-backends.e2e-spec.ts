@@ -4,7 +4,7 @@ import { startOssServer, type OssServer } from './oss-server/oss-server';
 import { startAzurite, type AzurePeer } from './harness/peers/azurite';
 import { startS3rver, type S3Peer } from './harness/peers/s3rver';
 import { binaryParser } from './harness/images';
-import { azureInstance, s3Instance } from './harness/peers/instances';
+import { azureInstance, s3Instance, minioInstance } from './harness/peers/instances';
 import { createTestApp, type TestApp } from './harness/test-app';
 import { md5 } from './harness/util';
 
@@ -12,7 +12,8 @@ const OSS_ID = 'LTAI-e2e-id';
 const OSS_SECRET = 'oss-e2e-secret';
 
 /**
- * `getSignUrl` on every backend: the URL it gives is used with a plain HTTP PUT (fetch, no SDK),
+ * `getSignUrl` on every backend: the URL it gives is used with a plain HTTP PUT, or a browser's
+ * form POST for S3 and MinIO (fetch, no SDK),
  * the upload is completed where the backend needs it, and the file then downloads through the
  * service with the same bytes.
  */
@@ -32,16 +33,7 @@ describe('signed upload URLs on every backend', () => {
       config: {
         storages: {
           'storages.S3': s3Instance(s3, 'signed-s3'),
-          'storages.Minio': {
-            type: 'storages.MinioType',
-            endPoint: '127.0.0.1',
-            port: s3.port,
-            useSSL: false,
-            region: 'us-east-1',
-            accessKey: s3.credentials.accessKeyId,
-            secretKey: s3.credentials.secretAccessKey,
-            bucket: 'signed-minio',
-          },
+          'storages.Minio': minioInstance(s3, 'signed-minio'),
           'storages.Oss': {
             type: 'storages.OssType',
             endpoint: oss.endpoint,
@@ -61,7 +53,7 @@ describe('signed upload URLs on every backend', () => {
   });
 
   it.each(['storages.Default', 'storages.S3', 'storages.Minio', 'storages.Oss', 'storages.Azure'])(
-    '%s: sign, plain PUT, complete, download',
+    '%s: sign, plain PUT (form POST on S3 and MinIO), complete, download',
     async (storage) => {
       const file = `${t.prefix}/${storage.slice(9)}/direct upload.png`;
       const data = randomBytes(200_000);
@@ -70,14 +62,24 @@ describe('signed upload URLs on every backend', () => {
         .set('Authorization', t.auth)
         .send({ file, contentType: 'image/png', storage })
         .expect(200);
-      expect(signed.body).toMatchObject({ method: 'PUT', headers: { 'Content-Type': 'image/png' } });
+      const form = storage === 'storages.S3' || storage === 'storages.Minio';
+      expect(signed.body).toMatchObject(
+        form ? { method: 'POST', headers: {} } : { method: 'PUT', headers: { 'Content-Type': 'image/png' } },
+      );
       expect(signed.body.expiresAt).toBeGreaterThan(Date.now());
 
       // The local URL names the service's public address; in the test that is the app's port.
       const { port } = t.app.getHttpServer().address() as AddressInfo;
       const url = String(signed.body.url).replace('http://storage.test', `http://127.0.0.1:${port}`);
-      const put = await fetch(url, { method: signed.body.method, headers: signed.body.headers, body: data });
-      expect([200, 201]).toContain(put.status);
+      let body: Buffer | FormData = data;
+      if (form) {
+        body = new FormData();
+        for (const [name, value] of Object.entries(signed.body.fields as Record<string, string>))
+          body.append(name, value);
+        body.append('file', new Blob([data], { type: 'image/png' }), 'direct upload.png');
+      }
+      const put = await fetch(url, { method: signed.body.method, headers: signed.body.headers, body });
+      expect([200, 201, 204]).toContain(put.status);
 
       if (storage !== 'storages.Default') {
         const done = await t.http

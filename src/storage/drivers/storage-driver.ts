@@ -44,12 +44,16 @@ export interface SignDownloadOptions {
 
 /**
  * What a client needs to transfer directly: send `method` to `url` with exactly `headers`
- * (`GET` for a signed download). `expiresAt`: epoch ms.
+ * (`GET` for a signed download). A `POST` is an HTML form upload: a `multipart/form-data` body
+ * with every one of `fields`, in order, then the file as the last part, named `file`.
+ * `expiresAt`: epoch ms.
  */
 export interface SignedUrl {
   url: string;
   method: 'PUT' | 'POST' | 'GET';
   headers: Record<string, string>;
+  /** For a `POST` form upload: the form fields (policy, signature, key, type) to send before the file. */
+  fields?: Record<string, string>;
   expiresAt: number;
 }
 

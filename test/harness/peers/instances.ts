@@ -14,6 +14,20 @@ export function s3Instance(peer: Pick<S3Peer, 'endpoint' | 'credentials'>, bucke
   };
 }
 
+/** A `storages.MinioType` instance on an s3rver peer (path style, the peer's one account). */
+export function minioInstance(peer: Pick<S3Peer, 'port' | 'credentials'>, bucket: string) {
+  return {
+    type: 'storages.MinioType',
+    endPoint: '127.0.0.1',
+    port: peer.port,
+    useSSL: false,
+    region: 'us-east-1',
+    accessKey: peer.credentials.accessKeyId,
+    secretKey: peer.credentials.secretAccessKey,
+    bucket,
+  };
+}
+
 /** A `storages.AzureBlobType` instance on an Azurite peer; the container is made at start-up. */
 export function azureInstance(peer: AzurePeer, container: string) {
   return { type: 'storages.AzureBlobType', connectionString: peer.connectionString, container, createBucket: true };

@@ -2,6 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import S3rver, { type S3rverContext } from 's3rver';
+import { createReadStream } from 'node:fs';
+import { checkPostPolicyV4, errorXml, isForm, readForm } from './post-policy';
 import { checkPresignedV4 } from './sigv4-presigned';
 
 export interface S3Peer {
@@ -19,7 +21,9 @@ const ACCOUNT = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 /**
  * Starts s3rver on a free loopback port (reachable as 127.0.0.1 and as localhost) with a fresh
  * temp directory, silent, with `buckets` made. Presigned V4 URLs are checked as S3 checks them
- * (s3rver itself lets any V4 signature through); requests signed in headers are left to s3rver.
+ * (s3rver itself lets any V4 signature through), and so are POST form uploads' policies (s3rver
+ * ignores them): signature, expiry, conditions, `content-length-range`. Requests signed in
+ * headers are left to s3rver.
  */
 export async function startS3rver(buckets: string[] = []): Promise<S3Peer> {
   const directory = await mkdtemp(path.join(tmpdir(), 's3rver-'));
@@ -30,7 +34,7 @@ export async function startS3rver(buckets: string[] = []): Promise<S3Peer> {
     directory,
     configureBuckets: buckets.map((name) => ({ name, configs: [] })),
   });
-  server.middleware.unshift(verifyPresignedV4, urlEncodedListings);
+  server.middleware.unshift(verifyPresignedV4, verifyPostPolicy, urlEncodedListings);
   const { port } = (await server.run()) as { port: number };
   return {
     endpoint: `http://127.0.0.1:${port}`,
@@ -54,6 +58,34 @@ async function verifyPresignedV4(ctx: S3rverContext, next: () => Promise<void>):
   ctx.status = 403;
   ctx.type = 'application/xml';
   ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${refused.code}</Code><Message>${refused.message}</Message></Error>`;
+}
+
+/**
+ * A form POST to a bucket (`POST /bucket`, multipart): the body is read to its end (to a temp
+ * file) and its policy checked; a refused form gets S3's error, an accepted one is handed to
+ * s3rver, which reads the saved body instead of the spent request.
+ */
+async function verifyPostPolicy(ctx: S3rverContext, next: () => Promise<void>): Promise<void> {
+  const bucket = /^\/([^/?]+)\/?(\?.*)?$/.exec(ctx.url)?.[1];
+  if (ctx.method !== 'POST' || !bucket || !isForm(ctx.headers)) return next();
+  const form = await readForm(ctx.req);
+  try {
+    const refused = checkPostPolicyV4(form, decodeURIComponent(bucket), (id) =>
+      id === ACCOUNT.accessKeyId ? ACCOUNT.secretAccessKey : undefined,
+    );
+    if (refused) {
+      ctx.status = refused.status;
+      ctx.type = 'application/xml';
+      ctx.body = errorXml(refused);
+      return;
+    }
+    const pipe = <T extends NodeJS.WritableStream>(destination: T): T =>
+      createReadStream(form.bodyFile).pipe(destination);
+    Object.assign(ctx.req, { pipe });
+    await next();
+  } finally {
+    await form.dispose();
+  }
 }
 
 const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#x27': "'", '#x60': '`' };

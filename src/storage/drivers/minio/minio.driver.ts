@@ -29,10 +29,9 @@ import { MINIO_TYPE, type MinioDriverOptions } from './minio.options';
  * size it buffers parts of about 550 MB. The driver runs the multipart steps itself instead, one
  * part in memory, aborting on any failure so nothing is committed.
  *
- * Gap: the client's presigner leaves `Content-Type` out of the signed headers on purpose
- * (browsers rewrite it), so a signed upload URL is bound to the key and the expiry only; the
- * returned `Content-Type` header is advice, and the service must check the stored type (and the
- * size, which a presigned PUT cannot bind either) after the upload.
+ * Signed uploads are presigned POST forms (`presignedPostPolicy`) whose policy binds the bucket,
+ * the key, the content type, the expiry and, with `maxSize`, the size (`content-length-range`):
+ * the backend refuses a larger body before storing it. `sign/complete` checks both again.
  */
 export class MinioDriver extends CloudDriverBase implements StorageDriver {
   protected readonly backend = 'MinIO';
@@ -141,21 +140,23 @@ export class MinioDriver extends CloudDriverBase implements StorageDriver {
   }
 
   /**
-   * A presigned PUT bound to the key and expiry (not the content type: see the class comment),
-   * for `publicEndpoint` when one is set.
+   * A presigned POST form bound to the key, type, expiry and size (see the class comment), for
+   * `publicEndpoint` when one is set.
    */
   async signUpload(key: string, options: SignUploadOptions): Promise<SignedUpload> {
     checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
-    const requestDate = new Date(Math.floor(Date.now() / 1000) * 1000);
-    const url = await this.call(key, async () =>
-      (await this.presigner()).presignedUrl('PUT', this.bucket, key, options.expiresIn, {}, requestDate),
-    );
-    return {
-      url,
-      method: 'PUT',
-      headers: { 'Content-Type': options.contentType },
-      expiresAt: requestDate.getTime() + options.expiresIn * 1000,
-    };
+    const expires = new Date((Math.floor(Date.now() / 1000) + options.expiresIn) * 1000);
+    const { postURL, formData } = await this.call(key, async () => {
+      const presigner = await this.presigner();
+      const policy = presigner.newPostPolicy();
+      policy.setBucket(this.bucket);
+      policy.setKey(key);
+      policy.setContentType(options.contentType);
+      policy.setExpires(expires);
+      if (options.maxSize !== undefined) policy.setContentLengthRange(0, options.maxSize);
+      return presigner.presignedPostPolicy(policy);
+    });
+    return { url: postURL, method: 'POST', headers: {}, fields: { ...formData }, expiresAt: expires.getTime() };
   }
 
   /** A presigned GET, for `publicEndpoint` when one is set; `fileName` as the response's Content-Disposition. */

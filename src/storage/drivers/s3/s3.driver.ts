@@ -6,11 +6,11 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
 import { toStorageError } from '../shared/backend-errors';
@@ -36,9 +36,9 @@ import { S3_TYPE, type S3DriverOptions } from './s3.options';
 /**
  * AWS S3 and S3-compatible stores through `@aws-sdk/client-s3`. Puts go through lib-storage's
  * `Upload`: one PutObject for a body that fits in a part, else a multipart upload that is aborted
- * when the body errors, so nothing is committed. Signed uploads are presigned PUT URLs with the
- * content type signed in; S3 cannot bind a size limit to a presigned PUT (only a POST policy can),
- * so `maxSize` is not enforced by the backend and the service must check after the upload.
+ * when the body errors, so nothing is committed. Signed uploads are presigned POST forms whose
+ * policy binds the key, the content type, the expiry and, with `maxSize`, the size
+ * (`content-length-range`): S3 refuses a larger body with 400 EntityTooLarge before storing it.
  */
 export class S3Driver extends CloudDriverBase implements StorageDriver {
   protected readonly backend = 'S3';
@@ -181,20 +181,15 @@ export class S3Driver extends CloudDriverBase implements StorageDriver {
    */
   async signUpload(key: string, options: SignUploadOptions): Promise<SignedUpload> {
     checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
-    const signingDate = new Date(Math.floor(Date.now() / 1000) * 1000);
-    const command = new PutObjectCommand({ Bucket: this.options.bucket, Key: key, ContentType: options.contentType });
     try {
-      const url = await getSignedUrl(this.presigner, command, {
-        expiresIn: options.expiresIn,
-        signingDate,
-        signableHeaders: new Set(['content-type']),
+      const { url, fields } = await createPresignedPost(this.presigner, {
+        Bucket: this.options.bucket,
+        Key: key,
+        Fields: { 'Content-Type': options.contentType },
+        Conditions: options.maxSize === undefined ? [] : [['content-length-range', 0, options.maxSize]],
+        Expires: options.expiresIn,
       });
-      return {
-        url,
-        method: 'PUT',
-        headers: { 'Content-Type': options.contentType },
-        expiresAt: signingDate.getTime() + options.expiresIn * 1000,
-      };
+      return { url, method: 'POST', headers: {}, fields, expiresAt: policyExpiry(fields.Policy) };
     } catch (err) {
       throw mapS3Error(err, key);
     }
@@ -247,4 +242,10 @@ function s3ClientConfig(options: S3DriverOptions, timeoutMs: number): S3ClientCo
 export function mapS3Error(err: unknown, key: string): Error {
   const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
   return toStorageError(err, key, 'S3', { status: e?.$metadata?.httpStatusCode, code: e?.Code ?? e?.name });
+}
+
+/** The `expiration` a base64 POST policy carries, in epoch ms. */
+export function policyExpiry(policy: string): number {
+  const { expiration } = JSON.parse(Buffer.from(policy, 'base64').toString('utf8')) as { expiration: string };
+  return Date.parse(expiration);
 }
