@@ -138,3 +138,26 @@ export async function buildDriver<D extends StorageDriver>(
 ): Promise<D> {
   return (await parseInstance(config, `storages['${name}']`).create({ name, baseDir })) as D;
 }
+
+/**
+ * Sends `body` the way a signed upload says: a `PUT` with its headers, or for a `POST` policy a
+ * multipart form with every field in order and the file last. `contentType` replaces the signed
+ * type (to see it refused); `url` another address; `fields` changes some form fields.
+ */
+export async function sendSigned(
+  signed: { url: string; method: string; headers: Record<string, string>; fields?: Record<string, string> },
+  body: string | Buffer,
+  options: { url?: string; contentType?: string; fields?: Record<string, string> } = {},
+): Promise<Response> {
+  const url = options.url ?? signed.url;
+  if (signed.method === 'POST') {
+    const form = new FormData();
+    const fields = { ...signed.fields, ...options.fields };
+    if (options.contentType) fields['Content-Type'] = options.contentType;
+    for (const [name, value] of Object.entries(fields)) form.append(name, value);
+    form.append('file', new Blob([body], { type: fields['Content-Type'] }));
+    return fetch(url, { method: 'POST', body: form });
+  }
+  const headers = options.contentType ? { ...signed.headers, 'Content-Type': options.contentType } : signed.headers;
+  return fetch(url, { method: signed.method, headers, body });
+}

@@ -51,19 +51,25 @@ describeDriverContract('S3 (s3rver)', async () => {
 });
 
 describe('S3 signed upload', () => {
-  it('signs the Content-Type header into the presigned PUT (s3rver itself does not check it)', async () => {
+  it('binds the key, the Content-Type and the size into the POST policy (s3rver itself does not check it)', async () => {
     const driver = await createS3({
       bucket: BUCKET,
       endpoint: 'http://127.0.0.1:9',
       credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI' },
     });
-    const signed = await driver.signUpload('a/b c.txt', { contentType: 'image/png', expiresIn: 60 });
-    const url = new URL(signed.url);
-    expect(url.pathname).toBe(`/${BUCKET}/a/b%20c.txt`);
-    expect(url.searchParams.get('X-Amz-SignedHeaders')?.split(';')).toContain('content-type');
-    expect(url.searchParams.get('X-Amz-Expires')).toBe('60');
-    expect([...url.searchParams.keys()].filter((name) => /checksum/i.test(name))).toEqual([]);
-    expect(signed.url).not.toContain('wJalrXUtnFEMI');
+    const signed = await driver.signUpload('a/b c.txt', { contentType: 'image/png', expiresIn: 60, maxSize: 1000 });
+    expect(signed.method).toBe('POST');
+    expect(new URL(signed.url).pathname).toBe(`/${BUCKET}`);
+    const policy = JSON.parse(Buffer.from(signed.fields!.Policy, 'base64').toString()) as {
+      expiration: string;
+      conditions: unknown[];
+    };
+    expect(policy.conditions).toEqual(
+      expect.arrayContaining([['content-length-range', 0, 1000], { key: 'a/b c.txt' }, { bucket: BUCKET }]),
+    );
+    expect(JSON.stringify(policy.conditions)).toContain('image/png');
+    expect(Date.parse(policy.expiration) - Date.now()).toBeLessThanOrEqual(60_000);
+    expect(JSON.stringify(signed)).not.toContain('wJalrXUtnFEMI');
     await driver.close();
   });
 });
