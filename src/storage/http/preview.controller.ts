@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { Public } from '../auth/public.decorator';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
 import { StorageExceptionFilter } from '../errors/storage-exception.filter';
+import { hideInstanceNames } from '../errors/storage.error';
 import { StorageService } from '../storage.service';
 import { FilePath } from './path-param';
 import { sendStorageResponse } from './send-file';
@@ -31,7 +32,7 @@ export class PreviewController {
     @FilePath() path: string,
     @Query('storage') storage?: string,
   ) {
-    await sendStorageResponse(req, res, this.service.preview(path, storage));
+    await sendStorageResponse(req, res, hideInstanceNames(this.service.preview(path, storage)));
   }
 
   @Public()
@@ -46,7 +47,7 @@ export class PreviewController {
     const { width, height, fit, format, storage } = query;
     const options = { fit: text(fit), format: text(format), accept: req.get('accept') };
     const file = this.service.previewThumbnail(path, int(width), int(height), text(storage), options);
-    await sendStorageResponse(req, res, file);
+    await sendStorageResponse(req, res, hideInstanceNames(file));
   }
 
   @Public()

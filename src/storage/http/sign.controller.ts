@@ -5,7 +5,7 @@ import { StorageAuthGuard } from '../auth/storage-auth.guard';
 import { StorageExceptionFilter } from '../errors/storage-exception.filter';
 import { CurrentUser } from '../auth/user.decorator';
 import type { SignedUpload } from '../drivers/storage-driver';
-import { StorageError } from '../errors/storage.error';
+import { hideInstanceNames, StorageError } from '../errors/storage.error';
 import type { FileRecord } from '../database/file-record';
 import { SignedUploadService } from '../signing/signed-upload.service';
 import { StorageService } from '../storage.service';
@@ -48,14 +48,16 @@ export class SignController {
   @HttpCode(201)
   upload(@Req() req: Request, @Res({ passthrough: true }) res: Response, @FilePath() path: string) {
     return streamRawBody(req, res, (body, signal, declared) =>
-      this.signed.receive({
-        path,
-        query: req.query as Record<string, unknown>,
-        contentType: req.headers['content-type'],
-        declared,
-        body,
-        signal,
-      }),
+      hideInstanceNames(
+        this.signed.receive({
+          path,
+          query: req.query as Record<string, unknown>,
+          contentType: req.headers['content-type'],
+          declared,
+          body,
+          signal,
+        }),
+      ),
     );
   }
 }

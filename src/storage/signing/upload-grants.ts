@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { IsNull, MoreThan, type Repository } from 'typeorm';
 import type { SignedUpload } from '../drivers/storage-driver';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
-import { fileSuffix, normalizeKey, STAGING_PREFIX } from '../keys/keys';
+import { assertNotMd5Key, fileSuffix, normalizeKey, STAGING_PREFIX } from '../keys/keys';
+import { normalizeMediaType } from '../keys/media-type';
 import { ObjectLedger } from '../ledger/object-ledger';
 import type { StorageInstance } from '../registry/storage-registry';
 import { SIGNING_DEFAULTS } from '../options/signing.options';
@@ -22,8 +23,6 @@ export interface SignOptions {
   /** Seconds the URL stays valid; at most 7 days, by default `signing.ttlSeconds`. */
   expiresIn?: number;
 }
-
-const MIME_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/;
 
 /**
  * Issues and redeems upload grants. Local disk gets an HMAC-signed URL to the service's own
@@ -62,10 +61,9 @@ export class UploadGrants {
     options: SignOptions,
   ): Promise<SignedUpload> {
     const key = normalizeKey(file);
-    const type = typeof contentType === 'string' ? contentType.trim() : '';
-    if (!MIME_TYPE.test(type) || type.length > 255) {
-      throw StorageError.invalidArgument('contentType must be a MIME type like image/jpeg');
-    }
+    // A signed upload carries no md5, so it may not write a content-addressed name.
+    assertNotMd5Key(key);
+    const type = normalizeMediaType(contentType);
     const limit = this.options.maxUploadSize;
     const maxSize = bounded('maxSize', options.maxSize, limit, limit);
     const ttl = this.options.signing.ttlSeconds;
