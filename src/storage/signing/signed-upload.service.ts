@@ -101,7 +101,9 @@ export class SignedUploadService {
     try {
       if (stat.size > grant.maxSize) throw StorageError.tooLarge(grant.maxSize);
       if (stat.contentType !== undefined && stat.contentType !== grant.contentType) {
-        throw refused(`the upload's Content-Type was ${quoteInput(stat.contentType)}, not ${quoteInput(grant.contentType)} as signed`);
+        throw refused(
+          `the upload's Content-Type was ${quoteInput(stat.contentType)}, not ${quoteInput(grant.contentType)} as signed`,
+        );
       }
       return await this.storage.uploadStream({
         file: key,

@@ -82,7 +82,8 @@ export function toStorageError(err: unknown, key: string, backend: string, failu
   if ((code && DENIED_CODES.has(code)) || status === 401 || status === 403) {
     return make(StorageErrorCode.ACCESS_DENIED, `${backend} refused the configured credentials for ${quoteInput(key)}`);
   }
-  if (status === 416) return make(StorageErrorCode.RANGE_NOT_SATISFIABLE, `range not satisfiable for ${quoteInput(key)}`);
+  if (status === 416)
+    return make(StorageErrorCode.RANGE_NOT_SATISFIABLE, `range not satisfiable for ${quoteInput(key)}`);
   if (status === 412) return make(StorageErrorCode.PRECONDITION_FAILED, `precondition failed for ${quoteInput(key)}`);
   if (isAbort(err)) return make(StorageErrorCode.ABORTED, 'the transfer was aborted');
   if (isUnreachable(err) || (status !== undefined && (status >= 500 || status === 408 || status === 429))) {
