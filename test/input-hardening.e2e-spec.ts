@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { DataSource } from 'typeorm';
 import { QUOTED_INPUT_MAX } from '../src/storage/errors/storage.error';
 import { binaryParser } from './harness/images';
 import { rawRequest } from './harness/raw-http';
@@ -88,6 +89,28 @@ describe('input hardening', () => {
         body: Buffer.from('x'),
       });
       expect(res.status).toBe(400);
+    });
+
+    it('serves a type stored before types were checked as application/octet-stream, not a 500', async () => {
+      await t.http
+        .put(`/storage/files/${enc(key('mt/legacy.txt'))}`)
+        .set('Authorization', t.auth)
+        .send('x')
+        .expect(201);
+      await t.app
+        .get(DataSource)
+        .query('UPDATE storage_files SET type = ? WHERE name = ?', [
+          'text/plain; a=\u0001\u65e5',
+          key('mt/legacy.txt'),
+        ]);
+      for (const route of ['files', 'preview']) {
+        const res = await t.http.get(`/storage/${route}/${enc(key('mt/legacy.txt'))}`).set('Authorization', t.auth);
+        expect({ route, status: res.status, type: res.headers['content-type'] }).toEqual({
+          route,
+          status: 200,
+          type: 'application/octet-stream',
+        });
+      }
     });
 
     it('keeps valid types with parameters, and reads them back', async () => {
