@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
-import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { rawRequest } from './harness/raw-http';
 import { createTestApp, listFiles, type TestApp } from './harness/test-app';
+import { isolatedStorage } from './harness/lifecycle';
 import { eventually } from './harness/util';
 
 /**
@@ -11,14 +12,19 @@ import { eventually } from './harness/util';
  * stores nothing.
  */
 describe('malformed multipart bodies', () => {
+  // An instance of its own: on a shared MariaDB, its listing holds only this spec's records.
+  const storage = isolatedStorage();
   let t: TestApp;
   let url: string;
 
   beforeAll(async () => {
-    t = await createTestApp();
+    t = await createTestApp({ config: storage.config });
     url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/storage/files`;
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    await t.close();
+    storage.remove();
+  });
 
   const B = 'XyZboundary42';
   const part = (headers: string, body: string) => `--${B}\r\n${headers}\r\n\r\n${body}\r\n`;
@@ -88,8 +94,36 @@ describe('malformed multipart bodies', () => {
       error.mockRestore();
     }
     // Multer answers as soon as the parser fails; the engine's write ends (and cleans up) just after.
-    expect(await eventually(() => listFiles(path.join(t.dataDir, 'files')).length === 0)).toBe(true);
+    await eventually(() => listFiles(storage.root).length === 0);
+    expect(listFiles(storage.root)).toEqual([]);
     const list = await t.http.get('/storage/files').set('Authorization', t.auth).expect(200);
     expect(list.body.items).toEqual([]);
   });
+
+  it.each([
+    [
+      'failed with an error',
+      'cut-errored/x.txt',
+      (body: PassThrough) => body.destroy(new Error('Unexpected end of form')),
+    ],
+    ['destroyed without an error', 'cut-destroyed/x.txt', (body: PassThrough) => body.destroy()],
+  ])(
+    'an upload whose body %s before the upload started is E_ABORTED, not a wait for ever',
+    async (_label, key, cut) => {
+      const body = new PassThrough();
+      body.on('error', () => undefined);
+      cut(body);
+      const outcome = await t.service.uploadStream({ file: key, body }).then(
+        () => 'stored',
+        (err: { code?: string }) => err.code,
+      );
+      expect(outcome).toBe('E_ABORTED');
+      const stem = key.slice(0, key.indexOf('/') + 1);
+      const left = () => listFiles(storage.root).filter((f) => f.startsWith(stem));
+      await eventually(() => left().length === 0);
+      expect(left()).toEqual([]);
+      // The key is free again: its pin was released.
+      await t.http.put(`/storage/files/${key}`).set('Authorization', t.auth).send('ok').expect(201);
+    },
+  );
 });
