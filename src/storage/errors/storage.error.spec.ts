@@ -16,7 +16,7 @@ describe('quoteInput', () => {
 
 describe('StorageError messages quote client input only truncated', () => {
   it.each([
-    ['notFound', () => StorageError.notFound('k'.repeat(1000), 's'.repeat(1000))],
+    ['notFound', () => StorageError.notFound('k'.repeat(1000), 'storages.Default')],
     ['unknownStorage', () => StorageError.unknownStorage('s'.repeat(1000), ['storages.A'])],
   ])('%s', (_label, make) => {
     const { message } = make();

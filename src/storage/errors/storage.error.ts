@@ -66,10 +66,11 @@ export class StorageError extends Error {
     return STATUS_BY_CODE[this.code];
   }
 
+  /** `storage` is a configured instance's name (never raw client input), so it is not quoted. */
   static notFound(key: string, storage?: string): StorageError {
     return new StorageError(
       StorageErrorCode.NOT_FOUND,
-      `file ${quoteInput(key)} not found${storage ? ` in ${quoteInput(storage)}` : ''}`,
+      `file ${quoteInput(key)} not found${storage ? ` in ${storage}` : ''}`,
       {
         key,
         storage,
