@@ -297,7 +297,6 @@ describe('input hardening', () => {
         await t.http.get(`/storage/files/${enc(key(long))}`).set('Authorization', t.auth),
         await t.http.get(`/storage/meta/${enc(key(long))}`).set('Authorization', t.auth),
         await t.http.get(`/storage/files/a.txt?storage=storages.${'s'.repeat(2000)}`).set('Authorization', t.auth),
-        await t.http.get(`/storage/preview/a.txt?storage=storages.${'s'.repeat(2000)}`),
         await t.http.delete(`/storage/files/${enc(key(long))}`).set('Authorization', t.auth),
       ];
       for (const res of responses) {
@@ -312,6 +311,7 @@ describe('input hardening', () => {
       expect({ status: authed.status, code: authed.body.code }).toEqual({ status: 400, code: 'E_UNKNOWN_STORAGE' });
       expect(authed.body.message).toContain('storages.Default');
       const publicRoutes = [
+        await t.http.get(`/storage/preview/a.txt?storage=storages.${'s'.repeat(2000)}`),
         await t.http.get('/storage/preview/a.txt?storage=storages.Nope'),
         await t.http.head('/storage/preview/a.txt?storage=storages.Nope'),
         await t.http.get('/storage/thumbnail/a.png?storage=storages.Nope'),
@@ -319,11 +319,10 @@ describe('input hardening', () => {
       for (const res of publicRoutes) {
         expect(res.status).toBe(400);
         if (res.body.message !== undefined) {
-          expect(res.body).toEqual({
-            statusCode: 400,
-            code: 'E_UNKNOWN_STORAGE',
-            message: "unknown storage 'storages.Nope'",
-          });
+          expect(res.body.code).toBe('E_UNKNOWN_STORAGE');
+          expect(res.body.message).not.toContain('storages.Default');
+          expect(res.body.message).not.toContain('configured');
+          expect(res.body.message.length).toBeLessThan(QUOTED_INPUT_MAX + 150);
         }
       }
     });

@@ -96,4 +96,35 @@ describe('signed upload URLs on every backend', () => {
       expect(md5(back.body)).toBe(md5(data));
     },
   );
+
+  it.each(['storages.Default', 'storages.S3', 'storages.Minio', 'storages.Oss', 'storages.Azure'])(
+    '%s: a signed GET reads the current version with plain fetch, named as uploaded, and only that version',
+    async (storage) => {
+      const file = `${t.prefix}/${storage.slice(9)}/signed get.bin`;
+      const path = `/storage/files/${file.split('/').map(encodeURIComponent).join('/')}?storage=${storage}`;
+      const upload = (data: Buffer) =>
+        t.http.put(path).set('Authorization', t.auth).set('Content-Type', 'application/octet-stream').send(data);
+      const first = randomBytes(50_000);
+      await upload(first).expect(201);
+      const signed = await t.http
+        .post('/storage/sign')
+        .set('Authorization', t.auth)
+        .send({ file, method: 'GET', storage, expiresIn: 120 })
+        .expect(200);
+      expect(signed.body).toMatchObject({ method: 'GET', headers: {} });
+      const { port } = t.app.getHttpServer().address() as AddressInfo;
+      const url = String(signed.body.url).replace('http://storage.test', `http://127.0.0.1:${port}`);
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      expect(md5(Buffer.from(await res.arrayBuffer()))).toBe(md5(first));
+      expect(res.headers.get('content-disposition')).toContain("filename*=UTF-8''signed%20get.bin");
+      // An overwrite makes a new version: the cloud URL still names the old one (until it is
+      // removed), the local one reads the path's current record.
+      const second = randomBytes(1000);
+      await upload(second).expect(201);
+      const again = await fetch(url);
+      const expected = storage === 'storages.Default' ? second : first;
+      expect(md5(Buffer.from(await again.arrayBuffer()))).toBe(md5(expected));
+    },
+  );
 });

@@ -41,7 +41,14 @@ class HeaderGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const req = context.switchToHttp().getRequest();
     if (!req.headers['x-user']) return false;
-    req.user = { username: req.headers['x-user'] };
+    // Limits as a host states them (README: scoped tokens); absent headers: no limits.
+    const scopes = req.headers['x-scopes'];
+    const prefix = req.headers['x-prefix'];
+    req.user = {
+      username: req.headers['x-user'],
+      ...(scopes !== undefined ? { scopes: String(scopes).split(',').filter(Boolean) } : {}),
+      ...(prefix !== undefined ? { prefix } : {}),
+    };
     return true;
   }
 }
@@ -279,6 +286,21 @@ describe('StorageModule as a library', () => {
     const res = await http.put(`/files-api/files/${prefix}/g.txt`).set('X-User', 'carol').send('x').expect(201);
     expect(res.body.uploadUser).toBe('carol');
     expect(res.body.url).toBe(`https://api.host.test/files-api/preview/${prefix}/g.txt?storage=storages.Default`);
+
+    // The limits the host's guard puts on req.user hold on the module's routes.
+    const reader = { 'X-User': 'dave', 'X-Scopes': 'read' };
+    await http.get(`/files-api/files/${prefix}/g.txt`).set(reader).expect(200);
+    const write = await http.put(`/files-api/files/${prefix}/g.txt`).set(reader).send('y').expect(403);
+    expect(write.body.code).toBe('E_FORBIDDEN');
+    await http.delete(`/files-api/files/${prefix}/g.txt`).set(reader).expect(403);
+    await http.post('/files-api/admin/sweep').set(reader).expect(403);
+    const elsewhere = { 'X-User': 'erin', 'X-Prefix': `${prefix}/other/` };
+    await http.get(`/files-api/meta/${prefix}/g.txt`).set(elsewhere).expect(403);
+    await http.put(`/files-api/files/${prefix}/other/h.txt`).set(elsewhere).send('z').expect(201);
+    // Only its own references without delete-any: carol's file stays.
+    const bob = { 'X-User': 'bob', 'X-Scopes': 'read,delete' };
+    await http.delete(`/files-api/files/${prefix}/g.txt`).set(bob).expect(403);
+    await http.get(`/files-api/files/${prefix}/g.txt`).set('X-User', 'carol').expect(200, 'x');
     await app.close();
   });
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Readable } from 'node:stream';
 import type { Repository } from 'typeorm';
-import type { ByteRange, SignedUpload } from './drivers/storage-driver';
+import type { ByteRange, SignedUpload, SignedUrl } from './drivers/storage-driver';
 import { quoteInput, StorageError, StorageErrorCode } from './errors/storage.error';
 import type { FileRecord } from './database/file-record';
 import { FileEntity } from './database/entities/file.entity';
@@ -14,6 +14,7 @@ import { ObjectPurger } from './purge/object-purger';
 import { SKIPPED } from './ledger/key-locks';
 import { PreviewService } from './serving/preview.service';
 import { UploadGrants, type SignOptions } from './signing/upload-grants';
+import { SignedDownloads } from './signing/signed-downloads';
 import type { ThumbnailRequestOptions } from './thumbnails/thumbnail-params';
 import { ThumbnailService } from './thumbnails/thumbnail.service';
 import { StorageRegistry, type StorageInstance } from './registry/storage-registry';
@@ -42,6 +43,7 @@ export class StorageService implements OnApplicationShutdown {
     @Inject(Clock) private readonly clock: Clock,
     private readonly records: FileRecords,
     private readonly purger: ObjectPurger,
+    private readonly downloads: SignedDownloads,
   ) {}
 
   /** The spec's `uploadByFile`: a file object, or a path with `data`. Returns the file record. */
@@ -139,9 +141,33 @@ export class StorageService implements OnApplicationShutdown {
     file: string,
     contentType: string,
     storage?: string,
-    options: SignOptions = {},
-  ): Promise<SignedUpload> {
-    return this.grants.issue(this.registry.get(storage), file, contentType, options);
+    options?: SignOptions & { method?: 'PUT' },
+  ): Promise<SignedUpload>;
+  /**
+   * With `method: 'GET'`: a URL to download the live file `file` until `expiresIn` seconds from
+   * now (never past the file's own expiry), reusable until then. Cloud instances: the backend's
+   * presigned GET of the current object version (valid for that version only). Local disk: a
+   * signed URL to this module's download route, also accepted by preview and thumbnails.
+   * `contentType` is not used.
+   */
+  async getSignUrl(
+    file: string,
+    contentType: string | undefined,
+    storage: string | undefined,
+    options: Pick<SignOptions, 'expiresIn'> & { method: 'GET' },
+  ): Promise<SignedUrl>;
+  async getSignUrl(
+    file: string,
+    contentType: string | undefined,
+    storage?: string,
+    options: SignOptions & { method?: 'PUT' | 'GET' } = {},
+  ): Promise<SignedUrl> {
+    const instance = this.registry.get(storage);
+    if (options.method === 'GET') return this.downloads.issue(instance, file, options);
+    if (options.method !== undefined && options.method !== 'PUT') {
+      throw StorageError.invalidArgument("method must be 'PUT' (an upload) or 'GET' (a download)");
+    }
+    return this.grants.issue(instance, file, contentType as string, options);
   }
 
   /**
@@ -152,12 +178,30 @@ export class StorageService implements OnApplicationShutdown {
    * Atomic on every database: the records go in the same transaction that queues their object
    * for removal. The object is removed right after; if the backend refuses, the queue keeps it
    * and retries until it is gone, so a delete is never half-done and never needs repeating.
+   *
+   * `onlyBy`: remove nothing (403 `E_FORBIDDEN`) unless every live record that would go was
+   * uploaded by this user: what a token without `delete-any` may do.
    */
-  async delete(file: string, storage?: string, options: { id?: number } = {}): Promise<{ deleted: number }> {
+  async delete(
+    file: string,
+    storage?: string,
+    options: { id?: number; onlyBy?: string } = {},
+  ): Promise<{ deleted: number }> {
     const instance = this.registry.get(storage);
     const key = normalizeKey(file);
     const selector = options.id === undefined ? { all: true as const } : { ids: [options.id] };
-    const result = await this.objects.removeRecords(this.objects.ref(instance.name, key), selector);
+    const { onlyBy } = options;
+    const allow =
+      onlyBy === undefined
+        ? undefined
+        : (live: FileEntity[]) => {
+            if (live.some((r) => r.uploadUser !== onlyBy)) {
+              throw StorageError.forbidden(
+                `'${key}' has references uploaded by another user; only delete-any removes them`,
+              );
+            }
+          };
+    const result = await this.objects.removeRecords(this.objects.ref(instance.name, key), selector, { allow });
     if (result !== SKIPPED) await this.purger.purge(result.retired);
     const now = this.clock.now();
     const deleted = result === SKIPPED ? 0 : result.records.filter((r) => !isExpired(r, now)).length;

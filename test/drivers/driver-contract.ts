@@ -27,6 +27,8 @@ export interface DriverHarness {
   secrets: string[];
   /** The backend rejects a signed upload sent with another Content-Type than the signed one. */
   enforcesSignedContentType?: boolean;
+  /** The backend answers a signed GET with the Content-Disposition signed into it (default true). */
+  honoursResponseDisposition?: boolean;
   teardown(): Promise<void>;
 }
 
@@ -290,6 +292,43 @@ export function describeDriverContract(
       expect((await readAll(await driver.get(key))).toString()).toBe('signed bytes');
       expect((await driver.stat(key)).contentType).toBe('text/plain');
       await driver.delete(key);
+    });
+
+    itSigned('signs a download that plain fetch can GET until expiry, for that key only, named as asked', async () => {
+      if (!driver.signDownload) throw new Error('signDownload is missing');
+      const key = k('signed-get/ü report.~v1.txt');
+      await driver.put(key, bufferStream('signed download bytes'), { contentType: 'text/plain' });
+      const before = Date.now();
+      const signed = await driver.signDownload(key, { expiresIn: 300, fileName: 'ü report "1".txt' });
+      expect(signed).toEqual({ url: expect.any(String), method: 'GET', headers: {}, expiresAt: expect.any(Number) });
+      expect(signed.expiresAt).toBeGreaterThanOrEqual(before + 298_000);
+      expect(signed.expiresAt).toBeLessThanOrEqual(Date.now() + 301_000);
+      expectNoSecretIn(signed.url);
+      const res = await fetch(signed.url);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('signed download bytes');
+      if (h.honoursResponseDisposition !== false) {
+        expect(res.headers.get('content-disposition')).toBe(
+          `attachment; filename*=UTF-8''%C3%BC%20report%20%221%22.txt`,
+        );
+      }
+      // Reusable until expiry; another key with the same signature is refused.
+      expect((await fetch(signed.url)).status).toBe(200);
+      const encodedKey = new URL(signed.url).pathname.split('/').pop() as string;
+      const other = signed.url.replace(encodedKey, encodedKey.replace('report', 'r3port'));
+      await driver.put(key.replace('report', 'r3port'), bufferStream('another object'));
+      const refused = await fetch(other);
+      await refused.arrayBuffer();
+      expect(refused.status).toBe(403);
+      await driver.delete(key);
+      await driver.delete(key.replace('report', 'r3port'));
+    });
+
+    itSigned('rejects a download expiresIn outside 1 s .. 7 days with E_INVALID_ARGUMENT', async () => {
+      if (!driver.signDownload) throw new Error('signDownload is missing');
+      for (const expiresIn of [0, 1.5, 8 * 24 * 3600]) {
+        await expectCode(driver.signDownload(k('signed/x'), { expiresIn }), StorageErrorCode.INVALID_ARGUMENT);
+      }
     });
 
     itSigned('rejects expiresIn outside 1 s .. 7 days with E_INVALID_ARGUMENT', async () => {

@@ -165,6 +165,17 @@ describe.each(BACKENDS)('$name with publicEndpoint', (backend) => {
     await driver.delete(key);
   });
 
+  it('signs downloads for the public address: the URL names localhost:PORT, a GET there reads the object', async () => {
+    const key = `${prefix}signed-get/ü file.txt`;
+    await put(await driver.signUpload!(key, { contentType: 'text/plain', expiresIn: 300 }), 'read me there');
+    const signed = await driver.signDownload!(key, { expiresIn: 300 });
+    expect(new URL(signed.url).host).toBe(`localhost:${peer.port}`);
+    expect(signed.url.startsWith(`${backend.publicEndpoint(peer.port)}/`)).toBe(true);
+    const res = await fetch(signed.url);
+    expect([res.status, await res.text()]).toEqual([200, 'read me there']);
+    await driver.delete(key);
+  });
+
   it('signs without contacting the public address (a closed port there)', async () => {
     const closed = await freePort();
     const offline = await peer.driver(() => backend.publicEndpoint(closed));

@@ -113,7 +113,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, store: OssStore
       return sendError(res, 405, 'MethodNotAllowed', 'unsupported POST');
     case 'GET':
     case 'HEAD':
-      return getObject(object, method === 'HEAD');
+      return getObject(object, method === 'HEAD', query.get('response-content-disposition'));
     case 'DELETE':
       if (uploadId) await store.abortUpload(bucket, key, uploadId);
       else await store.remove(bucket, key);
@@ -222,7 +222,12 @@ async function copyObject({ req, res, store, bucket, key }: ObjectRequest) {
   });
 }
 
-async function getObject({ req, res, store, bucket, key }: ObjectRequest, headOnly: boolean) {
+/** `disposition`: a signed `response-content-disposition`, answered as the header (as OSS does). */
+async function getObject(
+  { req, res, store, bucket, key }: ObjectRequest,
+  headOnly: boolean,
+  disposition: string | undefined,
+) {
   const record = await store.head(bucket, key);
   const headers: Record<string, string | number> = {
     'Content-Type': record.contentType,
@@ -230,6 +235,7 @@ async function getObject({ req, res, store, bucket, key }: ObjectRequest, headOn
     'Last-Modified': record.lastModified,
     'Accept-Ranges': 'bytes',
     'x-oss-object-type': record.type,
+    ...(disposition ? { 'Content-Disposition': disposition } : {}),
   };
   const range = parseRange(req.headers.range, record.size);
   if (range === 'unsatisfiable') return sendError(res, 416, 'InvalidRange', 'The requested range is not satisfiable');

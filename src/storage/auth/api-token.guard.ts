@@ -2,26 +2,23 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
+import type { ResolvedApiToken } from '../options/api-tokens.options';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
+import type { StorageUser } from './storage-user';
 
-/** Who made the request, as guards leave it on `req.user`. */
-export interface StorageUser {
-  name: string;
-}
+export type { StorageUser } from './storage-user';
 
 /**
  * The default guard: `Authorization: Bearer <token>` against `apiTokens`. The matching token's
- * name becomes `req.user.name`. Tokens are compared by their sha256 in constant time.
+ * name and limits (scopes, instances, key prefix) become `req.user`. Tokens are compared by their
+ * sha256 in constant time.
  */
 @Injectable()
 export class ApiTokenGuard implements CanActivate {
-  private readonly tokens: Array<{ name: string; digest: Buffer }>;
+  private readonly tokens: Array<{ entry: ResolvedApiToken; digest: Buffer }>;
 
   constructor(@InjectStorageOptions() options: ResolvedStorageOptions) {
-    this.tokens = Object.entries(options.given.apiTokens ?? {}).map(([name, token]) => ({
-      name,
-      digest: sha256(token),
-    }));
+    this.tokens = options.apiTokens.map((entry) => ({ entry, digest: sha256(entry.token) }));
   }
 
   canActivate(context: ExecutionContext): boolean {
@@ -32,12 +29,18 @@ export class ApiTokenGuard implements CanActivate {
       throw new StorageError(StorageErrorCode.UNAUTHORIZED, 'send an API token as "Authorization: Bearer <token>"');
     }
     const digest = sha256(match[1]);
-    let user: string | undefined;
+    let found: ResolvedApiToken | undefined;
     for (const token of this.tokens) {
-      if (timingSafeEqual(token.digest, digest)) user = token.name;
+      if (timingSafeEqual(token.digest, digest)) found = token.entry;
     }
-    if (!user) throw new StorageError(StorageErrorCode.UNAUTHORIZED, 'the API token is not valid');
-    req.user = { name: user };
+    if (!found) throw new StorageError(StorageErrorCode.UNAUTHORIZED, 'the API token is not valid');
+    const { name, scopes, storages, prefix } = found;
+    req.user = {
+      name,
+      ...(scopes ? { scopes } : {}),
+      ...(storages ? { storages } : {}),
+      ...(prefix ? { prefix } : {}),
+    };
     return true;
   }
 }

@@ -1,4 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { Request } from 'express';
+import { requestUser, type StorageUser } from './storage-user';
 
 /**
  * The caller's user name for `uploadUser`: `req.user.name`, or `username`/`id` as other guards
@@ -9,3 +11,8 @@ export const CurrentUser = createParamDecorator((_data: unknown, context: Execut
   const name = user?.name ?? user?.username ?? user?.id;
   return name === undefined || name === null ? undefined : String(name);
 });
+
+/** The caller with its limits (`StorageUser`), as the guard left it; undefined on public routes. */
+export const Caller = createParamDecorator((_data: unknown, context: ExecutionContext): StorageUser | undefined =>
+  requestUser(context.switchToHttp().getRequest<Request>()),
+);

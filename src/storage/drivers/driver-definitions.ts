@@ -1,4 +1,4 @@
-import type { RawOptions } from '../config/option-readers';
+import { optionalBoolean, type RawOptions } from '../config/option-readers';
 import { ConfigError } from '../config/storage-config';
 import { AZURE_BLOB_TYPE, type AzureBlobInstanceOptions, parseAzureBlobOptions } from './azure-blob/azure-blob.options';
 import { LOCAL_TYPE, type LocalInstanceOptions, parseLocalOptions } from './local/local.options';
@@ -8,14 +8,25 @@ import { OSS_TYPE, type OssInstanceOptions, parseOssOptions } from './oss/oss.op
 import { parseS3Options, S3_TYPE, type S3InstanceOptions } from './s3/s3.options';
 import type { DriverContext, StorageDriver } from './storage-driver';
 
+/** Options every instance takes whatever its type: read here, never by a driver. */
+export type InstanceAccessOptions = {
+  /**
+   * Preview and thumbnails without a token (default true, as the spec says). `false`: they need
+   * a token with the read scope or a signed download URL.
+   */
+  public?: boolean;
+};
+
 /** A storage instance's options as a host writes them, told apart by `type`. */
-export type StorageInstanceOptions =
-  | LocalInstanceOptions
-  | S3InstanceOptions
-  | MinioInstanceOptions
-  | OssInstanceOptions
-  | AzureBlobInstanceOptions
-  | MemoryInstanceOptions;
+export type StorageInstanceOptions = InstanceAccessOptions &
+  (
+    | LocalInstanceOptions
+    | S3InstanceOptions
+    | MinioInstanceOptions
+    | OssInstanceOptions
+    | AzureBlobInstanceOptions
+    | MemoryInstanceOptions
+  );
 
 /** A storage type element name: `storages.LocalType`, `storages.S3Type`, ... */
 export type StorageType = StorageInstanceOptions['type'];
@@ -90,6 +101,8 @@ export function assertPackagesInstalled(type: string, packages: readonly string[
 /** One configured instance, its options parsed; `create` loads its driver module, builds and starts it. */
 export interface ParsedInstance {
   type: StorageType;
+  /** `public` (default true): preview and thumbnails need no token. */
+  public: boolean;
   create(context: DriverContext): Promise<StorageDriver>;
 }
 
@@ -110,6 +123,7 @@ export function parseInstance(raw: RawOptions, field: string): ParsedInstance {
   assertPackagesInstalled(type, definition.packages, `${field}.type`);
   return {
     type: type as StorageType,
+    public: optionalBoolean(raw, 'public', field) ?? true,
     async create(context) {
       const driver = (await definition.load()).createDriver(options, context);
       await driver.init?.();

@@ -35,12 +35,27 @@ export interface SignUploadOptions {
   maxSize?: number;
 }
 
-/** What a client needs to upload directly: send `method` to `url` with exactly `headers`. */
-export interface SignedUpload {
+export interface SignDownloadOptions {
+  /** Seconds from now until the URL stops working. */
+  expiresIn: number;
+  /** The name a browser saves the download as (`Content-Disposition: attachment`), where the backend can set it. */
+  fileName?: string;
+}
+
+/**
+ * What a client needs to transfer directly: send `method` to `url` with exactly `headers`
+ * (`GET` for a signed download). `expiresAt`: epoch ms.
+ */
+export interface SignedUrl {
   url: string;
-  method: 'PUT' | 'POST';
+  method: 'PUT' | 'POST' | 'GET';
   headers: Record<string, string>;
   expiresAt: number;
+}
+
+/** A signed URL for a direct client upload. */
+export interface SignedUpload extends SignedUrl {
+  method: 'PUT' | 'POST';
 }
 
 /**
@@ -88,6 +103,14 @@ export interface StorageDriver {
    * the service then signs a URL to its own upload route.
    */
   signUpload?(key: string, options: SignUploadOptions): Promise<SignedUpload>;
+
+  /**
+   * A URL a client can GET `key` from without credentials until `expiresIn` seconds from now,
+   * reusable until then (the backend's presigned GET; for `publicEndpoint` when one is set).
+   * `E_INVALID_ARGUMENT` for an expiry outside 1 s .. 7 days. Drivers without one (local disk)
+   * leave it out: the service signs a URL to its own download route.
+   */
+  signDownload?(key: string, options: SignDownloadOptions): Promise<SignedUrl>;
 
   /** The object's public URL when the instance is configured with one (a CDN), else null. */
   publicUrl(key: string): string | null;

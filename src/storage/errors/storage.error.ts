@@ -11,6 +11,7 @@ export const StorageErrorCode = {
   TOO_LARGE: 'E_TOO_LARGE',
   UNAUTHORIZED: 'E_UNAUTHORIZED',
   ACCESS_DENIED: 'E_ACCESS_DENIED',
+  FORBIDDEN: 'E_FORBIDDEN',
   SIGNATURE_INVALID: 'E_SIGNATURE_INVALID',
   UNSUPPORTED_MEDIA_TYPE: 'E_UNSUPPORTED_MEDIA_TYPE',
   RANGE_NOT_SATISFIABLE: 'E_RANGE_NOT_SATISFIABLE',
@@ -34,6 +35,7 @@ export const STATUS_BY_CODE: Record<StorageErrorCode, number> = {
   E_TOO_LARGE: 413,
   E_UNAUTHORIZED: 401,
   E_ACCESS_DENIED: 403,
+  E_FORBIDDEN: 403,
   E_SIGNATURE_INVALID: 403,
   E_UNSUPPORTED_MEDIA_TYPE: 415,
   E_RANGE_NOT_SATISFIABLE: 416,
@@ -95,6 +97,11 @@ export class StorageError extends Error {
     return new StorageError(StorageErrorCode.UNKNOWN_STORAGE, `unknown storage ${quoteInput(name)}${known}`, {
       storage: name,
     });
+  }
+
+  /** The caller's token does not allow this (a scope, an instance or a key prefix): 403. */
+  static forbidden(reason: string): StorageError {
+    return new StorageError(StorageErrorCode.FORBIDDEN, `${reason}; use a token that allows it`);
   }
 
   static tooLarge(limit: number): StorageError {

@@ -13,7 +13,10 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { CurrentUser } from '../auth/user.decorator';
+import { AccessPolicy } from '../auth/access-policy';
+import { RequireScope, SignedRead } from '../auth/public.decorator';
+import type { StorageUser } from '../auth/storage-user';
+import { Caller } from '../auth/user.decorator';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
 import { StorageExceptionFilter } from '../errors/storage-exception.filter';
 import { StorageError } from '../errors/storage.error';
@@ -23,61 +26,103 @@ import { readMultipartUpload, readRawUpload } from './upload-request';
 import { FilePath } from './path-param';
 import { sendStorageResponse } from './send-file';
 
-/** Upload, download, meta, list and delete. Thin: parse, call the service, answer. */
+/**
+ * Upload, download, meta, list and delete. Thin: parse, check the caller's limits for the key
+ * (`AccessPolicy`; downloads are checked by the guard, which also takes signed download URLs),
+ * call the service, answer.
+ */
 @Controller()
 @UseGuards(StorageAuthGuard)
 @UseFilters(StorageExceptionFilter)
 export class FilesController {
-  constructor(private readonly service: StorageService) {}
+  constructor(
+    private readonly service: StorageService,
+    private readonly access: AccessPolicy,
+  ) {}
 
   /** multipart/form-data: `file` plus optional `name`, `md5`, `contentType`, `storage`, `expires`. */
   @Post('files')
-  upload(@Req() req: Request, @Res({ passthrough: true }) res: Response, @CurrentUser() user?: string) {
-    return readMultipartUpload(this.service, req, res, user);
+  @RequireScope('write')
+  upload(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Caller() caller?: StorageUser) {
+    return readMultipartUpload(this.service, req, res, caller?.name, this.writer(caller));
   }
 
   /** The raw request body is the file; `Content-Type` is its type. */
   @Put('files/*path')
+  @RequireScope('write')
   @HttpCode(201)
   put(
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
     @FilePath() path: string,
-    @CurrentUser() user?: string,
+    @Caller() caller?: StorageUser,
   ): Promise<FileRecord> {
-    return readRawUpload(this.service, req, res, path, user);
+    return readRawUpload(this.service, req, res, path, caller?.name, this.writer(caller));
   }
 
+  /** A token limited to a prefix lists only under it (its own prefix when none is asked for). */
   @Get('files')
-  list(
+  @RequireScope('read')
+  async list(
+    @Caller() caller?: StorageUser,
     @Query('storage') storage?: string,
     @Query('prefix') prefix?: string,
     @Query('limit') limit?: string,
     @Query('cursor') cursor?: string,
   ) {
-    return this.service.list({ storage, prefix, limit: limit === undefined ? undefined : Number(limit), cursor });
+    const scoped = this.access.listPrefix(caller, storage, prefix);
+    const page = await this.service.list({
+      storage,
+      prefix: scoped,
+      limit: limit === undefined ? undefined : Number(limit),
+      cursor,
+    });
+    return { ...page, items: this.access.visible(caller, page.items) };
   }
 
   @Get('files/*path')
+  @SignedRead()
   download(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query('storage') storage?: string) {
     return sendStorageResponse(req, res, this.service.downloadResponse(path, storage));
   }
 
   @Head('files/*path')
+  @SignedRead()
   head(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query('storage') storage?: string) {
     return this.download(req, res, path, storage);
   }
 
   @Get('meta/*path')
-  meta(@FilePath() path: string, @Query('storage') storage?: string): Promise<FileRecord> {
+  @RequireScope('read')
+  meta(
+    @FilePath() path: string,
+    @Caller() caller?: StorageUser,
+    @Query('storage') storage?: string,
+  ): Promise<FileRecord> {
+    this.access.check(caller, 'read', storage, path);
     return this.service.getMeta(path, storage);
   }
 
-  /** Every record of the path, or with `?id=` only that one (one reference to shared content). */
+  /**
+   * Every record of the path, or with `?id=` only that one (one reference to shared content).
+   * Without `delete-any`, only when every record that would go is the caller's own.
+   */
   @Delete('files/*path')
+  @RequireScope('delete')
   @HttpCode(204)
-  async remove(@FilePath() path: string, @Query('storage') storage?: string, @Query('id') id?: string): Promise<void> {
-    await this.service.delete(path, storage, { id: recordId(id) });
+  async remove(
+    @FilePath() path: string,
+    @Caller() caller?: StorageUser,
+    @Query('storage') storage?: string,
+    @Query('id') id?: string,
+  ): Promise<void> {
+    this.access.check(caller, 'delete', storage, path);
+    await this.service.delete(path, storage, { id: recordId(id), onlyBy: this.access.removableBy(caller) });
+  }
+
+  /** The check of an upload's instance and final key, made before a byte is stored. */
+  private writer(caller: StorageUser | undefined) {
+    return (storage: string, key: string) => void this.access.check(caller, 'write', storage, key);
   }
 }
 

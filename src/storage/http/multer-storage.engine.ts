@@ -29,6 +29,7 @@ export class ServiceStorageEngine implements StorageEngine {
   constructor(
     private readonly service: StorageService,
     private readonly user: string | undefined,
+    private readonly authorize?: (storage: string, key: string) => void,
   ) {}
 
   _handleFile(
@@ -56,6 +57,7 @@ export class ServiceStorageEngine implements StorageEngine {
         contentType: fields.contentType ?? file.mimetype,
         fileName: file.originalname,
         user: this.user,
+        authorize: this.authorize,
         signal: abort.signal,
       })
       .then(

@@ -1,6 +1,6 @@
 import { Controller, Get, Head, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { Public } from '../auth/public.decorator';
+import { PublicPreview } from '../auth/public.decorator';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
 import { StorageExceptionFilter } from '../errors/storage-exception.filter';
 import { hideInstanceNames } from '../errors/storage.error';
@@ -17,14 +17,17 @@ interface ThumbnailQuery {
   storage?: string;
 }
 
-/** Public preview and thumbnails: no login, no signature (the spec's `preview`, `previewThumbnail`). */
+/**
+ * Preview and thumbnails (the spec's `preview`, `previewThumbnail`): public on public instances;
+ * on a private one (`public: false`) a token with read, or a signed download URL of the file.
+ */
 @Controller()
 @UseGuards(StorageAuthGuard)
 @UseFilters(StorageExceptionFilter)
 export class PreviewController {
   constructor(private readonly service: StorageService) {}
 
-  @Public()
+  @PublicPreview()
   @Get('preview/*path')
   async preview(
     @Req() req: Request,
@@ -35,13 +38,13 @@ export class PreviewController {
     await sendStorageResponse(req, res, hideInstanceNames(this.service.preview(path, storage)));
   }
 
-  @Public()
+  @PublicPreview()
   @Head('preview/*path')
   previewHead(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query('storage') storage?: string) {
     return this.preview(req, res, path, storage);
   }
 
-  @Public()
+  @PublicPreview()
   @Get('thumbnail/*path')
   async thumbnail(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query() query: ThumbnailQuery) {
     const { width, height, fit, format, storage } = query;
@@ -50,7 +53,7 @@ export class PreviewController {
     await sendStorageResponse(req, res, hideInstanceNames(file));
   }
 
-  @Public()
+  @PublicPreview()
   @Head('thumbnail/*path')
   thumbnailHead(@Req() req: Request, @Res() res: Response, @FilePath() path: string, @Query() query: ThumbnailQuery) {
     return this.thumbnail(req, res, path, query);

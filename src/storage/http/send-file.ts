@@ -91,14 +91,18 @@ function isNotModified(req: Request, etag: string, lastModified: Date): boolean 
   return false;
 }
 
-/** The range to serve, honouring `If-Range` (a stale validator means the whole file). */
+/**
+ * The range to serve, honouring `If-Range` (RFC 9110 13.1.5): only the same strong tag, or
+ * exactly the `Last-Modified` date, is fresh; anything else (a weak tag, another date) means the
+ * whole file.
+ */
 function rangeFor(req: Request, size: number, etag: string, lastModified: Date) {
   const ifRange = req.get('if-range');
   if (ifRange) {
     const fresh =
       ifRange.startsWith('"') || ifRange.startsWith('W/')
         ? ifRange === etag
-        : Date.parse(ifRange) >= Math.floor(lastModified.getTime() / 1000) * 1000;
+        : Date.parse(ifRange) === Math.floor(lastModified.getTime() / 1000) * 1000;
     if (!fresh) return null;
   }
   return parseRange(req.headers.range, size);

@@ -3,8 +3,11 @@ import type { Request, Response } from 'express';
 import { Public } from '../auth/public.decorator';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
 import { StorageExceptionFilter } from '../errors/storage-exception.filter';
-import { CurrentUser } from '../auth/user.decorator';
-import type { SignedUpload } from '../drivers/storage-driver';
+import { AccessPolicy } from '../auth/access-policy';
+import { RequireScope } from '../auth/public.decorator';
+import type { StorageUser } from '../auth/storage-user';
+import { Caller } from '../auth/user.decorator';
+import type { SignedUrl } from '../drivers/storage-driver';
 import { hideInstanceNames, StorageError } from '../errors/storage.error';
 import type { FileRecord } from '../database/file-record';
 import { SignedUploadService } from '../signing/signed-upload.service';
@@ -20,26 +23,42 @@ export class SignController {
   constructor(
     private readonly service: StorageService,
     private readonly signed: SignedUploadService,
+    private readonly access: AccessPolicy,
   ) {}
 
-  /** JSON `{file, contentType, storage?, maxSize?, expiresIn?}` → `{url, method, headers, expiresAt}`. */
+  /**
+   * JSON `{file, contentType, storage?, maxSize?, expiresIn?}` → `{url, method, headers, expiresAt}`
+   * for an upload (write scope); `{file, method: 'GET', storage?, expiresIn?}` for a download of
+   * the live file (read scope).
+   */
   @Post('sign')
   @HttpCode(200)
-  sign(@Body() body: unknown, @CurrentUser() user?: string): Promise<SignedUpload> {
-    const { file, contentType, storage, maxSize, expiresIn } = fields(body, ['file', 'contentType']);
+  sign(@Body() body: unknown, @Caller() caller?: StorageUser): Promise<SignedUrl> {
+    const { method = 'PUT', ...rest } = fields(body, ['file']);
+    const { file, contentType, storage, maxSize, expiresIn } = rest;
+    const seconds = expiresIn === undefined ? undefined : Number(expiresIn);
+    if (method === 'GET') {
+      this.access.check(caller, 'read', storage, file);
+      return this.service.getSignUrl(file, undefined, storage, { method, expiresIn: seconds });
+    }
+    if (method !== 'PUT') throw StorageError.invalidArgument("'method' must be PUT (an upload) or GET (a download)");
+    if (contentType === undefined) throw StorageError.invalidArgument("'contentType' is required");
+    this.access.check(caller, 'write', storage, file);
     return this.service.getSignUrl(file, contentType, storage, {
-      user,
+      user: caller?.name,
       maxSize: maxSize === undefined ? undefined : Number(maxSize),
-      expiresIn: expiresIn === undefined ? undefined : Number(expiresIn),
+      expiresIn: seconds,
     });
   }
 
   /** JSON `{file, storage?}`: records a direct upload to a cloud backend's presigned URL. */
   @Post('sign/complete')
+  @RequireScope('write')
   @HttpCode(201)
-  complete(@Body() body: unknown, @CurrentUser() user?: string): Promise<FileRecord> {
+  complete(@Body() body: unknown, @Caller() caller?: StorageUser): Promise<FileRecord> {
     const { file, storage } = fields(body, ['file']);
-    return this.signed.complete(file, storage, user);
+    this.access.check(caller, 'write', storage, file);
+    return this.signed.complete(file, storage, caller?.name);
   }
 
   /** The signed URL itself (public: the signature is the credential); the body is the file. */
@@ -62,14 +81,14 @@ export class SignController {
   }
 }
 
-type SignField = 'file' | 'contentType' | 'storage' | 'maxSize' | 'expiresIn';
+type SignField = 'file' | 'contentType' | 'storage' | 'maxSize' | 'expiresIn' | 'method';
 
 /** The JSON body's fields as strings (numbers kept as given); `required` ones must be there. */
-function fields(body: unknown, required: SignField[]): Record<string, string> & { file: string; contentType: string } {
+function fields(body: unknown, required: SignField[]): Partial<Record<SignField, string>> & { file: string } {
   if (!body || typeof body !== 'object') throw StorageError.invalidArgument('send a JSON object');
   const source = body as Record<string, unknown>;
   const out: Record<string, string> = {};
-  for (const name of ['file', 'contentType', 'storage', 'maxSize', 'expiresIn'] as const) {
+  for (const name of ['file', 'contentType', 'storage', 'maxSize', 'expiresIn', 'method'] as const) {
     const value = source[name];
     if (value === undefined || value === null || value === '') {
       if (required.includes(name)) throw StorageError.invalidArgument(`'${name}' is required`);
@@ -80,5 +99,5 @@ function fields(body: unknown, required: SignField[]): Record<string, string> & 
     }
     out[name] = String(value);
   }
-  return out as Record<string, string> & { file: string; contentType: string };
+  return out as Partial<Record<SignField, string>> & { file: string };
 }

@@ -22,12 +22,13 @@ export async function readMultipartUpload(
   req: Request,
   res: Response,
   user: string | undefined,
+  authorize?: (storage: string, key: string) => void,
 ): Promise<FileRecord> {
   if (!req.is('multipart/form-data')) {
     throw StorageError.invalidArgument('send multipart/form-data with a "file" part, or PUT the raw bytes');
   }
   const handler = multer({
-    storage: new ServiceStorageEngine(service, user),
+    storage: new ServiceStorageEngine(service, user, authorize),
     limits: MULTIPART_LIMITS,
     defParamCharset: 'utf8',
   }).single('file');
@@ -76,6 +77,7 @@ export function readRawUpload(
   res: Response,
   path: string,
   user: string | undefined,
+  authorize?: (storage: string, key: string) => void,
 ): Promise<FileRecord> {
   return streamRawBody(req, res, (body, signal, size) => {
     const fields = uploadFields(req.query as Record<string, unknown>);
@@ -86,6 +88,7 @@ export function readRawUpload(
       contentType: fields.contentType ?? req.headers['content-type'],
       size,
       user,
+      authorize,
       signal,
     });
   });

@@ -65,12 +65,13 @@ export class ObjectLedger {
   /**
    * Removes the selected records of `ref`, retires the objects that no reference is left to, and
    * drops the key when nothing refers to it any more (its expired records go with it). `SKIPPED`
-   * when `skipLocked` found the key busy.
+   * when `skipLocked` found the key busy. `allow`, under the lock, sees the unexpired records
+   * chosen and may throw to refuse the whole removal (nothing is changed then).
    */
   removeRecords(
     ref: ObjectRef,
     selector: RecordSelector,
-    options: { skipLocked?: boolean } = {},
+    options: { skipLocked?: boolean; allow?: (live: FileEntity[]) => void } = {},
   ): Promise<RemovedRecords | typeof SKIPPED> {
     return this.locks.run(
       ref,
@@ -83,6 +84,7 @@ export class ObjectLedger {
         const chosen = records.filter((r) =>
           'ids' in selector ? selector.ids.includes(r.id) : 'expired' in selector ? isExpired(r, now) : true,
         );
+        options.allow?.(chosen.filter((r) => !isExpired(r, now)));
         if (chosen.length > 0) await locked.manager.delete(FileEntity, { id: In(chosen.map((r) => r.id)) });
         // A plain file's object is its record's alone; shared content goes with the key below.
         const retired = locked.row.dedup ? [] : await this.retire(locked.manager, chosen.map(objectOf), 0);

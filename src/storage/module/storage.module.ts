@@ -27,6 +27,8 @@ import {
 import { authGuardProvider, instanceProviders, storageRegistryProvider } from './storage.providers';
 import { SignedUploadService } from '../signing/signed-upload.service';
 import { UploadGrants } from '../signing/upload-grants';
+import { SignedDownloads } from '../signing/signed-downloads';
+import { AccessPolicy } from '../auth/access-policy';
 import { StorageRegistry } from '../registry/storage-registry';
 import { StorageService } from '../storage.service';
 import { resolveStorageOptions, STORAGE_OPTIONS } from '../options/resolved-options';
@@ -92,6 +94,8 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
         ...lifecycleProviders,
         UploadGrants,
         SignedUploadService,
+        SignedDownloads,
+        AccessPolicy,
         ...perInstance,
       ],
       exports: [StorageService, StorageRegistry, LifecycleService, ...perInstance.map((p) => p.provide)],

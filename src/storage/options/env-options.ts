@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfigFiles } from '../config/load-config';
+import { withEnvLimits } from './api-tokens.options';
 import type { LifecycleOptions } from './lifecycle.options';
 import type { StorageOptions } from './storage.options';
 import type { SigningOptions } from './signing.options';
@@ -119,7 +120,7 @@ export interface LoadStorageOptionsParams {
 /**
  * The module's options from configuration files and the environment, as README documents them:
  * the files (`config/default.yaml`, `config/<NODE_ENV>.yaml`, `STORAGE_CONFIG`) with `${VAR}`
- * placeholders, then `PUBLIC_URL`, `API_TOKENS`, `MAX_UPLOAD_SIZE`, the lifecycle variables and
+ * placeholders, then `PUBLIC_URL`, `API_TOKENS` (with `API_TOKEN_SCOPES`), `MAX_UPLOAD_SIZE`, the lifecycle variables and
  * `SIGNING_SECRET`/`SIGNED_URL_TTL` over them. Throws naming the variable when one is malformed;
  * the instances themselves are checked when the module starts.
  */
@@ -132,7 +133,7 @@ export function readStorageOptions(params: LoadStorageOptionsParams = {}): Stora
     ...files,
     storages: files.storages ?? {},
     publicBaseUrl: env.PUBLIC_URL || files.publicBaseUrl,
-    apiTokens: files.apiTokens ?? resolveApiTokens(env, dataDir),
+    apiTokens: withEnvLimits(files.apiTokens ?? resolveApiTokens(env, dataDir), env.API_TOKEN_SCOPES),
     baseDir: files.baseDir ?? process.cwd(),
     ...(maxUploadSize !== undefined ? { maxUploadSize } : {}),
     lifecycle: lifecycleFromEnv(env, files.lifecycle),

@@ -7,6 +7,7 @@ import {
   type ResolvedThumbnailOptions,
 } from './preview.options';
 import { SIGNING_DEFAULTS } from './signing.options';
+import { parseApiTokens, type ResolvedApiToken } from './api-tokens.options';
 import { ConfigError } from '../config/storage-config';
 import { DEFAULTS, type RecordUrlBuilder, type StorageOptions } from './storage.options';
 
@@ -31,6 +32,8 @@ export interface ResolvedStorageOptions {
   readonly preview: ResolvedPreviewOptions;
   readonly thumbnails: ResolvedThumbnailOptions;
   readonly signing: { secret: string | undefined; ttlSeconds: number };
+  /** The default guard's tokens, each with its limits. */
+  readonly apiTokens: readonly ResolvedApiToken[];
 }
 
 export const STORAGE_OPTIONS = Symbol('STORAGE_OPTIONS');
@@ -58,6 +61,7 @@ export function resolveStorageOptions(
       secret: given.signing?.secret,
       ttlSeconds: given.signing?.ttlSeconds ?? SIGNING_DEFAULTS.ttlSeconds,
     },
+    apiTokens: parseApiTokens(given.apiTokens, Object.keys(given.storages ?? {})),
   };
 }
 

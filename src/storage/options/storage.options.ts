@@ -1,4 +1,5 @@
 import type { StorageConfig } from '../config/storage-config';
+import type { ApiTokenConfig } from './api-tokens.options';
 import type { LifecycleOptions } from './lifecycle.options';
 import type { PreviewOptions, ThumbnailOptions } from './preview.options';
 import type { SigningOptions } from './signing.options';
@@ -31,8 +32,11 @@ export interface StorageOptions extends StorageConfig {
   maxUploadSize?: number;
   /** Largest file `download()` will return as one Buffer (default 32 MiB); use `downloadStream` past it. */
   maxBufferSize?: number;
-  /** Bearer tokens for the default guard, by user name (the name becomes `uploadUser`). */
-  apiTokens?: Record<string, string>;
+  /**
+   * Bearer tokens for the default guard, by user name (the name becomes `uploadUser`): a bare
+   * token has full access; `{ token, scopes, storages, prefix }` limits it (README: scoped tokens).
+   */
+  apiTokens?: Record<string, ApiTokenConfig>;
   /** Folder relative `root`s are resolved against (default the working directory). */
   baseDir?: string;
   /** Public preview: its `Cache-Control` and the content types served inline. */

@@ -13,6 +13,8 @@ export interface StorageInstance {
   type: string;
   config: StorageInstanceConfig;
   driver: StorageDriver;
+  /** False for `public: false`: preview and thumbnails need a token or a signed download URL. */
+  public: boolean;
 }
 
 /**
@@ -56,7 +58,7 @@ export class StorageRegistry {
     const baseDir = options.baseDir ?? process.cwd();
     for (const [name, parsed] of validateStorageConfig(options)) {
       const driver = await parsed.create({ name, baseDir });
-      instances.set(name, { name, type: parsed.type, config: options.storages[name], driver });
+      instances.set(name, { name, type: parsed.type, config: options.storages[name], driver, public: parsed.public });
     }
     return new StorageRegistry(instances, defaultStorageName(options));
   }
@@ -69,6 +71,11 @@ export class StorageRegistry {
       throw StorageError.unknownStorage(key, this.names());
     }
     return instance;
+  }
+
+  /** The instance named `name`, or the default; undefined when there is none of that name. */
+  find(name?: string | null): StorageInstance | undefined {
+    return this.instances.get(name || this.defaultName);
   }
 
   names(): string[] {

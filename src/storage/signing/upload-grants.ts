@@ -153,7 +153,8 @@ export function refused(reason: string): StorageError {
   return new StorageError(StorageErrorCode.SIGNATURE_INVALID, `${reason}; ask for a new signed URL`);
 }
 
-function bounded(field: string, value: unknown, fallback: number, max: number): number {
+/** `value` as a whole number from 1 to `max`, `fallback` when absent; else `E_INVALID_ARGUMENT`. */
+export function bounded(field: string, value: unknown, fallback: number, max: number): number {
   if (value === undefined || value === null || value === '') return fallback;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1 || n > max) {

@@ -1,4 +1,4 @@
-import { permitFromQuery, UploadSigner, type UploadPermit } from './upload-signer';
+import { downloadPermitFromQuery, permitFromQuery, UploadSigner, type UploadPermit } from './upload-signer';
 
 describe('UploadSigner', () => {
   const signer = new UploadSigner('a-test-secret-of-enough-length');
@@ -72,5 +72,39 @@ describe('UploadSigner', () => {
       ...change,
     };
     expect(permitFromQuery(permit.key, query)).toBeNull();
+  });
+});
+
+describe('UploadSigner download permits', () => {
+  const signer = new UploadSigner('a-test-secret-of-enough-length');
+  const permit = { storage: 'storages.Private', key: 'photos/a.jpg', expires: 1_900_000_000 };
+
+  it('round-trips through a query string and verifies', () => {
+    const parsed = downloadPermitFromQuery(
+      permit.key,
+      Object.fromEntries(new URLSearchParams(signer.downloadQuery(permit))),
+    );
+    expect(parsed).toEqual({ permit, signature: signer.signDownload(permit) });
+    expect(signer.verifyDownload(permit, signer.signDownload(permit))).toBe(true);
+  });
+
+  it.each([
+    ['another key', { key: 'photos/b.jpg' }],
+    ['another storage', { storage: 'storages.Default' }],
+    ['a later expiry', { expires: 1_900_000_001 }],
+  ])('refuses the signature for %s', (_label, change) => {
+    expect(signer.verifyDownload({ ...permit, ...change }, signer.signDownload(permit))).toBe(false);
+  });
+
+  it('is not an upload signature, nor the other way round', () => {
+    const upload: UploadPermit = { ...permit, contentType: 'image/jpeg', maxSize: 1, nonce: 'n' };
+    expect(signer.verifyDownload(permit, signer.sign(upload))).toBe(false);
+    expect(signer.verify(upload, signer.signDownload(permit))).toBe(false);
+  });
+
+  it('tells an ordinary query (null) from a broken signed one', () => {
+    expect(downloadPermitFromQuery('k', { storage: 'storages.Default' })).toBeNull();
+    expect(downloadPermitFromQuery('k', { sig: 'x', storage: 'storages.Default' })).toBe('malformed');
+    expect(downloadPermitFromQuery('k', { sig: 'x', storage: ['a', 'b'], exp: '1' })).toBe('malformed');
   });
 });

@@ -89,6 +89,7 @@ export class UploadService {
       throw StorageError.invalidArgument('uid must be well-formed text');
     }
     const key = md5 ? `${md5}${fileSuffix(path)}` : path;
+    params.authorize?.(instance.name, key);
     const type = pickContentType(params.contentType, params.fileName ?? path);
     const fileName = normalizeFileName(params.fileName ?? baseName(path), baseName(path));
     const user = params.user ?? null;

@@ -38,6 +38,11 @@ export interface UploadByFileParams {
   size?: number;
   /** A tighter size limit than `maxUploadSize` for this upload (a signed URL's bound). */
   maxSize?: number;
+  /**
+   * Called with the instance's name and the final key (after md5 naming) before any byte is
+   * stored; throw to refuse the upload (the HTTP API checks the caller's token limits here).
+   */
+  authorize?: (storage: string, key: string) => void;
   signal?: AbortSignal;
 }
 

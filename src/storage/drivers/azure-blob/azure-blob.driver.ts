@@ -11,12 +11,15 @@ import { toStorageError } from '../shared/backend-errors';
 import { CloudDriverBase } from '../shared/cloud-driver.base';
 import { bindSignal } from '../shared/deadline';
 import { MIB } from '../shared/multipart';
+import { attachmentDisposition } from '../shared/download-disposition';
 import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
   ObjectStat,
   PutOptions,
+  SignDownloadOptions,
   SignedUpload,
+  SignedUrl,
   SignUploadOptions,
   StorageDriver,
 } from '../storage-driver';
@@ -147,6 +150,29 @@ export class AzureBlobDriver extends CloudDriverBase implements StorageDriver {
       headers: { 'x-ms-blob-type': 'BlockBlob', 'Content-Type': options.contentType },
       expiresAt: expiresOn.getTime(),
     };
+  }
+
+  /**
+   * A blob SAS URL with read permission only, on `publicEndpoint` when one is set; `fileName` as
+   * the response's Content-Disposition (`rscd`, signed into the SAS).
+   */
+  async signDownload(key: string, options: SignDownloadOptions): Promise<SignedUrl> {
+    checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
+    const blob = this.container.getBlobClient(key);
+    if (!(blob.credential instanceof StorageSharedKeyCredential)) {
+      throw new StorageError(
+        StorageErrorCode.INVALID_CONFIG,
+        'signed downloads from Azure need a connection string with an AccountKey',
+        { key },
+      );
+    }
+    const expiresOn = new Date((Math.floor(Date.now() / 1000) + options.expiresIn) * 1000);
+    const url = await blob.generateSasUrl({
+      permissions: BlobSASPermissions.parse('r'),
+      expiresOn,
+      contentDisposition: options.fileName ? attachmentDisposition(options.fileName) : undefined,
+    });
+    return { url: this.forClients(url, key), method: 'GET', headers: {}, expiresAt: expiresOn.getTime() };
   }
 
   /**

@@ -7,12 +7,15 @@ import { narrowToRange } from '../shared/byte-range';
 import { CloudDriverBase } from '../shared/cloud-driver.base';
 import { bindSignal } from '../shared/deadline';
 import { MIB, multipartUpload } from '../shared/multipart';
+import { attachmentDisposition } from '../shared/download-disposition';
 import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
   ObjectStat,
   PutOptions,
+  SignDownloadOptions,
   SignedUpload,
+  SignedUrl,
   SignUploadOptions,
   StorageDriver,
 } from '../storage-driver';
@@ -153,6 +156,18 @@ export class MinioDriver extends CloudDriverBase implements StorageDriver {
       headers: { 'Content-Type': options.contentType },
       expiresAt: requestDate.getTime() + options.expiresIn * 1000,
     };
+  }
+
+  /** A presigned GET, for `publicEndpoint` when one is set; `fileName` as the response's Content-Disposition. */
+  async signDownload(key: string, options: SignDownloadOptions): Promise<SignedUrl> {
+    checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
+    const requestDate = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const params: Record<string, string> = {};
+    if (options.fileName) params['response-content-disposition'] = attachmentDisposition(options.fileName);
+    const url = await this.call(key, async () =>
+      (await this.presigner()).presignedUrl('GET', this.bucket, key, options.expiresIn, params, requestDate),
+    );
+    return { url, method: 'GET', headers: {}, expiresAt: requestDate.getTime() + options.expiresIn * 1000 };
   }
 
   /**

@@ -4,12 +4,15 @@ import { toStorageError } from '../shared/backend-errors';
 import { CloudDriverBase } from '../shared/cloud-driver.base';
 import { bindSignal } from '../shared/deadline';
 import { MIB, multipartUpload } from '../shared/multipart';
+import { attachmentDisposition } from '../shared/download-disposition';
 import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
   ObjectStat,
   PutOptions,
+  SignDownloadOptions,
   SignedUpload,
+  SignedUrl,
   SignUploadOptions,
   StorageDriver,
 } from '../storage-driver';
@@ -157,6 +160,23 @@ export class OssDriver extends CloudDriverBase implements StorageDriver {
     }
     const expires = Number(new URL(url).searchParams.get('Expires'));
     return { url, method: 'PUT', headers: { 'Content-Type': options.contentType }, expiresAt: expires * 1000 };
+  }
+
+  /** A V1 signed GET URL, for `publicEndpoint` when one is set; `fileName` as the response's Content-Disposition. */
+  async signDownload(key: string, options: SignDownloadOptions): Promise<SignedUrl> {
+    checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
+    let url: string;
+    try {
+      url = this.signer.signatureUrl(key, {
+        method: 'GET',
+        expires: options.expiresIn,
+        ...(options.fileName ? { response: { 'content-disposition': attachmentDisposition(options.fileName) } } : {}),
+      });
+    } catch (err) {
+      throw mapOssError(err, key);
+    }
+    const expires = Number(new URL(url).searchParams.get('Expires'));
+    return { url, method: 'GET', headers: {}, expiresAt: expires * 1000 };
   }
 
   /** ali-oss keeps no sockets of its own beyond its shared agent; nothing to release. */

@@ -19,12 +19,15 @@ import { CloudDriverBase } from '../shared/cloud-driver.base';
 import { bindSignal } from '../shared/deadline';
 import { MIB } from '../shared/multipart';
 import { encodeKey } from '../shared/public-url';
+import { attachmentDisposition } from '../shared/download-disposition';
 import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
   ObjectStat,
   PutOptions,
+  SignDownloadOptions,
   SignedUpload,
+  SignedUrl,
   SignUploadOptions,
   StorageDriver,
 } from '../storage-driver';
@@ -192,6 +195,23 @@ export class S3Driver extends CloudDriverBase implements StorageDriver {
         headers: { 'Content-Type': options.contentType },
         expiresAt: signingDate.getTime() + options.expiresIn * 1000,
       };
+    } catch (err) {
+      throw mapS3Error(err, key);
+    }
+  }
+
+  /** A presigned GET, for `publicEndpoint` when one is set; `fileName` as the response's Content-Disposition. */
+  async signDownload(key: string, options: SignDownloadOptions): Promise<SignedUrl> {
+    checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
+    const signingDate = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const command = new GetObjectCommand({
+      Bucket: this.options.bucket,
+      Key: key,
+      ResponseContentDisposition: options.fileName ? attachmentDisposition(options.fileName) : undefined,
+    });
+    try {
+      const url = await getSignedUrl(this.presigner, command, { expiresIn: options.expiresIn, signingDate });
+      return { url, method: 'GET', headers: {}, expiresAt: signingDate.getTime() + options.expiresIn * 1000 };
     } catch (err) {
       throw mapS3Error(err, key);
     }
