@@ -103,13 +103,14 @@ describe('md5 dedup', () => {
     expect(down.text).toBe(data.toString());
   });
 
-  it('a plain upload cannot overwrite content stored by md5 (409), and the content stays', async () => {
+  it('a plain upload cannot overwrite content stored by md5 (400: md5 names need md5), and the content stays', async () => {
     const data = unique('guarded');
     const key = `${md5(data)}.txt`;
     await upload(data, 'owner.txt').expect(201);
     const res = await t.http.put(`/storage/files/${key}`).set('Authorization', t.auth).send('overwrite!');
-    expect(res.status).toBe(409);
-    expect(res.body.code).toBe('E_CONFLICT');
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('E_INVALID_ARGUMENT');
+    expect(res.body.message).toContain('pass md5');
     const down = await t.http.get(`/storage/files/${key}`).set('Authorization', t.auth).expect(200);
     expect(down.text).toBe(data.toString());
   });

@@ -125,7 +125,9 @@ describe('preview and download over HTTP: one response layer', () => {
   describe('Content-Disposition with hostile names', () => {
     it.each([
       ['quotes', 'say "hi".txt', 'say _hi_.txt'],
-      ['CR/LF', 'a\r\nSet-Cookie: x=1.txt', 'a__Set-Cookie: x=1.txt'],
+      // The record keeps the name without its control characters (contentDisposition's own spec
+      // covers CR/LF in a name given to it).
+      ['CR/LF', 'a\r\nSet-Cookie: x=1.txt', 'aSet-Cookie: x=1.txt'],
       ['semicolon', 'a; filename=evil.html', 'a; filename=evil.html'],
       ['backslash and percent', 'a\\b%41.txt', 'a_b_41.txt'],
       ['non-ASCII', 'Überweisung März.pdf', '_berweisung M_rz.pdf'],
@@ -140,7 +142,7 @@ describe('preview and download over HTTP: one response layer', () => {
         expect(header).toMatch(/^(inline|attachment); filename="[\x20-\x7e]*"; filename\*=UTF-8''[A-Za-z0-9%!._~-]+$/);
         expect(header).toContain(`filename="${ascii}"`);
         const encoded = /filename\*=UTF-8''(.+)$/.exec(header)![1];
-        expect(decodeURIComponent(encoded)).toBe(fileName.normalize('NFC'));
+        expect(decodeURIComponent(encoded)).toBe(fileName.replace(/[\r\n]/g, '').normalize('NFC'));
         expect(res.headers['set-cookie']).toBeUndefined();
       }
     });

@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { Readable } from 'node:stream';
 import type { Repository } from 'typeorm';
 import type { ByteRange, SignedUpload, SignedUrl } from './drivers/storage-driver';
-import { StorageError, StorageErrorCode } from './errors/storage.error';
+import { quoteInput, StorageError, StorageErrorCode } from './errors/storage.error';
 import type { FileRecord } from './database/file-record';
 import { FileEntity } from './database/entities/file.entity';
 import { DOWNLOAD_RESPONSE, storedFileResponse, type FileResponse } from './serving/file-response';
@@ -92,7 +92,7 @@ export class StorageService implements OnApplicationShutdown {
     if (opened.stat.size > limit) {
       throw new StorageError(
         StorageErrorCode.TOO_LARGE,
-        `'${opened.entity.name}' is ${opened.stat.size} bytes, more than download() returns in memory (${limit}); use downloadStream()`,
+        `${quoteInput(opened.entity.name)} is ${opened.stat.size} bytes, more than download() returns in memory (${limit}); use downloadStream()`,
       );
     }
     const stream = await opened.instance.driver.get(opened.entity.objectKey);

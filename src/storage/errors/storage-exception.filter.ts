@@ -1,7 +1,7 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { MulterError } from 'multer';
-import { StorageError, StorageErrorCode } from './storage.error';
+import { quoteInput, StorageError, StorageErrorCode } from './storage.error';
 
 const CODE_BY_STATUS: Record<number, StorageErrorCode> = {
   400: StorageErrorCode.INVALID_ARGUMENT,
@@ -77,7 +77,7 @@ export function describeException(exception: unknown): StorageErrorBody {
     return {
       statusCode: tooBig ? 413 : 400,
       code: tooBig ? StorageErrorCode.TOO_LARGE : StorageErrorCode.INVALID_ARGUMENT,
-      message: `multipart: ${exception.message}${exception.field ? ` (${exception.field})` : ''}`,
+      message: `multipart: ${exception.message}${exception.field ? ` (${quoteInput(exception.field)})` : ''}`,
     };
   }
   if (exception instanceof HttpException) {

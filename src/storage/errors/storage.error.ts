@@ -72,11 +72,16 @@ export class StorageError extends Error {
     return STATUS_BY_CODE[this.code];
   }
 
+  /** `storage` is a configured instance's name (never raw client input), so it is not quoted. */
   static notFound(key: string, storage?: string): StorageError {
-    return new StorageError(StorageErrorCode.NOT_FOUND, `file '${key}' not found${storage ? ` in ${storage}` : ''}`, {
-      key,
-      storage,
-    });
+    return new StorageError(
+      StorageErrorCode.NOT_FOUND,
+      `file ${quoteInput(key)} not found${storage ? ` in ${storage}` : ''}`,
+      {
+        key,
+        storage,
+      },
+    );
   }
 
   static invalidPath(reason: string): StorageError {
@@ -85,6 +90,17 @@ export class StorageError extends Error {
 
   static invalidArgument(message: string): StorageError {
     return new StorageError(StorageErrorCode.INVALID_ARGUMENT, message);
+  }
+
+  /**
+   * `E_UNKNOWN_STORAGE` for `name`; with `configured`, the message lists the known instances
+   * (for authenticated callers; public routes answer without them, see `hideInstanceNames`).
+   */
+  static unknownStorage(name: string, configured?: readonly string[]): StorageError {
+    const known = configured ? `; configured: ${configured.join(', ')}` : '';
+    return new StorageError(StorageErrorCode.UNKNOWN_STORAGE, `unknown storage ${quoteInput(name)}${known}`, {
+      storage: name,
+    });
   }
 
   /** The caller's token does not allow this (a scope, an instance or a key prefix): 403. */
@@ -112,6 +128,35 @@ export class StorageError extends Error {
     return new StorageError(StorageErrorCode.TOO_LARGE, `file is larger than the limit of ${limit} bytes`, {
       limit,
     });
+  }
+}
+
+/** The most characters of client input an error message quotes. */
+export const QUOTED_INPUT_MAX = 100;
+
+/**
+ * Client input (a key, a storage name, a content type, a query value) as an error message quotes
+ * it: in single quotes, cut to `QUOTED_INPUT_MAX` characters with an ellipsis, so that an answer
+ * never echoes an unbounded value back.
+ */
+export function quoteInput(value: unknown): string {
+  const chars = [...String(value)];
+  const text = chars.length > QUOTED_INPUT_MAX ? `${chars.slice(0, QUOTED_INPUT_MAX).join('')}…` : chars.join('');
+  return `'${text}'`;
+}
+
+/**
+ * `work`, with an `E_UNKNOWN_STORAGE` rejection replaced by one that does not list the configured
+ * instances: what public routes (no token) answer, so that an anonymous caller cannot enumerate them.
+ */
+export async function hideInstanceNames<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (isStorageError(err, StorageErrorCode.UNKNOWN_STORAGE)) {
+      throw StorageError.unknownStorage(String(err.context.storage ?? ''));
+    }
+    throw err;
   }
 }
 

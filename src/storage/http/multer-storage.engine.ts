@@ -7,6 +7,12 @@ import type { StorageService } from '../storage.service';
 import { md5Hex, uniqueUploadKey } from '../keys/keys';
 import { uploadFields } from './upload-fields';
 
+/**
+ * Errors the engine itself reported (the service refusing or failing the upload), as opposed to
+ * the multipart parser's: `readMultipartUpload` answers the latter as a malformed body.
+ */
+export const ENGINE_ERRORS = new WeakSet<object>();
+
 /** What the engine leaves on `req.file` once the part is stored. */
 export interface StoredPart {
   record: FileRecord;
@@ -73,7 +79,10 @@ export class ServiceStorageEngine implements StorageEngine {
       })
       .then(
         (record) => callback(null, { record, fieldsSeen } as unknown as Partial<Express.Multer.File>),
-        (err: unknown) => callback(err),
+        (err: unknown) => {
+          if (typeof err === 'object' && err !== null) ENGINE_ERRORS.add(err);
+          callback(err);
+        },
       )
       .finally(() => {
         req.off('close', onClose);

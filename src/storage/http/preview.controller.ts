@@ -4,6 +4,7 @@ import { PublicPreview } from '../auth/public.decorator';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
 import { CurrentUser } from '../auth/user.decorator';
 import { StorageExceptionFilter } from '../errors/storage-exception.filter';
+import { hideInstanceNames } from '../errors/storage.error';
 import { StorageService } from '../storage.service';
 import { FilePath } from './path-param';
 import { PublicRateLimitGuard, RateLimited } from './public-rate-limit.guard';
@@ -39,7 +40,7 @@ export class PreviewController {
     @FilePath() path: string,
     @Query('storage') storage?: string,
   ) {
-    await sendStorageResponse(req, res, this.service.preview(path, storage));
+    await sendStorageResponse(req, res, hideInstanceNames(this.service.preview(path, storage)));
   }
 
   @PublicPreview()
@@ -68,7 +69,7 @@ export class PreviewController {
       client: user !== undefined ? `user:${user}` : `ip:${req.ip ?? ''}`,
     };
     const file = this.service.previewThumbnail(path, int(width), int(height), text(storage), options);
-    await sendStorageResponse(req, res, file);
+    await sendStorageResponse(req, res, hideInstanceNames(file));
   }
 
   @PublicPreview()

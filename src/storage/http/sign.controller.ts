@@ -8,7 +8,7 @@ import { RequireScope } from '../auth/public.decorator';
 import type { StorageUser } from '../auth/storage-user';
 import { Caller } from '../auth/user.decorator';
 import type { SignedUrl } from '../drivers/storage-driver';
-import { StorageError } from '../errors/storage.error';
+import { hideInstanceNames, StorageError } from '../errors/storage.error';
 import type { FileRecord } from '../database/file-record';
 import { SignedUploadService } from '../signing/signed-upload.service';
 import { StorageService } from '../storage.service';
@@ -67,14 +67,16 @@ export class SignController {
   @HttpCode(201)
   upload(@Req() req: Request, @Res({ passthrough: true }) res: Response, @FilePath() path: string) {
     return streamRawBody(req, res, (body, signal, declared) =>
-      this.signed.receive({
-        path,
-        query: req.query as Record<string, unknown>,
-        contentType: req.headers['content-type'],
-        declared,
-        body,
-        signal,
-      }),
+      hideInstanceNames(
+        this.signed.receive({
+          path,
+          query: req.query as Record<string, unknown>,
+          contentType: req.headers['content-type'],
+          declared,
+          body,
+          signal,
+        }),
+      ),
     );
   }
 }

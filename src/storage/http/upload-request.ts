@@ -1,10 +1,11 @@
+import { Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import multer from 'multer';
+import multer, { MulterError } from 'multer';
 import { PassThrough, type Readable } from 'node:stream';
-import { StorageError, StorageErrorCode } from '../errors/storage.error';
+import { quoteInput, StorageError, StorageErrorCode } from '../errors/storage.error';
 import type { FileRecord } from '../database/file-record';
 import type { StorageService } from '../storage.service';
-import { ServiceStorageEngine, type StoredPart } from './multer-storage.engine';
+import { ENGINE_ERRORS, ServiceStorageEngine, type StoredPart } from './multer-storage.engine';
 import { UPLOAD_FIELD_NAMES, uploadFields } from './upload-fields';
 import { rejectOnAbort, uploadIdleSignal } from './upload-idle';
 
@@ -31,7 +32,7 @@ export async function readMultipartUpload(
   const engine = new ServiceStorageEngine(service, user, authorize, idle);
   const handler = multer({ storage: engine, limits: MULTIPART_LIMITS, defParamCharset: 'utf8' }).single('file');
   const parsed = new Promise<void>((resolve, reject) =>
-    handler(req, res, (err?: unknown) => (err ? reject(err) : resolve())),
+    handler(req, res, (err?: unknown) => (err ? reject(multipartError(err)) : resolve())),
   );
   try {
     await Promise.race([parsed, rejectOnAbort(idle)]);
@@ -45,13 +46,38 @@ export async function readMultipartUpload(
     throw idle.reason;
   }
   const part = req.file as unknown as StoredPart | undefined;
-  if (!part?.record) throw StorageError.invalidArgument('the multipart body has no "file" part');
+  if (!part?.record) throw malformed('the multipart body has no "file" part');
   const late = UPLOAD_FIELD_NAMES.filter((f) => req.body?.[f] !== undefined && !part.fieldsSeen.includes(f));
   if (late.length > 0) {
     await service.deleteRecord(part.record.id);
     throw StorageError.invalidArgument(`send the fields ${late.join(', ')} before the "file" part`);
   }
   return part.record;
+}
+
+const logger = new Logger('MultipartUpload');
+/** Multer's limits that mean "too large" (413 through the filter), not "malformed". */
+const SIZE_LIMITS = new Set(['LIMIT_FILE_SIZE', 'LIMIT_FIELD_VALUE']);
+
+/**
+ * What multer reported, for the client: the service's own errors (from the storage engine) and
+ * size limits as they are; anything else comes from parsing the body (busboy: a bad part header,
+ * no closing boundary, a truncated body, no boundary; multer: a part with no name, too many
+ * parts), so the body is malformed: a 400 `E_INVALID_ARGUMENT`, logged as one line, no stack.
+ */
+function multipartError(err: unknown): unknown {
+  if (err instanceof StorageError || (typeof err === 'object' && err !== null && ENGINE_ERRORS.has(err))) return err;
+  if (err instanceof MulterError && SIZE_LIMITS.has(err.code)) return err;
+  const field = err instanceof MulterError && err.field ? ` (field ${quoteInput(err.field)})` : '';
+  return malformed(
+    `malformed multipart body: ${err instanceof Error ? err.message : String(err)}${field}; send multipart/form-data with a boundary, named parts and a "file" part`,
+  );
+}
+
+/** A refused multipart body: logged as one warning line (no stack), answered as a 400. */
+function malformed(message: string): StorageError {
+  logger.warn(message.replace(/\s+/g, ' '));
+  return StorageError.invalidArgument(message);
 }
 
 /** Streams a raw request body (PUT) into storage; `Content-Length`, when sent, is checked. */

@@ -1,9 +1,11 @@
 import { StorageErrorCode } from '../errors/storage.error';
 import {
+  assertNotMd5Key,
   fileSuffix,
   isVersionKey,
   MAX_KEY_BYTES,
   MAX_SEGMENT_BYTES,
+  normalizeFileName,
   normalizeKey,
   normalizeMd5,
   normalizePrefix,
@@ -22,6 +24,7 @@ describe('normalizeKey', () => {
     ['.thumbnailsx/a.png', '.thumbnailsx/a.png'],
     ['a/.thumbnails/b.png', 'a/.thumbnails/b.png'],
     ['x'.repeat(255), 'x'.repeat(255)],
+    ['emoji/\u{1f600}.txt', 'emoji/\u{1f600}.txt'], // a surrogate pair is one well-formed character
   ])('accepts %j', (input, expected) => {
     expect(normalizeKey(input)).toBe(expected);
   });
@@ -52,6 +55,11 @@ describe('normalizeKey', () => {
     ['reserved prefix alone', '.thumbnails'],
     ['staging prefix', '.Uploads/abc.bin'],
     ['reserved prefix, other case', '.Thumbnails/x.png'],
+    ['lone high surrogate', 'a\ud800b.txt'],
+    ['lone low surrogate', '\udc00/x.txt'],
+    ['a pair cut in half at the end', 'x\ud83d'],
+    ['a temp file name', 'a/.~tmp.1234'],
+    ['a version mark', 'a/b.~v1abc.txt'],
   ])('refuses %s', (_label, input) => {
     expect(() => normalizeKey(input)).toThrow(expect.objectContaining({ code: StorageErrorCode.INVALID_PATH }));
   });
@@ -143,5 +151,47 @@ describe('uniqueUploadKey', () => {
     expect(uniqueUploadKey('a.txt', 1_700_000_000_000) < uniqueUploadKey('a.txt', 1_800_000_000_000)).toBe(true);
     expect(uniqueUploadKey('no extension', 5)).toMatch(/^uploads\/5[0-9a-f]{16}$/);
     expect(uniqueUploadKey('../../etc/passwd.~v1.sh;', 5)).toMatch(/^uploads\/5[0-9a-f]{16}$/);
+  });
+});
+
+describe('assertNotMd5Key (the md5 namespace)', () => {
+  const hash = 'd41d8cd98f00b204e9800998ecf8427e';
+  it.each([[hash], [`${hash}.pdf`], [`${hash}.tar.gz`], [`${hash}.PDF`]])('refuses %s', (key) => {
+    expect(() => assertNotMd5Key(key)).toThrow(
+      expect.objectContaining({
+        code: StorageErrorCode.INVALID_ARGUMENT,
+        message: expect.stringContaining('pass md5'),
+      }),
+    );
+  });
+  it.each([
+    [`docs/${hash}.pdf`], // not at the root
+    [hash.toUpperCase()], // the service only ever names objects in lower case
+    [`${hash}x.pdf`],
+    [`${hash.slice(1)}.pdf`],
+    [`${hash}-copy.pdf`],
+    ['report.pdf'],
+  ])('accepts %s', (key) => {
+    expect(() => assertNotMd5Key(key)).not.toThrow();
+  });
+});
+
+describe('normalizeFileName', () => {
+  it.each([
+    ['Hällo wörld.txt', 'Hällo wörld.txt'],
+    ['日本語.pdf', '日本語.pdf'],
+    ['a\u0000b\u001fc\u007fd\u0085e\u009f.txt', 'abcde.txt'],
+    ['line\r\nbreak.txt', 'linebreak.txt'],
+    ['tab\there.txt', 'tabhere.txt'],
+    ['e\u0301.txt', '\u00e9.txt'],
+    ['\u0001\u0002', 'fallback.bin'],
+    ['', 'fallback.bin'],
+  ])('%j becomes %j', (input, expected) => {
+    expect(normalizeFileName(input, 'fallback.bin')).toBe(expected);
+  });
+  it('refuses a name that is not well-formed Unicode', () => {
+    expect(() => normalizeFileName('a\ud800.txt', 'x')).toThrow(
+      expect.objectContaining({ code: StorageErrorCode.INVALID_ARGUMENT }),
+    );
   });
 });

@@ -31,6 +31,7 @@ export function normalizeKey(input: unknown): string {
   if (typeof input !== 'string' || input.length === 0) {
     throw StorageError.invalidPath('a file path is required');
   }
+  if (!isWellFormed(input)) throw StorageError.invalidPath('the path is not well-formed Unicode (a lone surrogate)');
   const key = input.normalize('NFC');
   if (FORBIDDEN.test(key)) throw StorageError.invalidPath('control characters are not allowed');
   if (key.includes('\\')) throw StorageError.invalidPath("use '/' as the separator, not '\\'");
@@ -79,6 +80,43 @@ export function fileSuffix(key: string): string {
   if (dot <= 0 || dot === base.length - 1) return '';
   const suffix = base.slice(dot).toLowerCase();
   return /^\.[a-z0-9]{1,16}$/.test(suffix) ? suffix : '';
+}
+
+/** Whether `text` is well-formed UTF-16: no lone surrogate, so that it has a UTF-8 form. */
+export function isWellFormed(text: string): boolean {
+  return !/\p{Cs}/u.test(text);
+}
+
+// C0 controls, DEL and C1 controls: what a file name loses.
+// eslint-disable-next-line no-control-regex
+const NAME_CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * A user's original file name as the record keeps it (`fileName`): NFC, without control
+ * characters (C0, DEL, C1; letters of every script are kept); `fallback` when nothing is left.
+ * A name that is not well-formed Unicode is `E_INVALID_ARGUMENT`.
+ */
+export function normalizeFileName(name: unknown, fallback: string): string {
+  if (typeof name !== 'string') throw StorageError.invalidArgument('fileName must be text');
+  if (!isWellFormed(name)) throw StorageError.invalidArgument('fileName is not well-formed Unicode (a lone surrogate)');
+  const clean = name.replace(NAME_CONTROLS, '').normalize('NFC').trim();
+  return clean || fallback;
+}
+
+/**
+ * The namespace of content-addressed keys: `{md5}` or `{md5}.{ext}` at the root, lower-case hex.
+ * Only uploads with `md5` (checked against the bytes) may write there, so that a name of this
+ * shape always holds the bytes it names.
+ */
+export const MD5_KEY = /^[0-9a-f]{32}(\.[^/]+)?$/;
+
+/** Refuses `key` when it is in the md5 namespace (`MD5_KEY`): for uploads without md5. */
+export function assertNotMd5Key(key: string): void {
+  if (MD5_KEY.test(key)) {
+    throw StorageError.invalidArgument(
+      "names of the form {md5}.ext at the root are reserved for uploads with md5: pass md5 (the content's hash), or choose another name",
+    );
+  }
 }
 
 export const MD5_HEX = /^[a-f0-9]{32}$/;

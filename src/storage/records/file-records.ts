@@ -70,7 +70,16 @@ export class FileRecords {
       .andWhere('(f.expires IS NULL OR f.expires > :now)', { now: this.clock.now() })
       .orderBy('f.id', 'ASC')
       .take(limit + 1);
-    if (prefix) query.andWhere('f.name LIKE :prefix ESCAPE :esc', { prefix: `${escapeLike(prefix)}%`, esc: '!' });
+    if (prefix) {
+      // Keys are case-sensitive, SQLite's LIKE is not (for ASCII): LIKE narrows (through the
+      // index where the database can), the exact comparison of the leading characters decides.
+      query
+        .andWhere('f.name LIKE :prefix ESCAPE :esc', { prefix: `${escapeLike(prefix)}%`, esc: '!' })
+        .andWhere('SUBSTR(f.name, 1, :prefixLength) = :exactPrefix', {
+          prefixLength: [...prefix].length,
+          exactPrefix: prefix,
+        });
+    }
     const rows = await query.getMany();
     const page = rows.slice(0, limit);
     const nextCursor = rows.length > limit ? String(page[page.length - 1].id) : null;

@@ -3,7 +3,7 @@ import { ConfigError, defaultStorageName, type StorageInstanceConfig } from '../
 import { isPlainObject } from '../config/load-config';
 import { type ParsedInstance, parseInstance } from '../drivers/driver-definitions';
 import type { StorageDriver } from '../drivers/storage-driver';
-import { StorageError, StorageErrorCode } from '../errors/storage.error';
+import { StorageError } from '../errors/storage.error';
 import type { StorageOptions } from '../options/storage.options';
 
 export interface StorageInstance {
@@ -68,11 +68,7 @@ export class StorageRegistry {
     const key = name || this.defaultName;
     const instance = this.instances.get(key);
     if (!instance) {
-      throw new StorageError(
-        StorageErrorCode.UNKNOWN_STORAGE,
-        `unknown storage '${key}'; configured: ${this.names().join(', ')}`,
-        { storage: key },
-      );
+      throw StorageError.unknownStorage(key, this.names());
     }
     return instance;
   }

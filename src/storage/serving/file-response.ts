@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ByteRange } from '../drivers/storage-driver';
 import type { OpenedFile } from './opened-file';
+import { isMediaType } from '../keys/media-type';
 
 /**
  * What `preview`, `previewThumbnail` and download return: everything the response needs before
@@ -42,7 +43,8 @@ export function storedFileResponse(
   const inlinePdf = options.disposition === 'inline' && entity.type.toLowerCase().startsWith('application/pdf');
   return {
     size: stat.size,
-    contentType: entity.type,
+    // A type stored before types were checked, that a header cannot carry, is served as bytes.
+    contentType: isMediaType(entity.type) ? entity.type : 'application/octet-stream',
     etag: `"${entity.md5}"`,
     lastModified: new Date(entity.uploadTime),
     disposition: options.disposition,

@@ -1,5 +1,5 @@
 import { DEFAULT_INLINE_TYPES } from '../options/preview.options';
-import { isActiveType, isInlineType, looksActive } from './inline-policy';
+import { isActiveType, isInlineType, looksActive, pdfMatches } from './inline-policy';
 
 describe('isActiveType', () => {
   it.each([
@@ -69,4 +69,18 @@ describe('looksActive', () => {
     ['a word starting like a tag', bytes('<abbr-less text')],
     ['less-than math', bytes('< 3 apples')],
   ])('%s → inert', (_label, head) => expect(looksActive(head)).toBe(false));
+});
+
+describe('pdfMatches', () => {
+  it.each([
+    ['application/pdf', '%PDF-1.7\n%âãÏÓ', true],
+    ['Application/PDF; x=y', '%PDF-2.0', true],
+    ['application/pdf', '<html><script>alert(1)</script>', false],
+    ['application/pdf', ' %PDF-1.4', false],
+    ['application/pdf', '%PDF', false],
+    ['application/pdf', '', false],
+    ['image/png', 'anything', true],
+  ])('%s starting %j: %s', (type, head, expected) => {
+    expect(pdfMatches(type, Buffer.from(head, 'latin1'))).toBe(expected);
+  });
 });

@@ -44,6 +44,14 @@ export function looksActive(head: Buffer): boolean {
   return ACTIVE_OPENER.test(text.slice(0, 64));
 }
 
+/**
+ * True when a file declared as a PDF may be shown inline: its bytes start as a PDF does
+ * (`%PDF-`). A file that only claims the type (HTML, a script, anything else) is an attachment.
+ */
+export function pdfMatches(contentType: string, head: Buffer): boolean {
+  return baseType(contentType) !== 'application/pdf' || head.subarray(0, 5).toString('latin1') === '%PDF-';
+}
+
 /** Whether `contentType` is on the allow-list (`type/*` entries match the whole family). */
 export function isInlineType(contentType: string, inlineTypes: readonly string[]): boolean {
   const type = baseType(contentType);

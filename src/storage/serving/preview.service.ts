@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { storedFileResponse, type FileResponse } from './file-response';
 import type { OpenedFile } from './opened-file';
-import { isActiveType, isInlineType, looksActive, SNIFF_BYTES } from './inline-policy';
+import { isActiveType, isInlineType, looksActive, pdfMatches, SNIFF_BYTES } from './inline-policy';
 import { type ResolvedPreviewOptions } from '../options/preview.options';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
@@ -9,8 +9,8 @@ const VERDICTS_KEPT = 1000;
 
 /**
  * The public preview of a stored file: inline only when its declared type is on the allow-list,
- * is not a type a browser would run, and its first bytes do not look like markup; otherwise an
- * attachment. Either way sandboxed by CSP (inline PDF aside) and never sniffed.
+ * is not a type a browser would run, and its first bytes do not look like markup (and, for a PDF,
+ * start as a PDF does); otherwise an attachment. Either way sandboxed by CSP (inline PDF aside) and never sniffed.
  *
  * The verdict is made here, from one small ranged read, rather than at upload time: the upload
  * path stays untouched, a change of the allow-list applies to files already stored, and the
@@ -44,7 +44,8 @@ export class PreviewService {
       const stream = await instance.driver.get(entity.objectKey, { range: { start: 0, end: length - 1 } });
       for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
     }
-    const verdict = !looksActive(Buffer.concat(chunks));
+    const head = Buffer.concat(chunks);
+    const verdict = !looksActive(head) && pdfMatches(entity.type, head);
     if (this.verdicts.size >= VERDICTS_KEPT) this.verdicts.delete(this.verdicts.keys().next().value as string);
     this.verdicts.set(id, verdict);
     return verdict;

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import type { ObjectStat } from '../drivers/storage-driver';
-import { isStorageError, StorageError, StorageErrorCode } from '../errors/storage.error';
+import { isStorageError, quoteInput, StorageError, StorageErrorCode } from '../errors/storage.error';
 import type { FileRecord } from '../database/file-record';
 import { normalizeKey } from '../keys/keys';
 import { ObjectLedger } from '../ledger/object-ledger';
@@ -48,7 +48,7 @@ export class SignedUploadService {
     if (!this.grants.verifier.verify(permit, signature)) throw refused('the signature does not match this upload');
     if (permit.expires * 1000 <= this.clock.now()) throw refused('the upload URL has expired');
     if ((put.contentType ?? '').trim() !== permit.contentType) {
-      throw refused(`the Content-Type must be '${permit.contentType}', as signed`);
+      throw refused(`the Content-Type must be ${quoteInput(permit.contentType)}, as signed`);
     }
     if (put.declared !== undefined && put.declared > permit.maxSize) throw StorageError.tooLarge(permit.maxSize);
     const grant = await this.grants.redeem(permit.nonce, permit.storage, key, false);
@@ -94,14 +94,16 @@ export class SignedUploadService {
     } catch (err) {
       await this.grants.release(grant);
       if (isStorageError(err, StorageErrorCode.NOT_FOUND)) {
-        throw new StorageError(StorageErrorCode.NOT_FOUND, `nothing was uploaded for '${key}' yet`, { key });
+        throw new StorageError(StorageErrorCode.NOT_FOUND, `nothing was uploaded for ${quoteInput(key)} yet`, { key });
       }
       throw err;
     }
     try {
       if (stat.size > grant.maxSize) throw StorageError.tooLarge(grant.maxSize);
       if (stat.contentType !== undefined && stat.contentType !== grant.contentType) {
-        throw refused(`the upload's Content-Type was '${stat.contentType}', not '${grant.contentType}' as signed`);
+        throw refused(
+          `the upload's Content-Type was ${quoteInput(stat.contentType)}, not ${quoteInput(grant.contentType)} as signed`,
+        );
       }
       return await this.storage.uploadStream({
         file: key,

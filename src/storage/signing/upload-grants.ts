@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { IsNull, LessThan, MoreThan, Not, type Repository } from 'typeorm';
 import type { SignedUpload } from '../drivers/storage-driver';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
-import { fileSuffix, normalizeKey, STAGING_PREFIX } from '../keys/keys';
+import { assertNotMd5Key, fileSuffix, normalizeKey, STAGING_PREFIX } from '../keys/keys';
+import { normalizeMediaType } from '../keys/media-type';
 import { ObjectLedger } from '../ledger/object-ledger';
 import { StorageRegistry, type StorageInstance } from '../registry/storage-registry';
 import { UploadPinEntity } from '../database/entities/upload-pin.entity';
@@ -26,8 +27,6 @@ export interface SignOptions {
 
 /** Grants settled per `sweepStaging` run; the next run (seconds later) takes the rest. */
 const SWEEP_BATCH = 500;
-
-const MIME_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/;
 
 /**
  * Issues and redeems upload grants. Local disk gets an HMAC-signed URL to the service's own
@@ -68,10 +67,9 @@ export class UploadGrants {
     options: SignOptions,
   ): Promise<SignedUpload> {
     const key = normalizeKey(file);
-    const type = typeof contentType === 'string' ? contentType.trim() : '';
-    if (!MIME_TYPE.test(type) || type.length > 255) {
-      throw StorageError.invalidArgument('contentType must be a MIME type like image/jpeg');
-    }
+    // A signed upload carries no md5, so it may not write a content-addressed name.
+    assertNotMd5Key(key);
+    const type = normalizeMediaType(contentType);
     const limit = this.options.maxUploadSize;
     const maxSize = bounded('maxSize', options.maxSize, limit, limit);
     const ttl = this.options.signing.ttlSeconds;

@@ -1,5 +1,5 @@
 import type SharpFunction from 'sharp';
-import { StorageError, StorageErrorCode } from '../errors/storage.error';
+import { quoteInput, StorageError, StorageErrorCode } from '../errors/storage.error';
 import type { ThumbnailFormat, ThumbnailParams } from './thumbnail-params';
 
 let loadedSharp: typeof SharpFunction | undefined;
@@ -57,7 +57,7 @@ export function assertImage(head: Buffer, name: string): void {
   if (imageFormatOf(head) === null) {
     throw new StorageError(
       StorageErrorCode.UNSUPPORTED_MEDIA_TYPE,
-      `'${name}' is not an image a thumbnail can be made of (JPEG, PNG, GIF, WebP, AVIF/HEIF, TIFF)`,
+      `${quoteInput(name)} is not an image a thumbnail can be made of (JPEG, PNG, GIF, WebP, AVIF/HEIF, TIFF)`,
       { key: name },
     );
   }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { In, LessThan } from 'typeorm';
-import { StorageError, StorageErrorCode } from '../errors/storage.error';
+import { quoteInput, StorageError, StorageErrorCode } from '../errors/storage.error';
 import { FileEntity } from '../database/entities/file.entity';
 import { versionKey } from '../keys/keys';
 import { SKIPPED, type LockedKey, type ObjectRef } from '../ledger/key-locks';
@@ -195,7 +195,7 @@ export class UploadClaims {
 }
 
 function conflict(ref: ObjectRef, reason: string): StorageError {
-  return new StorageError(StorageErrorCode.CONFLICT, `cannot upload to '${ref.name}': ${reason}`, {
+  return new StorageError(StorageErrorCode.CONFLICT, `cannot upload to ${quoteInput(ref.name)}: ${reason}`, {
     key: ref.name,
     storage: ref.storeFullName,
   });

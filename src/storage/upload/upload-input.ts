@@ -1,6 +1,7 @@
 import { lookup as mimeLookup } from 'mime-types';
 import { Readable } from 'node:stream';
 import { StorageError } from '../errors/storage.error';
+import { normalizeMediaType } from '../keys/media-type';
 
 const DEFAULT_TYPE = 'application/octet-stream';
 
@@ -10,14 +11,14 @@ export function toReadable(data: Buffer | Uint8Array | string | Readable): Reada
   return Readable.from([typeof data === 'string' ? Buffer.from(data) : Buffer.from(data)]);
 }
 
-/** The given MIME type (checked), or one from the name's extension, or `application/octet-stream`. */
+/**
+ * The given media type (checked by `normalizeMediaType`), or one from the name's extension, or
+ * `application/octet-stream`.
+ */
 export function pickContentType(given: string | undefined, name: string): string {
-  const type = given?.trim();
-  if (type && type !== DEFAULT_TYPE) {
-    if (!/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/.test(type) || type.length > 255) {
-      throw StorageError.invalidArgument('contentType must be a MIME type like image/png');
-    }
-    return type;
+  if (given !== undefined && given !== null && (typeof given !== 'string' || given.trim() !== '')) {
+    const type = normalizeMediaType(given);
+    if (type !== DEFAULT_TYPE) return type;
   }
   return mimeLookup(name) || DEFAULT_TYPE;
 }

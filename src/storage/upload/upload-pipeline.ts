@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import type { FileEntity } from '../database/entities/file.entity';
 import { HashingStream } from './hashing-stream';
 import { ObjectPurger } from '../purge/object-purger';
@@ -78,16 +79,29 @@ export class UploadPipeline {
       await pipeline(input.body, hasher, new Discard(), { signal: input.signal });
       return;
     }
-    input.body.once('error', (err) => hasher.destroy(err));
+    const { body } = input;
+    // The body may have failed, or been cut, while the claim was taken (a malformed multipart
+    // body, found by the parser): its 'error' was emitted before anyone listened, and piping it
+    // would wait for ever with the pin held.
+    if (body.errored || (body.destroyed && !body.readableEnded)) throw bodyFailed(body.errored);
+    body.once('error', (err) => hasher.destroy(err));
+    body.once('close', () => {
+      if (!body.readableEnded) hasher.destroy(bodyFailed(body.errored));
+    });
     // A short body can fail its check before the driver starts reading; the driver still sees
     // the errored stream, this listener only keeps the early error from being "unhandled".
     hasher.once('error', () => undefined);
-    await instance.driver.put(key, input.body.pipe(hasher), {
+    await instance.driver.put(key, body.pipe(hasher), {
       size: input.size,
       contentType: input.contentType,
       signal: input.signal,
     });
   }
+}
+
+/** The upload's body ended before its end: what the client sent was cut or could not be parsed. */
+function bodyFailed(cause: unknown): StorageError {
+  return new StorageError(StorageErrorCode.ABORTED, 'the upload body ended early', {}, { cause });
 }
 
 /** A sink that drops bytes: used to verify an upload whose content is already stored. */

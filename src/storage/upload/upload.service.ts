@@ -2,7 +2,17 @@ import { Injectable } from '@nestjs/common';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { StorageError } from '../errors/storage.error';
-import { baseName, fileSuffix, md5Hex, normalizeKey, normalizeMd5, uniqueUploadKey } from '../keys/keys';
+import {
+  assertNotMd5Key,
+  baseName,
+  fileSuffix,
+  isWellFormed,
+  md5Hex,
+  normalizeFileName,
+  normalizeKey,
+  normalizeMd5,
+  uniqueUploadKey,
+} from '../keys/keys';
 import type { FileRecord } from '../database/file-record';
 import { FileRecords } from '../records/file-records';
 import { StorageRegistry } from '../registry/storage-registry';
@@ -87,9 +97,14 @@ export class UploadService {
     const expires = parseExpires(params.expires);
     const maxBytes = Math.min(this.options.maxUploadSize, params.maxSize ?? Infinity);
     if (params.size !== undefined && params.size > maxBytes) throw StorageError.tooLarge(maxBytes);
+    if (!md5) assertNotMd5Key(path);
+    if (params.uid !== undefined && (typeof params.uid !== 'string' || !isWellFormed(params.uid))) {
+      throw StorageError.invalidArgument('uid must be well-formed text');
+    }
     const key = md5 ? `${md5}${fileSuffix(path)}` : path;
     params.authorize?.(instance.name, key);
     const type = pickContentType(params.contentType, params.fileName ?? path);
+    const fileName = normalizeFileName(params.fileName ?? baseName(path), baseName(path));
     const user = params.user ?? null;
     const entity = await this.uploads.run(instance, key, {
       body: params.body,
@@ -103,7 +118,7 @@ export class UploadService {
         name: key,
         type,
         expiresSeconds: expires,
-        fileName: (params.fileName ?? baseName(path)).normalize('NFC'),
+        fileName,
         uid: params.uid ?? md5Hex(path),
         fullName: instance.type,
         storeFullName: instance.name,

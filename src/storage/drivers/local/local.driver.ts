@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { StorageError, StorageErrorCode } from '../../errors/storage.error';
+import { quoteInput, StorageError, StorageErrorCode } from '../../errors/storage.error';
 import { found } from '../shared/backend-errors';
 import { bindSignal } from '../shared/deadline';
 import { publicUrlOf } from '../shared/public-url';
@@ -13,11 +14,21 @@ import { LOCAL_TYPE, type LocalDriverOptions } from './local.options';
 /** Temp files live beside their target so the final rename is atomic; their names start so. */
 export const TEMP_PREFIX = '.~tmp.';
 const READ_CHUNK = 1024 * 1024;
+/** Opens refuse a symbolic link as the last component (ELOOP); 0 where the platform lacks it. */
+const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
 
 /**
  * Local disk. Writes go to a temp file in the target folder, are fsynced, then renamed over the
  * key, so a reader never sees a half-written file. Every key is resolved against the root and
  * refused if the result would leave it.
+ *
+ * Symbolic links below the root are never followed, on any operation: every existing component
+ * of a key's path is checked with `lstat` before it is used (a link is `E_ACCESS_DENIED`),
+ * files are opened with `O_NOFOLLOW`, and listings skip links. A link planted in the root (a
+ * shared volume, a restored archive) can therefore not make the driver read, write or remove
+ * anything outside it. The root itself may be a link: it is the operator's choice.
+ * Gap: Node has no `openat`, so a component swapped for a link between the check and the use
+ * (a race by someone who can already write into the root) is only caught for the last one.
  */
 export class LocalDriver implements StorageDriver {
   readonly type = LOCAL_TYPE;
@@ -35,7 +46,10 @@ export class LocalDriver implements StorageDriver {
   }
 
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectStat> {
-    const target = this.resolve(key);
+    const target = await this.resolveReal(key).catch((err: unknown) => {
+      body.destroy();
+      throw err;
+    });
     const dir = path.dirname(target);
     const temp = path.join(dir, `${TEMP_PREFIX}${randomUUID()}`);
     try {
@@ -54,7 +68,7 @@ export class LocalDriver implements StorageDriver {
     const handle = await openTemp(dir, temp);
     // The stream owns the handle from here and closes it when it finishes or fails.
     await pipeline(body, handle.createWriteStream({ highWaterMark: READ_CHUNK }), { signal });
-    const synced = await fs.open(temp, 'r+');
+    const synced = await fs.open(temp, fsConstants.O_RDWR | NO_FOLLOW);
     try {
       await synced.sync();
     } finally {
@@ -63,9 +77,9 @@ export class LocalDriver implements StorageDriver {
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
-    const target = this.resolve(key);
-    const handle = await fs.open(target, 'r').catch((err) => {
-      throw mapFsError(err, key);
+    const target = await this.resolveReal(key);
+    const handle = await fs.open(target, fsConstants.O_RDONLY | NO_FOLLOW).catch((err) => {
+      throw mapLinkError(err, key);
     });
     const info = await handle.stat();
     if (!info.isFile()) {
@@ -80,9 +94,10 @@ export class LocalDriver implements StorageDriver {
   }
 
   async stat(key: string): Promise<ObjectStat> {
-    const info = await fs.stat(this.resolve(key)).catch((err) => {
+    const info = await fs.lstat(await this.resolveReal(key)).catch((err) => {
       throw mapFsError(err, key);
     });
+    if (info.isSymbolicLink()) throw linkRefused(key);
     if (!info.isFile()) throw StorageError.notFound(key);
     return { key, size: info.size, lastModified: info.mtime };
   }
@@ -92,7 +107,7 @@ export class LocalDriver implements StorageDriver {
   }
 
   async delete(key: string): Promise<void> {
-    const target = this.resolve(key);
+    const target = await this.resolveReal(key);
     await fs.rm(target, { force: true }).catch((err) => {
       throw mapFsError(err, key);
     });
@@ -100,14 +115,22 @@ export class LocalDriver implements StorageDriver {
   }
 
   async copy(from: string, to: string): Promise<void> {
-    const source = this.resolve(from);
-    const target = this.resolve(to);
+    const source = await this.resolveReal(from);
+    const target = await this.resolveReal(to);
     const dir = path.dirname(target);
     const temp = path.join(dir, `${TEMP_PREFIX}${randomUUID()}`);
     try {
-      // The (empty) temp file holds the folder against a concurrent prune while the copy runs.
-      await (await openTemp(dir, temp)).close();
-      await fs.copyFile(source, temp);
+      // Streamed rather than `copyFile`, which would follow a link swapped in as the source.
+      const input = await fs.open(source, fsConstants.O_RDONLY | NO_FOLLOW).catch((err) => {
+        throw mapLinkError(err, from);
+      });
+      const reader = input.createReadStream({ highWaterMark: READ_CHUNK });
+      // The temp file also holds the folder against a concurrent prune while the copy runs.
+      const output = await openTemp(dir, temp).catch((err: unknown) => {
+        reader.destroy();
+        throw err;
+      });
+      await pipeline(reader, output.createWriteStream({ highWaterMark: READ_CHUNK }));
       await fs.rename(temp, target);
     } catch (err) {
       await fs.rm(temp, { force: true }).catch(() => undefined);
@@ -118,10 +141,10 @@ export class LocalDriver implements StorageDriver {
   async *list(prefix = ''): AsyncIterable<ObjectStat> {
     // Start from the deepest folder the prefix names, then filter by the full prefix.
     const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
-    const start = folder ? this.resolve(folder) : this.root;
+    const start = folder ? await this.resolveReal(folder) : this.root;
     for await (const key of this.walk(start, folder)) {
       if (!key.startsWith(prefix)) continue;
-      const info = await fs.stat(path.join(this.root, key)).catch(() => null);
+      const info = await fs.lstat(path.join(this.root, key)).catch(() => null);
       if (info?.isFile()) yield { key, size: info.size, lastModified: info.mtime };
     }
   }
@@ -129,7 +152,7 @@ export class LocalDriver implements StorageDriver {
   /** Temp files under the root (abandoned writes), with their age; for the reconciler. */
   async *listTemp(): AsyncIterable<ObjectStat> {
     for await (const rel of this.walk(this.root, '', true)) {
-      const info = await fs.stat(path.join(this.root, rel)).catch(() => null);
+      const info = await fs.lstat(path.join(this.root, rel)).catch(() => null);
       if (info?.isFile()) yield { key: rel, size: info.size, lastModified: info.mtime };
     }
   }
@@ -137,7 +160,7 @@ export class LocalDriver implements StorageDriver {
   /** Removes a temp file found by `listTemp`. */
   async deleteTemp(rel: string): Promise<void> {
     if (!path.basename(rel).startsWith(TEMP_PREFIX)) throw StorageError.invalidPath('not a temp file');
-    await fs.rm(this.resolve(rel, true), { force: true });
+    await fs.rm(await this.resolveReal(rel, true), { force: true });
   }
 
   publicUrl(key: string): string | null {
@@ -153,6 +176,7 @@ export class LocalDriver implements StorageDriver {
       if (code === 'ENOENT' || code === 'ENOTDIR') return;
       throw mapFsError(err, rel);
     }
+    // Dirent types come from lstat: a link is neither a directory nor a file, so it is skipped.
     for (const entry of entries) {
       const childRel = rel ? `${rel}/${entry.name}` : entry.name;
       if (entry.isDirectory()) {
@@ -183,6 +207,42 @@ export class LocalDriver implements StorageDriver {
     }
     return target;
   }
+
+  /**
+   * `resolve`, then every existing component below the root checked not to be a symbolic link
+   * (`E_ACCESS_DENIED` if one is); components that do not exist yet are made as real folders.
+   */
+  private async resolveReal(key: string, allowTemp = false): Promise<string> {
+    const target = this.resolve(key, allowTemp);
+    let current = this.root;
+    for (const segment of path.relative(this.root, target).split(path.sep)) {
+      current = path.join(current, segment);
+      let info: import('node:fs').Stats;
+      try {
+        info = await fs.lstat(current);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return target;
+        throw mapFsError(err, key);
+      }
+      if (info.isSymbolicLink()) throw linkRefused(key);
+    }
+    return target;
+  }
+}
+
+/** A key whose path meets a symbolic link below the root: refused, nothing behind it is touched. */
+export function linkRefused(key: string): StorageError {
+  return new StorageError(
+    StorageErrorCode.ACCESS_DENIED,
+    `${quoteInput(key)} passes through a symbolic link in the storage folder; links are not followed`,
+    { key },
+  );
+}
+
+/** `mapFsError`, with `ELOOP` from an `O_NOFOLLOW` open (the file is a link) as `linkRefused`. */
+function mapLinkError(err: unknown, key: string): StorageError {
+  return (err as NodeJS.ErrnoException)?.code === 'ELOOP' ? linkRefused(key) : mapFsError(err, key);
 }
 
 /** The driver for a configured instance, its `root` resolved against `baseDir` (its `init` runs next). */
@@ -224,13 +284,13 @@ export function mapFsError(err: unknown, key: string): StorageError {
   switch (code) {
     case 'ENOENT':
     case 'ENOTDIR':
-      return new StorageError(StorageErrorCode.NOT_FOUND, `file '${key}' not found`, { key }, { cause: err });
+      return new StorageError(StorageErrorCode.NOT_FOUND, `file ${quoteInput(key)} not found`, { key }, { cause: err });
     case 'EISDIR':
     case 'EEXIST':
     case 'ENOTEMPTY':
       return new StorageError(
         StorageErrorCode.CONFLICT,
-        `'${key}' conflicts with a folder of the same name`,
+        `${quoteInput(key)} conflicts with a folder of the same name`,
         { key },
         { cause: err },
       );

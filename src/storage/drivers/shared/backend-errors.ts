@@ -1,4 +1,4 @@
-import { isStorageError, StorageError, StorageErrorCode } from '../../errors/storage.error';
+import { isStorageError, quoteInput, StorageError, StorageErrorCode } from '../../errors/storage.error';
 
 /** Error codes from SDKs and Node sockets that mean the backend cannot be reached in time. */
 const UNREACHABLE_CODES = new Set([
@@ -77,18 +77,19 @@ export function toStorageError(err: unknown, key: string, backend: string, failu
     return make(StorageErrorCode.INVALID_CONFIG, `the ${backend} bucket or container does not exist`);
   }
   if ((code && NOT_FOUND_CODES.has(code)) || status === 404) {
-    return make(StorageErrorCode.NOT_FOUND, `file '${key}' not found`);
+    return make(StorageErrorCode.NOT_FOUND, `file ${quoteInput(key)} not found`);
   }
   if ((code && DENIED_CODES.has(code)) || status === 401 || status === 403) {
-    return make(StorageErrorCode.ACCESS_DENIED, `${backend} refused the configured credentials for '${key}'`);
+    return make(StorageErrorCode.ACCESS_DENIED, `${backend} refused the configured credentials for ${quoteInput(key)}`);
   }
-  if (status === 416) return make(StorageErrorCode.RANGE_NOT_SATISFIABLE, `range not satisfiable for '${key}'`);
-  if (status === 412) return make(StorageErrorCode.PRECONDITION_FAILED, `precondition failed for '${key}'`);
+  if (status === 416)
+    return make(StorageErrorCode.RANGE_NOT_SATISFIABLE, `range not satisfiable for ${quoteInput(key)}`);
+  if (status === 412) return make(StorageErrorCode.PRECONDITION_FAILED, `precondition failed for ${quoteInput(key)}`);
   if (isAbort(err)) return make(StorageErrorCode.ABORTED, 'the transfer was aborted');
   if (isUnreachable(err) || (status !== undefined && (status >= 500 || status === 408 || status === 429))) {
     return make(StorageErrorCode.BACKEND_UNAVAILABLE, `${backend} is unreachable or did not answer in time`);
   }
-  return make(StorageErrorCode.INTERNAL, `${backend} failed on '${key}'`);
+  return make(StorageErrorCode.INTERNAL, `${backend} failed on ${quoteInput(key)}`);
 }
 
 /** `exists` in terms of `stat`: true when it resolves, false on `E_NOT_FOUND`, other failures rethrown. */
