@@ -65,7 +65,7 @@ export class LocalDriver implements StorageDriver {
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
     const target = this.resolve(key);
     const handle = await fs.open(target, 'r').catch((err) => {
-      throw mapFsError(err, key);
+      throw mapFsError(err, key, 'read');
     });
     const info = await handle.stat();
     if (!info.isFile()) {
@@ -81,7 +81,7 @@ export class LocalDriver implements StorageDriver {
 
   async stat(key: string): Promise<ObjectStat> {
     const info = await fs.stat(this.resolve(key)).catch((err) => {
-      throw mapFsError(err, key);
+      throw mapFsError(err, key, 'read');
     });
     if (!info.isFile()) throw StorageError.notFound(key);
     return { key, size: info.size, lastModified: info.mtime };
@@ -151,7 +151,7 @@ export class LocalDriver implements StorageDriver {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return;
-      throw mapFsError(err, rel);
+      throw mapFsError(err, rel, 'read');
     }
     for (const entry of entries) {
       const childRel = rel ? `${rel}/${entry.name}` : entry.name;
@@ -217,8 +217,11 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Maps filesystem errors onto our codes; messages name the key, never the local path. */
-export function mapFsError(err: unknown, key: string): StorageError {
+/**
+ * Maps filesystem errors onto our codes; messages name the key, never the local path, and say
+ * whether reading or writing failed (`access`: what the failing call was doing).
+ */
+export function mapFsError(err: unknown, key: string, access: 'read' | 'write' = 'write'): StorageError {
   if (err instanceof StorageError) return err;
   const code = (err as NodeJS.ErrnoException)?.code;
   switch (code) {
@@ -237,18 +240,28 @@ export function mapFsError(err: unknown, key: string): StorageError {
     case 'EACCES':
     case 'EPERM':
     case 'EROFS':
+      // The service's own folder refuses it: a fault of the server, not of the caller's rights.
       return new StorageError(
-        StorageErrorCode.ACCESS_DENIED,
-        'the storage folder is not writable',
-        { key },
+        StorageErrorCode.BACKEND_UNAVAILABLE,
+        access === 'read'
+          ? 'the storage folder could not be read; check the permissions of the storage root'
+          : 'the storage folder is not writable; check the permissions of the storage root',
+        { key, access },
         { cause: err },
       );
     case 'ENOSPC':
     case 'EDQUOT':
       return new StorageError(
-        StorageErrorCode.BACKEND_UNAVAILABLE,
+        StorageErrorCode.INSUFFICIENT_STORAGE,
         'the storage disk is full',
         { key },
+        { cause: err },
+      );
+    case 'EIO':
+      return new StorageError(
+        StorageErrorCode.BACKEND_UNAVAILABLE,
+        access === 'read' ? 'the storage disk could not be read' : 'the storage disk could not be written',
+        { key, access },
         { cause: err },
       );
     case 'ENAMETOOLONG':
