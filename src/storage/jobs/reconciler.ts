@@ -42,8 +42,9 @@ export interface ReconcileReport {
 
 /** What the local driver offers beyond the contract: its abandoned temp files. */
 interface TempFiles {
-  listTemp(): AsyncIterable<ObjectStat>;
+  listTemp(): AsyncIterable<ObjectStat & { target: string | null }>;
   deleteTemp(key: string): Promise<void>;
+  tempTagOf(key: string): string;
 }
 
 const PAGE = 500;
@@ -270,9 +271,23 @@ export class Reconciler {
     }
   }
 
+  /**
+   * Temp files past the grace period, except those of uploads in flight: whatever the grace
+   * period, a temp file whose target a live pin names is kept (the pin is written before the
+   * temp file is opened, so one begun after the pins were read is newer than that read).
+   */
   private async removeTempFiles(driver: TempFiles, report: ReconcileReport): Promise<void> {
+    const pinsReadAt = this.clock.now();
+    const pins = await this.dataSource.manager.find(UploadPinEntity, {
+      select: { objectKey: true, owner: true, heartbeatAt: true },
+      where: { kind: 'write' },
+    });
+    const live = new Set(pins.filter((p) => !this.claims.isAbandoned(p)).map((p) => driver.tempTagOf(p.objectKey)));
+    // A second of slack for file systems whose timestamps are coarser than the clock.
+    const limit = Math.min(this.graceLimit, pinsReadAt - 1000);
     for await (const temp of driver.listTemp()) {
-      if (temp.lastModified.getTime() >= this.graceLimit) continue;
+      if (temp.target !== null && live.has(temp.target)) continue;
+      if (temp.lastModified.getTime() >= limit) continue;
       await driver.deleteTemp(temp.key);
       report.tempFilesRemoved += 1;
     }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -12,6 +12,18 @@ import { LOCAL_TYPE, type LocalDriverOptions } from './local.options';
 
 /** Temp files live beside their target so the final rename is atomic; their names start so. */
 export const TEMP_PREFIX = '.~tmp.';
+
+/**
+ * The part of a temp file's name that names its target key (`.~tmp.{tag}.{uuid}`), so that the
+ * reconciler can tell the temp file of an upload still in flight from an abandoned one.
+ */
+export function tempTag(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}
+
+function tempPathFor(dir: string, key: string): string {
+  return path.join(dir, `${TEMP_PREFIX}${tempTag(key)}.${randomUUID()}`);
+}
 const READ_CHUNK = 1024 * 1024;
 
 /**
@@ -37,7 +49,7 @@ export class LocalDriver implements StorageDriver {
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectStat> {
     const target = this.resolve(key);
     const dir = path.dirname(target);
-    const temp = path.join(dir, `${TEMP_PREFIX}${randomUUID()}`);
+    const temp = tempPathFor(dir, key);
     try {
       await this.writeTemp(dir, temp, body, options.signal);
       await fs.rename(temp, target);
@@ -103,7 +115,7 @@ export class LocalDriver implements StorageDriver {
     const source = this.resolve(from);
     const target = this.resolve(to);
     const dir = path.dirname(target);
-    const temp = path.join(dir, `${TEMP_PREFIX}${randomUUID()}`);
+    const temp = tempPathFor(dir, to);
     try {
       // The (empty) temp file holds the folder against a concurrent prune while the copy runs.
       await (await openTemp(dir, temp)).close();
@@ -126,12 +138,21 @@ export class LocalDriver implements StorageDriver {
     }
   }
 
-  /** Temp files under the root (abandoned writes), with their age; for the reconciler. */
-  async *listTemp(): AsyncIterable<ObjectStat> {
+  /**
+   * Temp files under the root (writes in flight or abandoned), with their age and `target`: the
+   * `tempTag` of the key they are written for (null for names from before tags); for the reconciler.
+   */
+  async *listTemp(): AsyncIterable<ObjectStat & { target: string | null }> {
     for await (const rel of this.walk(this.root, '', true)) {
       const info = await fs.stat(path.join(this.root, rel)).catch(() => null);
-      if (info?.isFile()) yield { key: rel, size: info.size, lastModified: info.mtime };
+      const tag = /^([0-9a-f]{16})\./.exec(path.basename(rel).slice(TEMP_PREFIX.length));
+      if (info?.isFile()) yield { key: rel, size: info.size, lastModified: info.mtime, target: tag?.[1] ?? null };
     }
+  }
+
+  /** The `target` that `listTemp` gives the temp files of writes to `key`. */
+  tempTagOf(key: string): string {
+    return tempTag(key);
   }
 
   /** Removes a temp file found by `listTemp`. */
