@@ -148,9 +148,9 @@ withStrace('the local driver syncs before it acknowledges (observed with strace)
 
     const folder = path.join(root, 'a', 'b');
     const target = path.join(folder, 'file.bin');
-    const created = calls.findIndex((c) => c.name === 'openat' && /\.~tmp\.[\w-]+", O_[A-Z_|]*O_EXCL/.test(c.text));
+    const created = calls.findIndex((c) => c.name === 'openat' && /\.~tmp\.[\w.-]+", O_[A-Z_|]*O_EXCL/.test(c.text));
     expect(created).toBeGreaterThanOrEqual(0);
-    const temp = /"([^"]+\.~tmp\.[\w-]+)"/.exec(calls[created].text)![1];
+    const temp = /"([^"]+\.~tmp\.[\w.-]+)"/.exec(calls[created].text)![1];
     expect(path.dirname(temp)).toBe(folder);
     const at = (test: (c: Call, i: number) => boolean) => calls.findIndex((c, i) => i > created && test(c, i));
     const syncedFile = at((c) => /^f(data)?sync$/.test(c.name) && c.text.includes(`<${temp}>`) && c.result === '0');
