@@ -6,9 +6,9 @@ import { createTestApp, type TestApp } from './harness/test-app';
 
 /**
  * A backend that is down or hangs answers 503 `E_BACKEND_UNAVAILABLE` within its configured
- * timeout, and the other instances keep serving meanwhile. A hanging backend costs a few
- * timeouts, not one: the SDK's attempts at a small (buffered, so retryable) PUT, then the
- * clean-up of the failed write, each bounded by `timeoutMs`.
+ * timeout, and the other instances keep serving meanwhile. A hanging backend costs one
+ * timeout: the SDK's attempts at a PUT share it, and the clean-up of the failed write goes on
+ * in the background.
  */
 describe('a backend that is down', () => {
   let t: TestApp;
@@ -58,7 +58,7 @@ describe('a backend that is down', () => {
     expect(result.status).toBe(503);
     expect(result.body).toMatchObject({ code: 'E_BACKEND_UNAVAILABLE' });
     expect(result.body.message).not.toContain('127.0.0.1');
-    expect(ms).toBeLessThan(8000);
+    expect(ms).toBeLessThan(2500);
   });
 
   it('keeps serving the other instances while one hangs', async () => {
@@ -88,7 +88,7 @@ describe('a backend that is down', () => {
     );
     expect(result.status).toBe(503);
     expect(result.body.code).toBe('E_BACKEND_UNAVAILABLE');
-    expect(ms).toBeLessThan(8000);
+    expect(ms).toBeLessThan(2500);
     const meta = await t.http
       .get(`/storage/meta/${t.prefix}/kept.txt?storage=storages.Goes`)
       .set('Authorization', t.auth);

@@ -54,18 +54,18 @@ onFullDisk('a full local disk (real tmpfs of 1 MiB)', () => {
     mount.unmount();
   });
 
-  it('the driver maps ENOSPC to E_BACKEND_UNAVAILABLE and leaves no temp file', async () => {
+  it('the driver maps ENOSPC to E_INSUFFICIENT_STORAGE and leaves no temp file', async () => {
     const driver = new LocalDriver({ root: path.join(mount.dir, 'direct') });
     await driver.init();
     const put = driver.put('big.bin', Readable.from([Buffer.alloc(2 * 1024 * 1024, 1)]));
     await expect(put).rejects.toMatchObject({
-      code: StorageErrorCode.BACKEND_UNAVAILABLE,
+      code: StorageErrorCode.INSUFFICIENT_STORAGE,
       message: 'the storage disk is full',
     });
     expect(fs.readdirSync(path.join(mount.dir, 'direct'))).toEqual([]);
   });
 
-  it('an upload that fills the disk is a 503 naming the cause, leaves nothing, and the space is free again', async () => {
+  it('an upload that fills the disk is a 507 naming the cause, leaves nothing, and the space is free again', async () => {
     const k = `${t.prefix}/full/big.bin`;
     const url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/storage/files/${enc(k)}?storage=${FULL}`;
     // 1.25 MiB: past the disk's size, and within what the service drains to deliver its answer.
@@ -74,9 +74,9 @@ onFullDisk('a full local disk (real tmpfs of 1 MiB)', () => {
       headers: { Authorization: t.auth, 'Content-Type': 'application/octet-stream' },
       body: Buffer.alloc(1280 * 1024, 7),
     });
-    expect(res.status).toBe(503);
+    expect(res.status).toBe(507);
     const body = JSON.parse(res.body.toString());
-    expect(body).toEqual({ statusCode: 503, code: 'E_BACKEND_UNAVAILABLE', message: 'the storage disk is full' });
+    expect(body).toEqual({ statusCode: 507, code: 'E_INSUFFICIENT_STORAGE', message: 'the storage disk is full' });
     expect(res.body.toString()).not.toContain(mount.dir);
     expect(listFiles(root)).toEqual([]);
     expect(await keyState(t, k, FULL)).toEqual({ records: [], row: null, pins: 0 });
@@ -148,9 +148,9 @@ withStrace('the local driver syncs before it acknowledges (observed with strace)
 
     const folder = path.join(root, 'a', 'b');
     const target = path.join(folder, 'file.bin');
-    const created = calls.findIndex((c) => c.name === 'openat' && /\.~tmp\.[\w-]+", O_[A-Z_|]*O_EXCL/.test(c.text));
+    const created = calls.findIndex((c) => c.name === 'openat' && /\.~tmp\.[\w.-]+", O_[A-Z_|]*O_EXCL/.test(c.text));
     expect(created).toBeGreaterThanOrEqual(0);
-    const temp = /"([^"]+\.~tmp\.[\w-]+)"/.exec(calls[created].text)![1];
+    const temp = /"([^"]+\.~tmp\.[\w.-]+)"/.exec(calls[created].text)![1];
     expect(path.dirname(temp)).toBe(folder);
     const at = (test: (c: Call, i: number) => boolean) => calls.findIndex((c, i) => i > created && test(c, i));
     const syncedFile = at((c) => /^f(data)?sync$/.test(c.name) && c.text.includes(`<${temp}>`) && c.result === '0');

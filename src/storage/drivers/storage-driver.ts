@@ -57,6 +57,13 @@ export interface SignedUrl {
   expiresAt: number;
 }
 
+/** A multipart upload begun on the backend and neither completed nor aborted. */
+export interface UnfinishedUpload {
+  key: string;
+  uploadId: string;
+  initiated: Date;
+}
+
 /** A signed URL for a direct client upload. */
 export interface SignedUpload extends SignedUrl {
   method: 'PUT' | 'POST';
@@ -120,6 +127,16 @@ export interface StorageDriver {
   publicUrl(key: string): string | null;
 
   /** Releases clients and sockets; called on shutdown. */
+  /**
+   * Multipart uploads begun and neither completed nor aborted: what a put leaves when its abort
+   * could not reach the backend. Only on backends with multipart uploads that stay until aborted
+   * (S3, MinIO, OSS; Azure drops uncommitted blocks by itself after seven days).
+   */
+  listUnfinishedUploads?(): AsyncIterable<UnfinishedUpload>;
+
+  /** Aborts one upload from `listUnfinishedUploads`; its parts are removed. */
+  abortUnfinishedUpload?(upload: UnfinishedUpload): Promise<void>;
+
   close?(): Promise<void>;
 }
 

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { In, LessThan, Like, MoreThan } from 'typeorm';
-import type { ObjectStat, StorageDriver } from '../drivers/storage-driver';
+import type { ObjectStat, StorageDriver, UnfinishedUpload } from '../drivers/storage-driver';
 import { FileEntity } from '../database/entities/file.entity';
+import { isStorageError, StorageErrorCode } from '../errors/storage.error';
 import { RESERVED_PREFIX, STAGING_PREFIX } from '../keys/keys';
 import { ObjectPurger } from '../purge/object-purger';
 import { ThumbnailService } from '../thumbnails/thumbnail.service';
@@ -32,6 +33,8 @@ export interface ReconcileReport {
   orphansRemoved: Array<{ storage: string; name: string }>;
   /** Abandoned temp files and staged direct uploads older than the grace period: removed. */
   tempFilesRemoved: number;
+  /** Multipart uploads older than the grace period that no live upload owns: aborted on the backend. */
+  uploadsAborted: number;
   /** Thumbnails older than the grace period of a source gone or overwritten, or unrecorded: removed. */
   derivativesRemoved: number;
   /** Records whose object is gone from the backend: reported, never deleted silently. */
@@ -42,8 +45,9 @@ export interface ReconcileReport {
 
 /** What the local driver offers beyond the contract: its abandoned temp files. */
 interface TempFiles {
-  listTemp(): AsyncIterable<ObjectStat>;
+  listTemp(): AsyncIterable<ObjectStat & { target: string | null }>;
   deleteTemp(key: string): Promise<void>;
+  tempTagOf(key: string): string;
 }
 
 const PAGE = 500;
@@ -78,6 +82,7 @@ export class Reconciler {
       stalePins: await this.releaseStalePins(storage),
       orphansRemoved: [],
       tempFilesRemoved: 0,
+      uploadsAborted: 0,
       derivativesRemoved: 0,
       missingObjects: [],
       sizeMismatches: [],
@@ -89,11 +94,16 @@ export class Reconciler {
       );
     }
     const removed =
-      report.orphansRemoved.length + report.tempFilesRemoved + report.stalePins + report.derivativesRemoved;
+      report.orphansRemoved.length +
+      report.tempFilesRemoved +
+      report.stalePins +
+      report.derivativesRemoved +
+      report.uploadsAborted;
     if (removed > 0) {
       this.logger.log(
         `reconciled: ${report.orphansRemoved.length} orphan object(s), ${report.tempFilesRemoved} temp file(s), ` +
-          `${report.derivativesRemoved} thumbnail(s), ${report.stalePins} abandoned upload(s) removed`,
+          `${report.derivativesRemoved} thumbnail(s), ${report.stalePins} abandoned upload(s) removed, ` +
+          `${report.uploadsAborted} unfinished multipart upload(s) aborted`,
       );
     }
     return report;
@@ -161,6 +171,46 @@ export class Reconciler {
     await this.removeOrphanDerivatives(instance, derived, report);
     await this.checkRows(instance, stored, listedFrom, report);
     if (isTempFiles(instance.driver)) await this.removeTempFiles(instance.driver, report);
+    await this.abortUnfinishedUploads(instance.driver, report);
+  }
+
+  /** The object keys live uploads are writing (pins held by a live owner), read now. */
+  private async liveUploadKeys(): Promise<string[]> {
+    const pins = await this.dataSource.manager.find(UploadPinEntity, {
+      select: { objectKey: true, owner: true, heartbeatAt: true },
+      where: { kind: 'write' },
+    });
+    return pins.filter((p) => !this.claims.isAbandoned(p)).map((p) => p.objectKey);
+  }
+
+  /**
+   * Multipart uploads a put could not abort (the backend was down then), begun before the grace
+   * period and not of a key a live upload is writing: aborted. Whatever the grace period, an
+   * upload begun after the pins were read is left (its pin was written before it began).
+   */
+  private async abortUnfinishedUploads(driver: StorageDriver, report: ReconcileReport): Promise<void> {
+    if (!driver.listUnfinishedUploads || !driver.abortUnfinishedUpload) return;
+    const pinsReadAt = this.clock.now();
+    const live = new Set(await this.liveUploadKeys());
+    const limit = Math.min(this.graceLimit, pinsReadAt - 1000);
+    const stale: UnfinishedUpload[] = [];
+    try {
+      for await (const upload of driver.listUnfinishedUploads()) {
+        if (!live.has(upload.key) && upload.initiated.getTime() < limit) stale.push(upload);
+      }
+    } catch (err) {
+      // Some S3-compatible stores do not list multipart uploads: the rest of the run still counts.
+      this.logger.warn(`cannot list unfinished multipart uploads: ${(err as Error).message}`);
+      return;
+    }
+    for (const upload of stale) {
+      try {
+        await driver.abortUnfinishedUpload(upload);
+        report.uploadsAborted += 1;
+      } catch (err) {
+        if (!isStorageError(err, StorageErrorCode.NOT_FOUND)) throw err;
+      }
+    }
   }
 
   /**
@@ -270,9 +320,19 @@ export class Reconciler {
     }
   }
 
+  /**
+   * Temp files past the grace period, except those of uploads in flight: whatever the grace
+   * period, a temp file whose target a live pin names is kept (the pin is written before the
+   * temp file is opened, so one begun after the pins were read is newer than that read).
+   */
   private async removeTempFiles(driver: TempFiles, report: ReconcileReport): Promise<void> {
+    const pinsReadAt = this.clock.now();
+    const live = new Set((await this.liveUploadKeys()).map((key) => driver.tempTagOf(key)));
+    // A second of slack for file systems whose timestamps are coarser than the clock.
+    const limit = Math.min(this.graceLimit, pinsReadAt - 1000);
     for await (const temp of driver.listTemp()) {
-      if (temp.lastModified.getTime() >= this.graceLimit) continue;
+      if (temp.target !== null && live.has(temp.target)) continue;
+      if (temp.lastModified.getTime() >= limit) continue;
       await driver.deleteTemp(temp.key);
       report.tempFilesRemoved += 1;
     }

@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import type { FileEntity } from '../database/entities/file.entity';
+import { isStorageError, StorageError, StorageErrorCode } from '../errors/storage.error';
 import { HashingStream } from './hashing-stream';
 import { ObjectPurger } from '../purge/object-purger';
 import type { StorageInstance } from '../registry/storage-registry';
@@ -57,10 +57,14 @@ export class UploadPipeline {
       return committed.record;
     } catch (err) {
       clearInterval(beat);
-      await this.claims
-        .abandon(claim)
-        .then((retired) => this.purger.purge(retired))
-        .catch((cause) => this.logger.error(`releasing '${key}': ${cause}`));
+      const retired = await this.claims.abandon(claim).catch((cause) => {
+        this.logger.error(`releasing '${key}': ${cause}`);
+        return [];
+      });
+      const removal = this.purger.purge(retired).catch((cause) => this.logger.error(`removing '${key}': ${cause}`));
+      // A backend that did not answer would make the client wait another timeout for the removal:
+      // it is queued (retired above), and the purger keeps trying until the backend is back.
+      if (!isStorageError(err, StorageErrorCode.BACKEND_UNAVAILABLE)) await removal;
       throw err;
     }
   }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import S3rver, { type S3rverContext } from 's3rver';
@@ -7,6 +7,8 @@ import { checkPostPolicyV4, errorXml, isForm, readForm } from './post-policy';
 import { checkPresignedV4 } from './sigv4-presigned';
 
 export interface S3Peer {
+  /** Multipart uploads begun in `bucket` and neither completed nor aborted, by key. */
+  openUploads(bucket: string): Promise<string[]>;
   /** `http://127.0.0.1:<port>`; use with `forcePathStyle: true`. */
   endpoint: string;
   port: number;
@@ -34,12 +36,13 @@ export async function startS3rver(buckets: string[] = []): Promise<S3Peer> {
     directory,
     configureBuckets: buckets.map((name) => ({ name, configs: [] })),
   });
-  server.middleware.unshift(verifyPresignedV4, verifyPostPolicy, urlEncodedListings);
+  server.middleware.unshift(verifyPresignedV4, verifyPostPolicy, urlEncodedListings, multipartUploads(directory));
   const { port } = (await server.run()) as { port: number };
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,
     credentials: { ...ACCOUNT },
+    openUploads: async (bucket) => (await listUploads(directory, bucket)).map((u) => u.key),
     async close() {
       await server.close();
       await rm(directory, { recursive: true, force: true });
@@ -101,4 +104,67 @@ async function urlEncodedListings(ctx: S3rverContext, next: () => Promise<void>)
     const key = escaped.replace(/&(amp|lt|gt|quot|#x27|#x60);/g, (_e, name: string) => XML_ENTITIES[name]);
     return `<Key>${encodeURIComponent(key)}</Key>`;
   });
+}
+
+/** Where s3rver's filesystem store keeps a bucket's open multipart uploads (a folder each). */
+const uploadsDir = (directory: string, bucket: string) => path.join(directory, bucket, '._S3rver_uploads');
+
+async function listUploads(directory: string, bucket: string) {
+  const dir = uploadsDir(directory, bucket);
+  const ids = await readdir(dir).catch(() => []);
+  const uploads: { key: string; uploadId: string; initiated: Date }[] = [];
+  for (const uploadId of ids) {
+    const key = await readFile(path.join(dir, uploadId, 'key'), 'utf8').catch(() => null);
+    if (key !== null) uploads.push({ key, uploadId, initiated: (await stat(path.join(dir, uploadId))).birthtime });
+  }
+  return uploads.sort((a, b) => a.key.localeCompare(b.key) || a.uploadId.localeCompare(b.uploadId));
+}
+
+const xmlEscape = (text: string) => text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * s3rver 3.x answers ListMultipartUploads (`GET /bucket?uploads`) with NotImplemented and has no
+ * AbortMultipartUpload (`DELETE /bucket/key?uploadId=`) at all, though it keeps open uploads on
+ * disk. These answer both over its own store, as S3 does (one page; no markers needed here).
+ */
+function multipartUploads(directory: string) {
+  return async (ctx: S3rverContext, next: () => Promise<void>): Promise<void> => {
+    const url = new URL(ctx.url, 'http://peer');
+    const segments = url.pathname.split('/').filter(Boolean);
+    const bucket = decodeURIComponent(segments[0] ?? '');
+    if (ctx.method === 'GET' && segments.length === 1 && url.searchParams.has('uploads')) {
+      const uploads = await listUploads(directory, bucket);
+      ctx.status = 200;
+      ctx.type = 'application/xml';
+      ctx.body =
+        '<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult>' +
+        `<Bucket>${xmlEscape(bucket)}</Bucket><IsTruncated>false</IsTruncated>` +
+        uploads
+          .map(
+            (u) =>
+              `<Upload><Key>${xmlEscape(u.key)}</Key><UploadId>${u.uploadId}</UploadId>` +
+              `<Initiated>${u.initiated.toISOString()}</Initiated></Upload>`,
+          )
+          .join('') +
+        '</ListMultipartUploadsResult>';
+      return;
+    }
+    const uploadId = url.searchParams.get('uploadId');
+    if (ctx.method === 'DELETE' && segments.length > 1 && uploadId && /^[0-9a-f]+$/.test(uploadId)) {
+      ctx.req.resume();
+      const dir = path.join(uploadsDir(directory, bucket), uploadId);
+      const open = await stat(dir).catch(() => null);
+      ctx.type = 'application/xml';
+      if (!open) {
+        ctx.status = 404;
+        ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload</Code></Error>';
+        return;
+      }
+      await rm(dir, { recursive: true, force: true });
+      ctx.status = 204;
+      ctx.body = null;
+      return;
+    }
+    return next();
+  };
 }

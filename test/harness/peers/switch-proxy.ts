@@ -5,6 +5,11 @@ export interface SwitchProxy {
   endpoint: string;
   /** Cuts every open connection and refuses new ones (reset at once) until `up()`. */
   down(): void;
+  /**
+   * Stops forwarding, both ways, on every open connection and accepts new ones without ever
+   * answering, until `up()`: a peer that hangs. `up()` then drops the hung connections.
+   */
+  hang(): void;
   up(): void;
   close(): Promise<void>;
 }
@@ -15,10 +20,23 @@ export interface SwitchProxy {
  */
 export async function startSwitchProxy(target: { host?: string; port: number }): Promise<SwitchProxy> {
   let isDown = false;
+  let isHung = false;
   const sockets = new Set<net.Socket>();
+  const pairs = new Set<[net.Socket, net.Socket]>();
+  const hung = new Set<net.Socket>();
+  const stall = (socket: net.Socket) => {
+    hung.add(socket);
+    socket.unpipe();
+    socket.pause();
+  };
   const server = net.createServer((client) => {
     if (isDown) {
       client.resetAndDestroy();
+      return;
+    }
+    if (isHung) {
+      client.on('error', () => undefined);
+      stall(client);
       return;
     }
     const upstream = net.connect(target.port, target.host ?? '127.0.0.1');
@@ -28,6 +46,9 @@ export async function startSwitchProxy(target: { host?: string; port: number }):
       socket.on('error', () => undefined);
     }
     client.pipe(upstream).pipe(client);
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    pairs.add(pair);
+    client.on('close', () => pairs.delete(pair));
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -39,11 +60,18 @@ export async function startSwitchProxy(target: { host?: string; port: number }):
       isDown = true;
       for (const socket of sockets) socket.resetAndDestroy();
     },
+    hang() {
+      isHung = true;
+      for (const pair of pairs) pair.forEach(stall);
+    },
     up() {
       isDown = false;
+      isHung = false;
+      for (const socket of hung) socket.destroy();
+      hung.clear();
     },
     async close() {
-      for (const socket of sockets) socket.destroy();
+      for (const socket of [...sockets, ...hung]) socket.destroy();
       await new Promise((resolve) => server.close(resolve));
     },
   };

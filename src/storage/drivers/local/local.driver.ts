@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -13,6 +13,18 @@ import { LOCAL_TYPE, type LocalDriverOptions } from './local.options';
 
 /** Temp files live beside their target so the final rename is atomic; their names start so. */
 export const TEMP_PREFIX = '.~tmp.';
+
+/**
+ * The part of a temp file's name that names its target key (`.~tmp.{tag}.{uuid}`), so that the
+ * reconciler can tell the temp file of an upload still in flight from an abandoned one.
+ */
+export function tempTag(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}
+
+function tempPathFor(dir: string, key: string): string {
+  return path.join(dir, `${TEMP_PREFIX}${tempTag(key)}.${randomUUID()}`);
+}
 const READ_CHUNK = 1024 * 1024;
 /** Opens refuse a symbolic link as the last component (ELOOP); 0 where the platform lacks it. */
 const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
@@ -51,7 +63,7 @@ export class LocalDriver implements StorageDriver {
       throw err;
     });
     const dir = path.dirname(target);
-    const temp = path.join(dir, `${TEMP_PREFIX}${randomUUID()}`);
+    const temp = tempPathFor(dir, key);
     try {
       await this.writeTemp(dir, temp, body, options.signal);
       await fs.rename(temp, target);
@@ -79,7 +91,7 @@ export class LocalDriver implements StorageDriver {
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
     const target = await this.resolveReal(key);
     const handle = await fs.open(target, fsConstants.O_RDONLY | NO_FOLLOW).catch((err) => {
-      throw mapLinkError(err, key);
+      throw mapLinkError(err, key, 'read');
     });
     const info = await handle.stat();
     if (!info.isFile()) {
@@ -95,7 +107,7 @@ export class LocalDriver implements StorageDriver {
 
   async stat(key: string): Promise<ObjectStat> {
     const info = await fs.lstat(await this.resolveReal(key)).catch((err) => {
-      throw mapFsError(err, key);
+      throw mapFsError(err, key, 'read');
     });
     if (info.isSymbolicLink()) throw linkRefused(key);
     if (!info.isFile()) throw StorageError.notFound(key);
@@ -118,7 +130,7 @@ export class LocalDriver implements StorageDriver {
     const source = await this.resolveReal(from);
     const target = await this.resolveReal(to);
     const dir = path.dirname(target);
-    const temp = path.join(dir, `${TEMP_PREFIX}${randomUUID()}`);
+    const temp = tempPathFor(dir, to);
     try {
       // Streamed rather than `copyFile`, which would follow a link swapped in as the source.
       const input = await fs.open(source, fsConstants.O_RDONLY | NO_FOLLOW).catch((err) => {
@@ -149,12 +161,21 @@ export class LocalDriver implements StorageDriver {
     }
   }
 
-  /** Temp files under the root (abandoned writes), with their age; for the reconciler. */
-  async *listTemp(): AsyncIterable<ObjectStat> {
+  /**
+   * Temp files under the root (writes in flight or abandoned), with their age and `target`: the
+   * `tempTag` of the key they are written for (null for names from before tags); for the reconciler.
+   */
+  async *listTemp(): AsyncIterable<ObjectStat & { target: string | null }> {
     for await (const rel of this.walk(this.root, '', true)) {
       const info = await fs.lstat(path.join(this.root, rel)).catch(() => null);
-      if (info?.isFile()) yield { key: rel, size: info.size, lastModified: info.mtime };
+      const tag = /^([0-9a-f]{16})\./.exec(path.basename(rel).slice(TEMP_PREFIX.length));
+      if (info?.isFile()) yield { key: rel, size: info.size, lastModified: info.mtime, target: tag?.[1] ?? null };
     }
+  }
+
+  /** The `target` that `listTemp` gives the temp files of writes to `key`. */
+  tempTagOf(key: string): string {
+    return tempTag(key);
   }
 
   /** Removes a temp file found by `listTemp`. */
@@ -174,7 +195,7 @@ export class LocalDriver implements StorageDriver {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return;
-      throw mapFsError(err, rel);
+      throw mapFsError(err, rel, 'read');
     }
     // Dirent types come from lstat: a link is neither a directory nor a file, so it is skipped.
     for (const entry of entries) {
@@ -241,8 +262,8 @@ export function linkRefused(key: string): StorageError {
 }
 
 /** `mapFsError`, with `ELOOP` from an `O_NOFOLLOW` open (the file is a link) as `linkRefused`. */
-function mapLinkError(err: unknown, key: string): StorageError {
-  return (err as NodeJS.ErrnoException)?.code === 'ELOOP' ? linkRefused(key) : mapFsError(err, key);
+function mapLinkError(err: unknown, key: string, access: 'read' | 'write' = 'write'): StorageError {
+  return (err as NodeJS.ErrnoException)?.code === 'ELOOP' ? linkRefused(key) : mapFsError(err, key, access);
 }
 
 /** The driver for a configured instance, its `root` resolved against `baseDir` (its `init` runs next). */
@@ -277,8 +298,11 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Maps filesystem errors onto our codes; messages name the key, never the local path. */
-export function mapFsError(err: unknown, key: string): StorageError {
+/**
+ * Maps filesystem errors onto our codes; messages name the key, never the local path, and say
+ * whether reading or writing failed (`access`: what the failing call was doing).
+ */
+export function mapFsError(err: unknown, key: string, access: 'read' | 'write' = 'write'): StorageError {
   if (err instanceof StorageError) return err;
   const code = (err as NodeJS.ErrnoException)?.code;
   switch (code) {
@@ -297,18 +321,28 @@ export function mapFsError(err: unknown, key: string): StorageError {
     case 'EACCES':
     case 'EPERM':
     case 'EROFS':
+      // The service's own folder refuses it: a fault of the server, not of the caller's rights.
       return new StorageError(
-        StorageErrorCode.ACCESS_DENIED,
-        'the storage folder is not writable',
-        { key },
+        StorageErrorCode.BACKEND_UNAVAILABLE,
+        access === 'read'
+          ? 'the storage folder could not be read; check the permissions of the storage root'
+          : 'the storage folder is not writable; check the permissions of the storage root',
+        { key, access },
         { cause: err },
       );
     case 'ENOSPC':
     case 'EDQUOT':
       return new StorageError(
-        StorageErrorCode.BACKEND_UNAVAILABLE,
+        StorageErrorCode.INSUFFICIENT_STORAGE,
         'the storage disk is full',
         { key },
+        { cause: err },
+      );
+    case 'EIO':
+      return new StorageError(
+        StorageErrorCode.BACKEND_UNAVAILABLE,
+        access === 'read' ? 'the storage disk could not be read' : 'the storage disk could not be written',
+        { key, access },
         { cause: err },
       );
     case 'ENAMETOOLONG':

@@ -1,23 +1,28 @@
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
   type S3ClientConfig,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
 import { toStorageError } from '../shared/backend-errors';
 import { narrowToRange } from '../shared/byte-range';
 import { CloudDriverBase } from '../shared/cloud-driver.base';
-import { bindSignal } from '../shared/deadline';
-import { MIB } from '../shared/multipart';
+import { bindSignal, withDeadline } from '../shared/deadline';
+import { MIB, multipartUpload } from '../shared/multipart';
 import { encodeKey } from '../shared/public-url';
 import { attachmentDisposition } from '../shared/download-disposition';
 import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
@@ -30,15 +35,20 @@ import type {
   SignedUrl,
   SignUploadOptions,
   StorageDriver,
+  UnfinishedUpload,
 } from '../storage-driver';
 import { S3_TYPE, type S3DriverOptions } from './s3.options';
 
 /**
- * AWS S3 and S3-compatible stores through `@aws-sdk/client-s3`. Puts go through lib-storage's
- * `Upload`: one PutObject for a body that fits in a part, else a multipart upload that is aborted
- * when the body errors, so nothing is committed. Signed uploads are presigned POST forms whose
- * policy binds the key, the content type, the expiry and, with `maxSize`, the size
- * (`content-length-range`): S3 refuses a larger body with 400 EntityTooLarge before storing it.
+ * AWS S3 and S3-compatible stores through `@aws-sdk/client-s3`. Puts send one PutObject for a
+ * body that fits in a part, else a multipart upload (`queueSize` parts in flight) that is aborted
+ * when the body or a request fails, so nothing is committed. Every request of a put is bounded by
+ * `timeoutMs` as a whole, the SDK's retries included (lib-storage's `Upload` passes no signal to
+ * its requests, so a hung backend cost every attempt's socket timeout, and its abort was not
+ * awaited). An abort that could not be sent leaves an open upload that the reconciler aborts.
+ * Signed uploads are presigned POST forms whose policy binds the key, the content type, the
+ * expiry and, with `maxSize`, the size (`content-length-range`): S3 refuses a larger body with
+ * 400 EntityTooLarge before storing it.
  */
 export class S3Driver extends CloudDriverBase implements StorageDriver {
   protected readonly backend = 'S3';
@@ -88,29 +98,81 @@ export class S3Driver extends CloudDriverBase implements StorageDriver {
   }
 
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectStat> {
-    const upload = new Upload({
-      client: this.client,
-      params: {
-        Bucket: this.options.bucket,
-        Key: key,
-        Body: bindSignal(body, options.signal),
-        ContentType: options.contentType ?? 'application/octet-stream',
-      },
-      partSize: Math.max(5 * MIB, this.options.partSize ?? 8 * MIB),
-      queueSize: this.options.queueSize ?? 4,
-      leavePartsOnError: false,
-    });
-    const onAbort = () => void upload.abort().catch(() => undefined);
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const params = { Bucket: this.options.bucket, Key: key };
+    const ContentType = options.contentType ?? 'application/octet-stream';
+    const { client } = this;
+    // Each request within `timeoutMs`, retries included; a failure is mapped once, below.
+    const within = <T>(op: (abortSignal: AbortSignal) => Promise<T>) => withDeadline(this.timeoutMs, this.backend, op);
     try {
-      await upload.done();
+      await multipartUpload(
+        bindSignal(body, options.signal),
+        Math.max(5 * MIB, this.options.partSize ?? 8 * MIB),
+        {
+          putWhole: (data) =>
+            within(async (abortSignal) => {
+              await client.send(new PutObjectCommand({ ...params, Body: data, ContentType }), { abortSignal });
+            }),
+          begin: () =>
+            within(async (abortSignal) => {
+              const out = await client.send(new CreateMultipartUploadCommand({ ...params, ContentType }), {
+                abortSignal,
+              });
+              return out.UploadId ?? '';
+            }),
+          uploadPart: (UploadId, PartNumber, data) =>
+            within(async (abortSignal) => {
+              const out = await client.send(new UploadPartCommand({ ...params, UploadId, PartNumber, Body: data }), {
+                abortSignal,
+              });
+              return out.ETag ?? '';
+            }),
+          complete: (UploadId, parts) =>
+            within(async (abortSignal) => {
+              const Parts = parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag }));
+              await client.send(
+                new CompleteMultipartUploadCommand({ ...params, UploadId, MultipartUpload: { Parts } }),
+                {
+                  abortSignal,
+                },
+              );
+            }),
+          abort: (UploadId) => this.abortUnfinishedUpload({ key, uploadId: UploadId, initiated: new Date() }),
+        },
+        this.options.queueSize ?? 4,
+      );
     } catch (err) {
       throw mapS3Error(body.errored ?? err, key);
     } finally {
-      options.signal?.removeEventListener('abort', onAbort);
       body.destroy();
     }
     return this.stat(key);
+  }
+
+  /** Multipart uploads begun and neither completed nor aborted (ListMultipartUploads). */
+  async *listUnfinishedUploads(): AsyncIterable<UnfinishedUpload> {
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    do {
+      const page = await this.call('(uploads)', (abortSignal) =>
+        this.client.send(new ListMultipartUploadsCommand({ Bucket: this.options.bucket, KeyMarker, UploadIdMarker }), {
+          abortSignal,
+        }),
+      );
+      for (const u of page.Uploads ?? []) {
+        if (u.Key && u.UploadId) yield { key: u.Key, uploadId: u.UploadId, initiated: u.Initiated ?? new Date(0) };
+      }
+      [KeyMarker, UploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [];
+    } while (KeyMarker);
+  }
+
+  /** Aborts one (AbortMultipartUpload): its parts are removed. */
+  async abortUnfinishedUpload(upload: UnfinishedUpload): Promise<void> {
+    await this.call(upload.key, (abortSignal) =>
+      this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.options.bucket, Key: upload.key, UploadId: upload.uploadId }),
+        { abortSignal },
+      ),
+    );
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {

@@ -64,3 +64,45 @@ describe('multipartUpload', () => {
     expect(calls).toEqual(['begin', 'part 1 8', 'abort']);
   });
 });
+
+describe('multipartUpload with several parts in flight', () => {
+  it('keeps at most queueSize parts in flight and completes them in order', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const completed: number[][] = [];
+    const target: MultipartTarget = {
+      putWhole: async () => undefined,
+      begin: async () => 'u1',
+      uploadPart: async (_id, n) => {
+        most = Math.max(most, ++inFlight);
+        await new Promise((resolve) => setTimeout(resolve, n % 2 ? 20 : 5));
+        inFlight -= 1;
+        return `e${n}`;
+      },
+      complete: async (_id, parts) => void completed.push(parts.map((p) => p.partNumber)),
+      abort: async () => undefined,
+    };
+    await multipartUpload(chunkedStream(Buffer.alloc(80), 8), 8, target, 3);
+    expect(most).toBe(3);
+    expect(completed).toEqual([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]);
+  });
+
+  it('sends the abort only after every part in flight has settled', async () => {
+    const calls: string[] = [];
+    const target: MultipartTarget = {
+      putWhole: async () => undefined,
+      begin: async () => 'u1',
+      uploadPart: async (_id, n) => {
+        if (n === 2) throw new Error('part failed');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        calls.push(`part ${n}`);
+        return `e${n}`;
+      },
+      complete: async () => void calls.push('complete'),
+      abort: async () => void calls.push('abort'),
+    };
+    await expect(multipartUpload(chunkedStream(Buffer.alloc(40), 8), 8, target, 4)).rejects.toThrow('part failed');
+    expect(calls[calls.length - 1]).toBe('abort');
+    expect(calls).not.toContain('complete');
+  });
+});

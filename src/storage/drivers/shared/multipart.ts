@@ -1,3 +1,4 @@
+import { isStorageError, StorageErrorCode } from '../../errors/storage.error';
 import type { Readable } from 'node:stream';
 
 export const MIB = 1024 * 1024;
@@ -38,11 +39,19 @@ export interface MultipartTarget {
 }
 
 /**
- * Streams `body` to `target` holding one part in memory at a time: a single request when the body
- * fits in one part, else a multipart upload that is aborted (nothing committed) when the body or
- * any request fails. For SDKs whose own stream upload cannot do that.
+ * Streams `body` to `target` holding up to `queueSize` parts in memory (one being read, the
+ * others being sent): a single request when the body fits in one part, else a multipart upload
+ * that is aborted (nothing committed) when the body or any request fails. The abort is sent once
+ * no part is in flight any more (S3 may keep a part that lands after an abort); if the abort
+ * itself fails, the upload stays open on the backend for the reconciler to find
+ * (`listUnfinishedUploads`). For SDKs whose own stream upload cannot do that.
  */
-export async function multipartUpload(body: Readable, partSize: number, target: MultipartTarget): Promise<void> {
+export async function multipartUpload(
+  body: Readable,
+  partSize: number,
+  target: MultipartTarget,
+  queueSize = 1,
+): Promise<void> {
   const chunks = readChunks(body, partSize);
   const first = (await chunks.next()).value ?? Buffer.alloc(0);
   const second = first.length === partSize ? await chunks.next() : undefined;
@@ -51,18 +60,38 @@ export async function multipartUpload(body: Readable, partSize: number, target: 
     return;
   }
   const uploadId = await target.begin();
+  const parts: { partNumber: number; etag: string }[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failed: { err: unknown } | undefined;
+  const settle = async (all: boolean) => {
+    if (all) await Promise.all(inFlight);
+    else await Promise.race(inFlight);
+    if (failed) throw failed.err;
+  };
+  const send = async (partNumber: number, data: Buffer) => {
+    while (inFlight.size >= Math.max(1, queueSize)) await settle(false);
+    if (failed) throw failed.err;
+    const sent = target.uploadPart(uploadId, partNumber, data).then(
+      (etag) => void parts.push({ partNumber, etag }),
+      (err: unknown) => void (failed ??= { err }),
+    );
+    const tracked: Promise<void> = sent.finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+  };
   try {
-    const parts: { partNumber: number; etag: string }[] = [];
-    const send = async (data: Buffer) => {
-      const partNumber = parts.length + 1;
-      parts.push({ partNumber, etag: await target.uploadPart(uploadId, partNumber, data) });
-    };
-    await send(first);
-    await send(second.value);
-    for await (const data of chunks) await send(data);
+    let partNumber = 0;
+    await send(++partNumber, first);
+    await send(++partNumber, second.value);
+    for await (const data of chunks) await send(++partNumber, data);
+    await settle(true);
+    parts.sort((a, b) => a.partNumber - b.partNumber);
     await target.complete(uploadId, parts);
   } catch (err) {
-    await target.abort(uploadId).catch(() => undefined);
+    await Promise.all(inFlight);
+    const aborted = target.abort(uploadId).catch(() => undefined);
+    // When the backend did not answer, the client is not kept waiting another timeout for the
+    // abort: it goes on in the background, and the reconciler aborts the upload if it fails.
+    if (!isStorageError(err, StorageErrorCode.BACKEND_UNAVAILABLE)) await aborted;
     throw err;
   }
 }
