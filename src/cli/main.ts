@@ -10,7 +10,7 @@ import { AppModule } from '../app/app.module';
 import { isStorageError } from '../storage/errors/storage.error';
 import { LifecycleService } from '../storage/jobs/lifecycle.service';
 import { StorageService } from '../storage/storage.service';
-import { liveBytes, migrate, verify } from './operations';
+import { counted, liveBytes, migrate, verify } from './operations';
 import { Progress } from './progress';
 
 /** Exit codes: 0 done, 1 the work failed (or found problems), 2 the command line was wrong, 130 interrupted. */
@@ -99,8 +99,7 @@ export function buildProgram(): Command {
         );
         for (const { file, rel } of files) {
           const size = fs.statSync(file).size;
-          const body = fs.createReadStream(file);
-          body.on('data', (chunk) => progress.advance(chunk.length));
+          const body = counted(fs.createReadStream(file), progress);
           const record = await service.uploadStream({
             file: joinKey(opts.to, rel),
             body,

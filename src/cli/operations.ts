@@ -1,6 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DataSource } from 'typeorm';
 import { FileEntity } from '../storage/database/entities/file.entity';
@@ -39,8 +39,20 @@ export async function liveBytes(app: INestApplicationContext, storage: string): 
   return Number(row?.total ?? 0);
 }
 
-function counting(progress: Progress | undefined): Transform {
-  return new PassThrough().on('data', (chunk: Buffer) => progress?.advance(chunk.length));
+/**
+ * Counts bytes as the consumer pulls them. Not a 'data' listener: that would switch the stream to
+ * flowing mode and lose what arrives before the upload starts reading (after its database steps).
+ */
+export function counted(source: Readable, progress: Progress | undefined): Readable {
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      progress?.advance(chunk.length);
+      done(null, chunk);
+    },
+  });
+  // A read error ends the upload with it, instead of leaving it waiting for bytes.
+  source.on('error', (err) => counter.destroy(err));
+  return source.pipe(counter);
 }
 
 export interface MigrateReport {
@@ -129,7 +141,7 @@ async function copyRecord(
   }
   const copy = await service.uploadStream({
     file: record.name,
-    body: body.pipe(counting(progress)),
+    body: counted(body, progress),
     storage: target,
     // A key named by its content stays so on the target (the upload checks the hash itself).
     md5: keyRow?.dedup ? record.md5 : undefined,
