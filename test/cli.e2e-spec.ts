@@ -218,6 +218,23 @@ describe('storage-svc CLI', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
+  it('leaves a file on the source when the target holds a newer one under its key', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'storage-cli-src-'));
+    const file = path.join(dir, 'same.txt');
+    const key = `${tag}/conflict`;
+    fs.writeFileSync(file, 'older, on the source');
+    expect((await cli(['upload', file, '--to', key, '--storage', LOCAL2])).code).toBe(0);
+    fs.writeFileSync(file, 'newer, on the target');
+    expect((await cli(['upload', file, '--to', key, '--storage', S3])).code).toBe(0);
+    const before = listing(await cli(['ls', key, '--storage', S3]));
+    const run = await cli(['migrate', '--from', LOCAL2, '--to', S3]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`CONFLICT\t${key}/same.txt`);
+    expect(listing(await cli(['ls', key, '--storage', S3]))).toEqual(before);
+    expect(listing(await cli(['ls', key, '--storage', LOCAL2])).size).toBe(1);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
   it('verify reports a corrupted object and a missing one, exit 1', async () => {
     const { src, prefix } = await uploadedFolder(3, 'verify', LOCAL);
     const root = path.join(dataDir, 'local');

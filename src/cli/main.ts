@@ -156,7 +156,7 @@ export function buildProgram(): Command {
 
   program
     .command('rm')
-    .description('remove files (every version of each key)')
+    .description('remove files')
     .argument('<keys...>')
     .addOption(storageOption())
     .action(async (keys: string[], opts: { storage?: string }) => {
@@ -214,11 +214,18 @@ export function buildProgram(): Command {
         process.on('SIGINT', stop).on('SIGTERM', stop);
         const progress = new Progress('migrate', await liveBytes(app, opts.from));
         const report = await migrate(app, opts.from, opts.to, { progress, stop: () => stopping });
+        for (const key of report.conflicts) {
+          process.stdout.write(
+            `CONFLICT\t${key}\t${opts.to} holds a newer file under this key; left on ${opts.from}\n`,
+          );
+        }
         progress.finish(
           `${report.migrated} files copied, ${report.resumed} already on ${opts.to} switched` +
+            (report.conflicts.length > 0 ? `, ${report.conflicts.length} conflicts left on ${opts.from}` : '') +
             (stopping ? ' (stopped: rerun to finish)' : ''),
         );
-        return stopping ? EXIT.INTERRUPTED : EXIT.OK;
+        if (stopping) return EXIT.INTERRUPTED;
+        return report.conflicts.length > 0 ? EXIT.FAILURE : EXIT.OK;
       });
     });
 

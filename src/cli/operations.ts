@@ -59,6 +59,8 @@ export interface MigrateReport {
   migrated: number;
   /** Records already on the target (an earlier, interrupted run copied them): only switched. */
   resumed: number;
+  /** Keys the target holds a newer, different file of: left on the source, still served there. */
+  conflicts: string[];
   bytes: number;
 }
 
@@ -71,7 +73,9 @@ export interface MigrateReport {
  * content: a rerun recognises a record already on the target (same key, md5, size and uid) and
  * only removes the source's, so nothing is copied twice or lost. Files uploaded to the source
  * while it runs get higher ids and are picked up by the same pass; one that commits after the
- * pass ends stays on the source, still served, for the next run.
+ * pass ends stays on the source, still served, for the next run. A key the target already holds
+ * is overwritten (the last upload wins, as for any upload) only when the source's file is the
+ * newer one; otherwise the record stays on the source and is reported as a conflict.
  */
 export async function migrate(
   app: INestApplicationContext,
@@ -87,7 +91,7 @@ export async function migrate(
   if (source.name === target.name) {
     throw StorageError.invalidArgument(`--from and --to are both '${source.name}'; name two different instances`);
   }
-  const report: MigrateReport = { migrated: 0, resumed: 0, bytes: 0 };
+  const report: MigrateReport = { migrated: 0, resumed: 0, conflicts: [], bytes: 0 };
   let after = 0;
   for (;;) {
     const page = await livePage(dataSource, source.name, after);
@@ -97,6 +101,10 @@ export async function migrate(
       after = record.id;
       const copied = await copyRecord(dataSource, service, record, target.name, options.progress);
       if (copied === 'gone') continue;
+      if (copied === 'conflict') {
+        report.conflicts.push(record.name);
+        continue;
+      }
       if (copied === 'resumed') report.resumed++;
       else report.migrated++;
       report.bytes += record.size;
@@ -113,15 +121,20 @@ async function copyRecord(
   record: FileEntity,
   target: string,
   progress?: Progress,
-): Promise<'copied' | 'resumed' | 'gone'> {
-  const already = await dataSource.getRepository(FileEntity).exists({
-    where: { keyHash: keyHash(target, record.name), md5: record.md5, size: record.size, uid: record.uid },
-  });
-  if (already) {
+): Promise<'copied' | 'resumed' | 'gone' | 'conflict'> {
+  const now = Date.now();
+  const onTarget = await dataSource
+    .getRepository(FileEntity)
+    .createQueryBuilder('f')
+    .where('f.keyHash = :keyHash', { keyHash: keyHash(target, record.name) })
+    .andWhere('(f.expires IS NULL OR f.expires > :now)', { now })
+    .getMany();
+  if (onTarget.some((t) => t.md5 === record.md5 && t.size === record.size && t.uid === record.uid)) {
     progress?.advance(record.size);
     return 'resumed';
   }
-  const now = Date.now();
+  // The target has its own, newer file under this key: never overwrite it with an older one.
+  if (onTarget.some((t) => t.uploadTime > record.uploadTime)) return 'conflict';
   if (record.expires !== null && record.expires <= now) return 'gone';
   const keyRow = await dataSource
     .getRepository(StorageObjectEntity)
