@@ -80,7 +80,7 @@ describe('storage-svc CLI', () => {
       SWEEP_ENABLED: 'false',
       PURGE_INTERVAL_SECONDS: '0',
     };
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     await s3?.close();
@@ -141,7 +141,7 @@ describe('storage-svc CLI', () => {
     expect((await cli(['frobnicate'])).code).toBe(2);
     expect((await cli(['migrate', '--from', LOCAL])).code).toBe(2);
     expect((await cli(['ls', '--storage', 'storages.Nope'])).code).toBe(2);
-  }, 60_000);
+  }, 120_000);
 
   it('uploads a folder, lists it, migrates it to S3 and back byte-identical', async () => {
     const src = makeFolder(8);
@@ -177,7 +177,7 @@ describe('storage-svc CLI', () => {
     expect((await cli(['verify', '--storage', LOCAL])).code).toBe(0);
     fs.rmSync(out, { recursive: true, force: true });
     fs.rmSync(src, { recursive: true, force: true });
-  }, 180_000);
+  }, 240_000);
 
   it('resumes a migration killed half-way: nothing lost, nothing duplicated', async () => {
     const { src, prefix, want } = await uploadedFolder(12, 'killed', LOCAL2);
@@ -199,7 +199,7 @@ describe('storage-svc CLI', () => {
     expect(listing(await cli(['ls', prefix, '--storage', S3]))).toEqual(want);
     expect((await cli(['verify', '--storage', S3])).code).toBe(0);
     fs.rmSync(src, { recursive: true, force: true });
-  }, 180_000);
+  }, 240_000);
 
   it('switches without copying a record an interrupted run already copied', async () => {
     // The state a migration killed between its copy and its switch leaves: the same upload on both.
@@ -216,7 +216,7 @@ describe('storage-svc CLI', () => {
     expect(listing(await cli(['ls', key, '--storage', S3])).size).toBe(1);
     expect(listing(await cli(['ls', key, '--storage', LOCAL2])).size).toBe(0);
     fs.rmSync(dir, { recursive: true, force: true });
-  }, 60_000);
+  }, 120_000);
 
   it('leaves a file on the source when the target holds a newer one under its key', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'storage-cli-src-'));
@@ -233,7 +233,7 @@ describe('storage-svc CLI', () => {
     expect(listing(await cli(['ls', key, '--storage', S3]))).toEqual(before);
     expect(listing(await cli(['ls', key, '--storage', LOCAL2])).size).toBe(1);
     fs.rmSync(dir, { recursive: true, force: true });
-  }, 60_000);
+  }, 120_000);
 
   it('verify reports a corrupted object and a missing one, exit 1', async () => {
     const { src, prefix } = await uploadedFolder(3, 'verify', LOCAL);
