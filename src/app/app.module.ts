@@ -1,10 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, ConfigService, registerAs } from '@nestjs/config';
 import { ScheduleModule } from '@nestjs/schedule';
+import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { StorageModule } from '../storage/module/storage.module';
 import { buildAppConfig, type AppConfig } from './app.config';
-import { dataSourceOptions } from './database';
+import { dataSourceOptions, destroyTimedOutConnections } from './database';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { HealthController } from './health.controller';
 
 /** The standalone service: configuration, the database, and the storage module with its API. */
@@ -20,8 +22,11 @@ export class AppModule {
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig] }),
         // Imported once, here: the storage module's sweeper registers its job with SchedulerRegistry.
         ScheduleModule.forRoot(),
+        TerminusModule,
         TypeOrmModule.forRootAsync({
           useFactory: () => ({ ...dataSourceOptions(env), retryAttempts: 3, retryDelay: 1000 }),
+          dataSourceFactory: async (options?: DataSourceOptions) =>
+            destroyTimedOutConnections(await new DataSource(options!).initialize()),
         }),
         StorageModule.forRootAsync({
           inject: [ConfigService],

@@ -35,6 +35,7 @@ import { resolveStorageOptions, STORAGE_OPTIONS } from '../options/resolved-opti
 import type { StorageModuleOptions } from './storage-module.options';
 import { UploadService } from '../upload/upload.service';
 import { FileRecords } from '../records/file-records';
+import { StorageHealthIndicator } from '../health/storage-health.indicator';
 
 import { StorageRequestMiddleware } from '../http/request-bodies';
 import { storageControllers } from '../http/storage-controllers';
@@ -96,9 +97,16 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
         SignedUploadService,
         SignedDownloads,
         AccessPolicy,
+        StorageHealthIndicator,
         ...perInstance,
       ],
-      exports: [StorageService, StorageRegistry, LifecycleService, ...perInstance.map((p) => p.provide)],
+      exports: [
+        StorageService,
+        StorageRegistry,
+        LifecycleService,
+        StorageHealthIndicator,
+        ...perInstance.map((p) => p.provide),
+      ],
     };
   }
 }
