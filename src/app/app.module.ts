@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, ConfigService, registerAs } from '@nestjs/config';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -8,6 +9,7 @@ import { buildAppConfig, type AppConfig } from './app.config';
 import { dataSourceOptions, destroyTimedOutConnections } from './database';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { HealthController } from './health.controller';
+import { GracefulShutdown, HandlersInFlight } from './graceful-shutdown';
 
 /** The standalone service: configuration, the database, and the storage module with its API. */
 @Module({})
@@ -18,6 +20,7 @@ export class AppModule {
     return {
       module: AppModule,
       controllers: [HealthController],
+      providers: [HandlersInFlight, { provide: APP_INTERCEPTOR, useExisting: HandlersInFlight }, GracefulShutdown],
       imports: [
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig] }),
         // Imported once, here: the storage module's sweeper registers its job with SchedulerRegistry.

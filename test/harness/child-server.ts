@@ -111,6 +111,19 @@ export class ChildServer {
     await gone;
   }
 
+  /**
+   * SIGTERM; resolves once the process is gone with how it ended. After a clean shutdown Nest
+   * raises the signal again on itself, so a clean exit reads `{ code: null, signal: 'SIGTERM' }`.
+   */
+  async terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (!this.exited) {
+      const gone = once(this.child, 'exit');
+      this.child.kill('SIGTERM');
+      await gone;
+    }
+    return { code: this.child.exitCode, signal: this.child.signalCode };
+  }
+
   /** The end of the server's log (all its starts share one file), for failure messages. */
   logTail(lines = 30): string {
     return logTail(this.logFile, lines);
