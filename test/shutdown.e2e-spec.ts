@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { connect } from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  childServerEnv,
   compileService,
   killChildServers,
   startChildServer,
@@ -30,19 +30,10 @@ describe('SIGTERM: bounded shutdown', () => {
 
   beforeAll(async () => {
     service = await compileService();
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'storage-term-'));
-    const config = path.join(dataDir, 'storage-config.json');
-    fs.writeFileSync(config, JSON.stringify(storage.config));
-    logFile = path.join(dataDir, 'server.log');
-    env = {
-      DATA_DIR: dataDir,
-      API_TOKENS: `alice:${TOKEN}`,
-      STORAGE_CONFIG: config,
-      PUBLIC_URL: 'http://storage.test',
-      NODE_ENV: 'test',
-      SWEEP_ENABLED: 'false',
+    ({ dataDir, env } = childServerEnv('storage-term-', storage.config, TOKEN, {
       SHUTDOWN_TIMEOUT_SECONDS: String(DEADLINE_S),
-    };
+    }));
+    logFile = path.join(dataDir, 'server.log');
   });
   afterAll(async () => {
     await killChildServers();

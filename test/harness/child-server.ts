@@ -182,3 +182,28 @@ function logTail(file: string, lines: number): string {
   if (!fs.existsSync(file)) return '(no log)';
   return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
 }
+
+/**
+ * A temp DATA_DIR with `storageConfig` written as its STORAGE_CONFIG file, and the environment a
+ * child server needs on it (token `alice` = `token`, the sweeper off), `extra` over it.
+ */
+export function childServerEnv(
+  prefix: string,
+  storageConfig: Record<string, unknown>,
+  token: string,
+  extra: Record<string, string> = {},
+): { dataDir: string; env: Record<string, string> } {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const config = path.join(dataDir, 'storage-config.json');
+  fs.writeFileSync(config, JSON.stringify(storageConfig));
+  const env = {
+    DATA_DIR: dataDir,
+    API_TOKENS: `alice:${token}`,
+    STORAGE_CONFIG: config,
+    PUBLIC_URL: 'http://storage.test',
+    NODE_ENV: 'test',
+    SWEEP_ENABLED: 'false',
+    ...extra,
+  };
+  return { dataDir, env };
+}
