@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { HealthIndicatorResult } from '@nestjs/terminus';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { StorageError } from '../errors/storage.error';
 import { StorageRegistry } from '../registry/storage-registry';
 
 /** The key probed on each instance: read-only, whether it exists or not does not matter. */
@@ -44,7 +45,7 @@ export class StorageHealthIndicator {
 async function probe(key: string, timeoutMs: number, run: () => Promise<unknown>): Promise<HealthIndicatorResult> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => reject(new ProbeTimeout(`no answer within ${timeoutMs} ms`)), timeoutMs);
   });
   try {
     await Promise.race([run(), timeout]);
@@ -56,10 +57,15 @@ async function probe(key: string, timeoutMs: number, run: () => Promise<unknown>
   }
 }
 
-/** The error's code or message, one line: storage errors are written to be shown. */
+/**
+ * What failed, safe on a public route: a storage error's message (written to be shown), else only
+ * the error's code (a driver's message may carry hosts, users or SQL), or the timeout.
+ */
 function describe(err: unknown): string {
-  if (!(err instanceof Error)) return 'failed';
-  const code = (err as { code?: unknown }).code;
-  const text = err.message.split('\n')[0].slice(0, 200);
-  return typeof code === 'string' && !text.includes(code) ? `${code}: ${text}` : text;
+  if (err instanceof StorageError) return err.message;
+  if (err instanceof ProbeTimeout) return err.message;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? `failed: ${code}` : 'failed';
 }
+
+class ProbeTimeout extends Error {}
