@@ -51,6 +51,18 @@ describe('a backend that is down', () => {
     return { result, ms: Date.now() - started };
   };
 
+  it('readiness is red and names each instance that is down (read-only probes under a timeout)', async () => {
+    const { result, ms } = await timed(t.http.get('/health/ready'));
+    expect(result.status).toBe(503);
+    expect(result.body).toMatchObject({
+      status: 'error',
+      info: { database: { status: 'up' }, 'storages.Goes': { status: 'up' } },
+      error: { 'storages.Refused': { status: 'down' }, 'storages.Hangs': { status: 'down' } },
+    });
+    expect(JSON.stringify(result.body)).not.toContain(s3.credentials.secretAccessKey);
+    expect(ms).toBeLessThan(6000);
+  });
+
   it.each(['storages.Refused', 'storages.Hangs'])('%s: upload → 503 within the timeout', async (storage) => {
     const { result, ms } = await timed(
       t.http.put(`/storage/files/${t.prefix}/x.txt?storage=${storage}`).set('Authorization', t.auth).send('data'),

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  childServerEnv,
   compileService,
   killChildServers,
   startChildServer,
@@ -44,17 +44,7 @@ describe('kill -9 during plain overwrites (issue 8)', () => {
 
   beforeAll(async () => {
     service = await compileService();
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'storage-crash-'));
-    const config = path.join(dataDir, 'storage-config.json');
-    fs.writeFileSync(config, JSON.stringify(storage.config));
-    env = {
-      DATA_DIR: dataDir,
-      API_TOKENS: `alice:${TOKEN}`,
-      STORAGE_CONFIG: config,
-      PUBLIC_URL: 'http://storage.test',
-      NODE_ENV: 'test',
-      SWEEP_ENABLED: 'false',
-    };
+    ({ dataDir, env } = childServerEnv('storage-crash-', storage.config, TOKEN));
   });
   afterAll(async () => {
     await killChildServers();

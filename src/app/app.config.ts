@@ -1,11 +1,16 @@
 import * as path from 'node:path';
 import { loadStorageOptions } from '../storage/module/load-storage-options';
 import type { StorageModuleOptions } from '../storage/module/storage-module.options';
+import { databaseTimeoutMs } from './database';
 
 export interface AppConfig {
   port: number;
   dataDir: string;
   routePrefix: string;
+  /** `DB_TIMEOUT_MS`: the bound on every database step, and on each readiness probe. */
+  dbTimeoutMs: number;
+  /** `SHUTDOWN_TIMEOUT_SECONDS`: how long transfers in flight may finish after SIGTERM. */
+  shutdownTimeoutSeconds: number;
   storage: StorageModuleOptions;
 }
 
@@ -23,6 +28,8 @@ export function buildAppConfig(env: NodeJS.ProcessEnv): AppConfig {
     port,
     dataDir,
     routePrefix: env.ROUTE_PREFIX || 'storage',
+    dbTimeoutMs: databaseTimeoutMs(env),
+    shutdownTimeoutSeconds: intVar(env, 'SHUTDOWN_TIMEOUT_SECONDS', 30),
     storage: { ...storage, publicBaseUrl: storage.publicBaseUrl || `http://localhost:${port}` },
   };
 }

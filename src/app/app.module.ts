@@ -1,14 +1,18 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, ConfigService, registerAs } from '@nestjs/config';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
+import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { StorageModule } from '../storage/module/storage.module';
 import { buildAppConfig, type AppConfig } from './app.config';
-import { dataSourceOptions } from './database';
+import { dataSourceOptions, destroyTimedOutConnections } from './database';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { HealthController } from './health.controller';
 import { loggerParams } from './logging';
 import { MetricsController } from './metrics.controller';
 import { LoggerModule } from 'nestjs-pino';
+import { GracefulShutdown, HandlersInFlight } from './graceful-shutdown';
 
 /** The standalone service: configuration, the database, and the storage module with its API. */
 @Module({})
@@ -19,13 +23,17 @@ export class AppModule {
     return {
       module: AppModule,
       controllers: [HealthController, MetricsController],
+      providers: [HandlersInFlight, { provide: APP_INTERCEPTOR, useExisting: HandlersInFlight }, GracefulShutdown],
       imports: [
         LoggerModule.forRoot(loggerParams(env)),
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig] }),
         // Imported once, here: the storage module's sweeper registers its job with SchedulerRegistry.
         ScheduleModule.forRoot(),
+        TerminusModule,
         TypeOrmModule.forRootAsync({
           useFactory: () => ({ ...dataSourceOptions(env), retryAttempts: 3, retryDelay: 1000 }),
+          dataSourceFactory: async (options?: DataSourceOptions) =>
+            destroyTimedOutConnections(await new DataSource(options!).initialize()),
         }),
         StorageModule.forRootAsync({
           inject: [ConfigService],

@@ -1,14 +1,36 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { DataSourceOptions } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { storageEntities } from '../storage/database/entities';
 import { storageMigrations } from '../storage/database/migrations';
+
+/** `DB_TIMEOUT_MS` (default 5000): how long any database step may take before it is a 503. */
+export function databaseTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.DB_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return 5000;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 100) {
+    throw new Error(`DB_TIMEOUT_MS must be a whole number of milliseconds, at least 100 (got '${raw}')`);
+  }
+  return value;
+}
 
 /**
  * TypeORM options from the environment: MySQL/MariaDB when `DB_URL` is set, otherwise an
  * embedded SQLite file under `DATA_DIR`. Migrations, never `synchronize`.
+ *
+ * Every database step is bounded by `DB_TIMEOUT_MS`, so that a database that is down or hung
+ * answers a 503 `E_DATABASE_UNAVAILABLE` instead of holding requests: on MySQL, mysql2's
+ * `connectTimeout` (a new connection's handshake) and its per-query `timeout` (TypeORM's
+ * `enableQueryTimeout` + `maxQueryExecutionTime`; a query past it destroys its connection, so
+ * the pool opens a fresh one once the server is back); on SQLite, the busy timeout (a write
+ * waiting for another's lock). Gap: mysql2's pool has no acquire timeout (TypeORM's
+ * `acquireTimeout` is ignored by mysql2); a request queued for a connection waits for one to be
+ * freed, which the query timeout bounds, then for a new one's connect timeout: at most about
+ * twice `DB_TIMEOUT_MS` in all.
  */
 export function dataSourceOptions(env: NodeJS.ProcessEnv = process.env): DataSourceOptions {
+  const timeoutMs = databaseTimeoutMs(env);
   const common = {
     entities: storageEntities,
     migrations: storageMigrations,
@@ -29,6 +51,9 @@ export function dataSourceOptions(env: NodeJS.ProcessEnv = process.env): DataSou
       supportBigNumbers: true,
       bigNumberStrings: true,
       migrationsTableName: 'storage_migrations',
+      connectTimeout: timeoutMs,
+      enableQueryTimeout: true,
+      maxQueryExecutionTime: timeoutMs,
     };
   }
   const dataDir = path.resolve(env.DATA_DIR || './data');
@@ -40,7 +65,49 @@ export function dataSourceOptions(env: NodeJS.ProcessEnv = process.env): DataSou
     migrationsTableName: 'storage_migrations',
     prepareDatabase: (db: { pragma(sql: string): unknown }) => {
       db.pragma('journal_mode = WAL');
-      db.pragma('busy_timeout = 5000');
+      db.pragma(`busy_timeout = ${timeoutMs}`);
     },
   };
+}
+
+interface PooledConnection {
+  query(...args: unknown[]): unknown;
+  destroy(): void;
+  storageGuarded?: boolean;
+}
+
+/**
+ * mysql2's per-query `timeout` reports the error but keeps the connection busy with the query
+ * that never answered: the next query on it waits behind that one, with no timer of its own, for
+ * as long as the server hangs. So a connection whose query timed out (or failed fatally) is
+ * destroyed here, and the pool opens a fresh one. Installed on the pool TypeORM's MySQL driver
+ * created (`driver.pool`, public in TypeORM 1); a no-op on SQLite.
+ */
+export function destroyTimedOutConnections(dataSource: DataSource): DataSource {
+  const pool = (dataSource.driver as { pool?: { getConnection(cb: (...args: unknown[]) => void): void } }).pool;
+  if (!pool || typeof pool.getConnection !== 'function') return dataSource;
+  const getConnection = pool.getConnection.bind(pool);
+  pool.getConnection = (cb) =>
+    getConnection((err: unknown, pooled?: unknown) => {
+      const connection = pooled as PooledConnection | undefined;
+      if (connection && !connection.storageGuarded) {
+        connection.storageGuarded = true;
+        const query = connection.query.bind(connection);
+        connection.query = (...args: unknown[]) => {
+          const last = args.length - 1;
+          const callback = args[last];
+          if (typeof callback === 'function') {
+            args[last] = (queryErr: { code?: unknown; fatal?: unknown } | null, ...rest: unknown[]) => {
+              if (queryErr && (queryErr.code === 'PROTOCOL_SEQUENCE_TIMEOUT' || queryErr.fatal === true)) {
+                connection.destroy();
+              }
+              (callback as (...a: unknown[]) => void)(queryErr, ...rest);
+            };
+          }
+          return query(...args);
+        };
+      }
+      cb(err, connection);
+    });
+  return dataSource;
 }

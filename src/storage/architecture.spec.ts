@@ -24,6 +24,7 @@ const FLOORS: Record<string, number> = {
   signing: 11,
   'storage.service.ts': 12,
   jobs: 13,
+  health: 13,
   auth: 14,
   http: 15,
   module: 16,

@@ -36,6 +36,7 @@ export { UNIQUE_UPLOADS_FOLDER } from './keys/keys';
 export { sendStorageResponse } from './http/send-file';
 export { StorageError, StorageErrorCode, STATUS_BY_CODE, isStorageError } from './errors/storage.error';
 export { StorageExceptionFilter, type StorageErrorBody } from './errors/storage-exception.filter';
+export { isDatabaseUnavailable } from './errors/database-errors';
 
 // The host's data source: entities and migrations.
 export { FileEntity } from './database/entities/file.entity';
@@ -60,4 +61,7 @@ export type { StorageUser } from './auth/storage-user';
 export { SCOPES } from './options/api-tokens.options';
 export type { Scope, AccessLimits, ApiTokenConfig, ApiTokenOptions } from './options/api-tokens.options';
 export { ApiTokenGuard } from './auth/api-token.guard';
+
+// Readiness for @nestjs/terminus (an optional peer: only its types are used here).
+export { StorageHealthIndicator } from './health/storage-health.indicator';
 export { STORAGE_AUTH_GUARD, IS_PUBLIC_KEY, REQUIRED_SCOPE_KEY } from './auth/auth.constants';

@@ -111,6 +111,19 @@ export class ChildServer {
     await gone;
   }
 
+  /**
+   * SIGTERM; resolves once the process is gone with how it ended. After a clean shutdown Nest
+   * raises the signal again on itself, so a clean exit reads `{ code: null, signal: 'SIGTERM' }`.
+   */
+  async terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (!this.exited) {
+      const gone = once(this.child, 'exit');
+      this.child.kill('SIGTERM');
+      await gone;
+    }
+    return { code: this.child.exitCode, signal: this.child.signalCode };
+  }
+
   /** The end of the server's log (all its starts share one file), for failure messages. */
   logTail(lines = 30): string {
     return logTail(this.logFile, lines);
@@ -168,4 +181,29 @@ export async function killChildServers(): Promise<void> {
 function logTail(file: string, lines: number): string {
   if (!fs.existsSync(file)) return '(no log)';
   return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+}
+
+/**
+ * A temp DATA_DIR with `storageConfig` written as its STORAGE_CONFIG file, and the environment a
+ * child server needs on it (token `alice` = `token`, the sweeper off), `extra` over it.
+ */
+export function childServerEnv(
+  prefix: string,
+  storageConfig: Record<string, unknown>,
+  token: string,
+  extra: Record<string, string> = {},
+): { dataDir: string; env: Record<string, string> } {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const config = path.join(dataDir, 'storage-config.json');
+  fs.writeFileSync(config, JSON.stringify(storageConfig));
+  const env = {
+    DATA_DIR: dataDir,
+    API_TOKENS: `alice:${token}`,
+    STORAGE_CONFIG: config,
+    PUBLIC_URL: 'http://storage.test',
+    NODE_ENV: 'test',
+    SWEEP_ENABLED: 'false',
+    ...extra,
+  };
+  return { dataDir, env };
 }

@@ -35,6 +35,7 @@ import { resolveStorageOptions, STORAGE_OPTIONS } from '../options/resolved-opti
 import type { StorageModuleOptions } from './storage-module.options';
 import { UploadService } from '../upload/upload.service';
 import { FileRecords } from '../records/file-records';
+import { StorageHealthIndicator } from '../health/storage-health.indicator';
 
 import { StorageRequestMiddleware } from '../http/request-bodies';
 import { storageControllers } from '../http/storage-controllers';
@@ -101,6 +102,7 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
         SignedUploadService,
         SignedDownloads,
         AccessPolicy,
+        StorageHealthIndicator,
         ...perInstance,
       ],
       exports: [
@@ -108,6 +110,7 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
         StorageRegistry,
         LifecycleService,
         StorageMetrics,
+        StorageHealthIndicator,
         ...perInstance.map((p) => p.provide),
       ],
     };
