@@ -53,7 +53,7 @@ describe('signed upload URLs on every backend', () => {
   });
 
   it.each(['storages.Default', 'storages.S3', 'storages.Minio', 'storages.Oss', 'storages.Azure'])(
-    '%s: sign, plain PUT (form POST on S3 and MinIO), complete, download',
+    '%s: sign, plain PUT (form POST on S3, MinIO and OSS), complete, download',
     async (storage) => {
       const file = `${t.prefix}/${storage.slice(9)}/direct upload.png`;
       const data = randomBytes(200_000);
@@ -62,7 +62,7 @@ describe('signed upload URLs on every backend', () => {
         .set('Authorization', t.auth)
         .send({ file, contentType: 'image/png', storage })
         .expect(200);
-      const form = storage === 'storages.S3' || storage === 'storages.Minio';
+      const form = ['storages.S3', 'storages.Minio', 'storages.Oss'].includes(storage);
       expect(signed.body).toMatchObject(
         form ? { method: 'POST', headers: {} } : { method: 'PUT', headers: { 'Content-Type': 'image/png' } },
       );

@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { startS3rver, type S3Peer } from './harness/peers/s3rver';
+import { startOssServer, type OssServer } from './oss-server/oss-server';
 import { s3Instance, minioInstance } from './harness/peers/instances';
 import { createTestApp, type TestApp } from './harness/test-app';
 import { md5 } from './harness/util';
 
 const MAX = 10_000;
+const OSS_ID = 'LTAI-policy-id';
+const OSS_SECRET = 'oss-policy-secret-5c1d';
+const BACKENDS = ['storages.S3', 'storages.Minio', 'storages.Oss'];
 
 /** Posts a form as a browser does: every signed field in order, then the file, last, as `file`. */
 async function postForm(signed: { url: string; fields: Record<string, string> }, data: Buffer, type: string) {
@@ -16,22 +20,33 @@ async function postForm(signed: { url: string; fields: Record<string, string> },
 }
 
 /**
- * Signed uploads to S3 and MinIO are POST forms whose policy binds the size: the backend (here
- * s3rver with the harness's policy checker, which refuses as S3 does) refuses a body of
+ * Signed uploads to S3, MinIO and OSS are POST forms whose policy binds the size: the backend
+ * (here s3rver and the test OSS server with the harness's policy checker, which refuses as S3 and
+ * OSS do) refuses a body of
  * maxSize + 1 bytes before anything is staged, and accepts maxSize bytes, which `sign/complete`
  * then records.
  */
 describe('signed uploads bind the size at the backend (POST policy)', () => {
   let s3: S3Peer;
+  let oss: OssServer;
   let t: TestApp;
 
   beforeAll(async () => {
     s3 = await startS3rver(['policy-s3', 'policy-minio']);
+    oss = await startOssServer({ accessKeyId: OSS_ID, accessKeySecret: OSS_SECRET, buckets: ['policy-oss'] });
     t = await createTestApp({
       config: {
         storages: {
           'storages.S3': s3Instance(s3, 'policy-s3'),
           'storages.Minio': minioInstance(s3, 'policy-minio'),
+          'storages.Oss': {
+            type: 'storages.OssType',
+            endpoint: oss.endpoint,
+            sldEnable: true, // path style: the test server has no per-bucket host names
+            accessKeyId: OSS_ID,
+            accessKeySecret: OSS_SECRET,
+            bucket: 'policy-oss',
+          },
         },
       },
     });
@@ -39,6 +54,7 @@ describe('signed uploads bind the size at the backend (POST policy)', () => {
   afterAll(async () => {
     await t?.close();
     await s3?.close();
+    await oss?.close();
   });
 
   const sign = async (storage: string, file: string) =>
@@ -50,7 +66,7 @@ describe('signed uploads bind the size at the backend (POST policy)', () => {
         .expect(200)
     ).body as { url: string; method: string; fields: Record<string, string>; expiresAt: number };
 
-  it.each(['storages.S3', 'storages.Minio'])(
+  it.each(BACKENDS)(
     '%s: maxSize + 1 bytes are refused by the backend (400 EntityTooLarge); maxSize bytes are stored and completed',
     async (storage) => {
       const file = `${t.prefix}/${storage.slice(9)}/bound.png`;
@@ -78,7 +94,7 @@ describe('signed uploads bind the size at the backend (POST policy)', () => {
     },
   );
 
-  it.each(['storages.S3', 'storages.Minio'])(
+  it.each(BACKENDS)(
     '%s: a form whose key, type or signature differs from the signed one is refused (403)',
     async (storage) => {
       const file = `${t.prefix}/${storage.slice(9)}/tampered.png`;
@@ -86,17 +102,24 @@ describe('signed uploads bind the size at the backend (POST policy)', () => {
       const data = randomBytes(100);
       const keyField = 'key';
       const typeField = Object.keys(signed.fields).find((name) => name.toLowerCase() === 'content-type') as string;
-      const sigField = Object.keys(signed.fields).find((name) => name.toLowerCase() === 'x-amz-signature') as string;
+      const sigField = Object.keys(signed.fields).find((name) =>
+        ['x-amz-signature', 'signature'].includes(name.toLowerCase()),
+      ) as string;
       const variants = [
         { ...signed.fields, [keyField]: `${signed.fields.key}.other` },
         { ...signed.fields, [typeField]: 'text/html' },
         { ...signed.fields, [sigField]: signed.fields[sigField].replace(/^./, (c) => (c === '0' ? '1' : '0')) },
-        { ...signed.fields, 'x-amz-meta-extra': 'not in the policy' },
+        {
+          ...signed.fields,
+          [storage === 'storages.Oss' ? 'x-oss-meta-extra' : 'x-amz-meta-extra']: 'not in the policy',
+        },
       ];
       for (const fields of variants) {
         const res = await postForm({ url: signed.url, fields }, data, 'image/png');
         expect(res.status).toBe(403);
       }
+      // None of them stored anything.
+      await t.http.post('/storage/sign/complete').set('Authorization', t.auth).send({ file, storage }).expect(404);
     },
   );
 });

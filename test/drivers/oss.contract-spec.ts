@@ -1,7 +1,7 @@
 import type { OssDriver } from '../../src/storage/drivers/oss/oss.driver';
 import { StorageErrorCode } from '../../src/storage/errors/storage.error';
 import { startOssServer, type OssServer } from '../oss-server/oss-server';
-import { bufferStream, buildDriver, cleanUpOnError, readAll } from './contract-support';
+import { bufferStream, buildDriver, cleanUpOnError, readAll, sendSigned } from './contract-support';
 import { describeDriverContract } from './driver-contract';
 
 const BUCKET = 'contract-oss';
@@ -72,23 +72,40 @@ describe('Aliyun OSS signatures (test server)', () => {
     expect((await readAll(await good.get('signed/existing.txt'))).toString()).toBe('kept');
   });
 
-  it('refuses a URL signed with a wrong secret, an altered key or a past expiry', async () => {
+  it('refuses a form signed with a wrong secret, for another key or type, past its expiry, or over maxSize', async () => {
     const wrong = await createOss({ endpoint: server.endpoint, accessKeySecret: 'not-the-secret' });
-    const forged = await wrong.signUpload('signed/forged.txt', { contentType: 'text/plain', expiresIn: 60 });
-    const signed = await good.signUpload('signed/real.txt', { contentType: 'text/plain', expiresIn: 60 });
-    const expired = new URL(signed.url);
-    expired.searchParams.set('Expires', String(Math.floor(Date.now() / 1000) - 10));
-    const cases = [
-      ['wrong secret', forged.url],
-      ['other key', signed.url.replace('real.txt', 'other.txt')],
-      ['expired', expired.toString()],
+    const options = { contentType: 'text/plain', expiresIn: 60, maxSize: 5 };
+    const forged = await wrong.signUpload('signed/forged.txt', options);
+    const signed = await good.signUpload('signed/real.txt', options);
+    const expired = await good.signUpload('signed/real.txt', { ...options, expiresIn: 1 });
+    expect(signed).toMatchObject({ method: 'POST', url: `${server.endpoint}/${BUCKET}/` });
+    const policy = JSON.parse(Buffer.from(signed.fields!.policy, 'base64').toString()) as { conditions: unknown[] };
+    expect(policy.conditions).toEqual([
+      { bucket: BUCKET },
+      ['eq', '$key', 'signed/real.txt'],
+      ['eq', '$content-type', 'text/plain'],
+      ['content-length-range', 0, 5],
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expired.expiresAt - Date.now() + 50)));
+    const cases: [string, Promise<Response>, number][] = [
+      ['wrong secret', sendSigned(forged, 'x'), 403],
+      ['other key', sendSigned(signed, 'x', { fields: { key: 'signed/other.txt' } }), 403],
+      ['other type', sendSigned(signed, 'x', { contentType: 'text/html' }), 403],
+      ['expired', sendSigned(expired, 'x'), 403],
+      ['maxSize + 1', sendSigned(signed, '123456'), 400],
     ];
-    for (const [label, url] of cases) {
-      const res = await fetch(url, { method: 'PUT', headers: signed.headers, body: 'x' });
-      expect({ label, status: res.status }).toEqual({ label, status: 403 });
+    for (const [label, sent, status] of cases) {
+      const res = await sent;
+      const body = await res.text();
+      expect({ label, status: res.status }).toEqual({ label, status });
+      if (status === 400) expect(body).toContain('<Code>EntityTooLarge</Code>');
     }
     for (const key of ['signed/forged.txt', 'signed/real.txt', 'signed/other.txt']) {
       expect(await good.exists(key)).toBe(false);
     }
+    // maxSize bytes exactly are accepted.
+    expect((await sendSigned(signed, '12345')).status).toBe(204);
+    expect((await good.stat('signed/real.txt')).size).toBe(5);
+    await good.delete('signed/real.txt');
   });
 });

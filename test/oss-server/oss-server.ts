@@ -5,7 +5,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import busboy from 'busboy';
+import { checkOssPostPolicy, isForm } from '../harness/peers/post-policy';
 import { canonicalResource, parseQuery, sign, signaturesMatch, stringToSign } from './oss-signature';
 import { OssStore, OssStoreError, quoteEtag, type StoredObject } from './oss-store';
 
@@ -32,7 +35,8 @@ const MAX_SKEW_MS = 15 * 60 * 1000;
  * It verifies every request's V1 signature, in the Authorization header or in the URL
  * (`OSSAccessKeyId`, `Expires`, `Signature`), and answers 403 `SignatureDoesNotMatch` when it
  * differs. It implements what the OSS driver uses: Put/Get(Range)/Head/Delete/Copy object,
- * GetBucket (prefix, marker, max-keys), PutBucket and multipart upload.
+ * GetBucket (prefix, marker, max-keys), PutBucket, multipart upload, and PostObject (an HTML form
+ * to `/bucket/` whose policy is checked as OSS checks it, see `postObject`).
  */
 export async function startOssServer(options: OssServerOptions): Promise<OssServer> {
   const root = await mkdtemp(path.join(tmpdir(), 'oss-server-'));
@@ -81,6 +85,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, store: OssStore
   const key = decodeURIComponent(rest.join('/'));
   const method = req.method ?? 'GET';
 
+  if (method === 'POST' && bucket && !key && !url.search && isForm(req.headers)) {
+    return postObject(req, res, store, bucket, options);
+  }
   const denied = authenticate(req, method, canonicalResource(bucket, key, query), query, options);
   if (denied) {
     req.resume();
@@ -181,6 +188,61 @@ async function putObject({ req, res, store, bucket, key }: ObjectRequest) {
   };
   await store.commit(bucket, record, file);
   send(res, 200, { ETag: record.etag });
+}
+
+/**
+ * PostObject: an HTML form to `/bucket/` (multipart/form-data), fields first, the file last. The
+ * file part streams to a temp file; its policy is checked with `checkOssPostPolicy` (signature
+ * with the account's secret, expiry, conditions, `content-length-range`) and the object is
+ * committed only when the form passes, so a refused form stores nothing.
+ */
+async function postObject(
+  req: IncomingMessage,
+  res: ServerResponse,
+  store: OssStore,
+  bucket: string,
+  options: OssServerOptions,
+) {
+  if (!(await store.hasBucket(bucket))) {
+    req.resume();
+    return sendError(res, 404, 'NoSuchBucket', 'The specified bucket does not exist.');
+  }
+  const fields = new Map<string, string>();
+  let received: Promise<{ file: string; size: number; md5: Buffer }> | undefined;
+  const parser = busboy({ headers: req.headers, limits: { fieldSize: 64 * 1024 } });
+  parser.on('field', (name: string, value: string) => {
+    if (!received) fields.set(name.toLowerCase(), value);
+  });
+  parser.on('file', (name: string, file: Readable) => {
+    if (name !== 'file' || received) return void file.resume();
+    received = store.receive(file);
+    received.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+  });
+  const parsed = new Promise<void>((resolve, reject) => parser.on('close', resolve).on('error', reject));
+  await pipeline(req, parser);
+  await parsed;
+  if (!received) return sendError(res, 400, 'InvalidArgument', 'The form has no file field.');
+  const { file, size, md5 } = await received;
+  const refused = checkOssPostPolicy({ fields, fileSize: size }, bucket, (id) =>
+    id === options.accessKeyId ? options.accessKeySecret : undefined,
+  );
+  const key = fields.get('key') ?? '';
+  if (refused || !key) {
+    await store.discard(file);
+    if (refused) return sendError(res, refused.status, refused.code, refused.message);
+    return sendError(res, 400, 'InvalidArgument', 'The form has no key field.');
+  }
+  const record: StoredObject = {
+    key,
+    size,
+    etag: quoteEtag(md5.toString('hex')),
+    contentType: fields.get('content-type') || 'application/octet-stream',
+    lastModified: new Date().toUTCString(),
+    type: 'Normal',
+  };
+  await store.commit(bucket, record, file);
+  const status = Number(fields.get('success_action_status'));
+  send(res, [200, 201].includes(status) ? status : 204, { ETag: record.etag });
 }
 
 async function uploadPart({ req, res, store, bucket, key }: ObjectRequest, uploadId: string, partNumber: number) {

@@ -1,4 +1,5 @@
 import OSS from 'ali-oss';
+import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import { toStorageError } from '../shared/backend-errors';
 import { CloudDriverBase } from '../shared/cloud-driver.base';
@@ -22,9 +23,8 @@ import { OSS_TYPE, type OssDriverOptions } from './oss.options';
  * Aliyun OSS through `ali-oss`, V1 signatures. A body that fits in one part is sent with a single
  * PutObject; a larger one with a multipart upload, one part in memory at a time, aborted when the
  * body or any request fails, so nothing is committed (a chunked `putStream` would be bounded by
- * one response timeout over the whole file). Signed uploads are `signatureUrl` PUT URLs with the
- * Content-Type signed in; a V1 URL cannot bind a size, so `maxSize` is checked by the service
- * after the upload. ali-oss refuses to sign URLs when `endpoint` is an IP address (set a
+ * one response timeout over the whole file). Signed uploads are PostObject forms whose policy binds
+ * key, Content-Type and size. ali-oss refuses to sign URLs when `endpoint` is an IP address (set a
  * `publicEndpoint` with a host name then).
  */
 export class OssDriver extends CloudDriverBase implements StorageDriver {
@@ -143,23 +143,40 @@ export class OssDriver extends CloudDriverBase implements StorageDriver {
   }
 
   /**
-   * A V1 signed PUT URL, for `publicEndpoint` when one is set; the client must send exactly the
-   * returned `Content-Type`.
+   * A PostObject form for `publicEndpoint` when one is set: a policy signed with
+   * `calculatePostSignature` binding the bucket, the key, the Content-Type and, with `maxSize`,
+   * `content-length-range`, so OSS itself refuses a larger body (400 EntityTooLarge) and a form
+   * for another key or type (403). The form goes to the bucket's URL, built as ali-oss builds its
+   * own request URLs (`bucket.endpoint`, or `endpoint/bucket/` with `sldEnable`, or the `cname`).
    */
   async signUpload(key: string, options: SignUploadOptions): Promise<SignedUpload> {
     checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
-    let url: string;
+    const expiresAt = Date.now() + options.expiresIn * 1000;
+    const conditions: unknown[] = [
+      { bucket: this.options.bucket },
+      ['eq', '$key', key],
+      ['eq', '$content-type', options.contentType],
+    ];
+    if (options.maxSize !== undefined) conditions.push(['content-length-range', 0, options.maxSize]);
     try {
-      url = this.signer.signatureUrl(key, {
-        method: 'PUT',
-        expires: options.expiresIn,
-        'Content-Type': options.contentType,
-      });
+      const signed = this.signer.calculatePostSignature({ expiration: new Date(expiresAt).toISOString(), conditions });
+      return {
+        url: bucketUrl(this.signer, this.options.bucket),
+        method: 'POST',
+        headers: {},
+        fields: {
+          key,
+          'Content-Type': options.contentType,
+          OSSAccessKeyId: signed.OSSAccessKeyId,
+          policy: signed.policy,
+          Signature: signed.Signature,
+          success_action_status: '204',
+        },
+        expiresAt,
+      };
     } catch (err) {
       throw mapOssError(err, key);
     }
-    const expires = Number(new URL(url).searchParams.get('Expires'));
-    return { url, method: 'PUT', headers: { 'Content-Type': options.contentType }, expiresAt: expires * 1000 };
   }
 
   /** A V1 signed GET URL, for `publicEndpoint` when one is set; `fileName` as the response's Content-Disposition. */
@@ -204,6 +221,20 @@ function ossClientOptions(options: OssDriverOptions, timeoutMs: number): OSS.Opt
     timeout: timeoutMs,
     ...({ sldEnable, retryMax: 0 } as object),
   };
+}
+
+/**
+ * The URL a form for `bucket` is posted to: ali-oss's own request URL for the bucket (it honours
+ * `cname`, `sldEnable` and the endpoint's scheme and port). Like `signatureUrl`, refuses an IP
+ * endpoint, where ali-oss could only address the bucket through a rewritten Host header.
+ */
+function bucketUrl(client: OSS, bucket: string): string {
+  const { _getReqUrl, options } = client as unknown as {
+    _getReqUrl(this: OSS, params: { bucket: string }): string;
+    options: { endpoint: { hostname: string } };
+  };
+  if (isIP(options.endpoint.hostname)) throw new Error('can not get the object URL when endpoint is IP');
+  return _getReqUrl.call(client, { bucket });
 }
 
 /** Maps `ali-oss` errors (`status` -1/-2 for socket failures, OSS `code`s) onto our codes. */
