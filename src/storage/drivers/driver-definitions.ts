@@ -58,12 +58,7 @@ export const DRIVER_DEFINITIONS: DefinitionsByType = {
   [LOCAL_TYPE]: { parse: parseLocalOptions, packages: [], load: () => import('./local/local.driver') },
   [S3_TYPE]: {
     parse: parseS3Options,
-    packages: [
-      '@aws-sdk/client-s3',
-      '@aws-sdk/lib-storage',
-      '@aws-sdk/s3-presigned-post',
-      '@aws-sdk/s3-request-presigner',
-    ],
+    packages: ['@aws-sdk/client-s3', '@aws-sdk/s3-presigned-post', '@aws-sdk/s3-request-presigner'],
     load: () => import('./s3/s3.driver'),
   },
   [MINIO_TYPE]: { parse: parseMinioOptions, packages: ['minio'], load: () => import('./minio/minio.driver') },
