@@ -2,14 +2,14 @@
 // the driver contract (test/drivers) against each backend's protocol peer, started by the specs.
 // `npm test` runs all three (e2e on embedded SQLite); `npm run test:mysql` runs e2e with DB_URL set.
 // ali-oss ships .ts sources beside its .js files: resolve .js first or Jest loads the ESM .ts.
-const transform = { '^.+\\.(t|j)s$': ['@swc/jest'] };
+const transform = { '^.+\\.(t|j|mj)s$': ['@swc/jest'] };
 // Nest 12 ships ES modules only: Jest (on Node 20) loads CommonJS, so those packages are compiled too.
-const transformIgnorePatterns = ['/node_modules/(?!(@nestjs|uid|file-type)/)'];
+const transformIgnorePatterns = ['/node_modules/(?!(@nestjs|uid|file-type|@tus|srvx)/)'];
 const common = {
   transform,
   transformIgnorePatterns,
   testEnvironment: 'node',
-  moduleFileExtensions: ['js', 'ts', 'json'],
+  moduleFileExtensions: ['js', 'mjs', 'ts', 'json'],
 };
 
 module.exports = {
