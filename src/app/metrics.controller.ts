@@ -1,5 +1,6 @@
-import { Controller, Get, Header, Headers, UnauthorizedException } from '@nestjs/common';
+import { Controller, Get, Header, Headers, Res, UnauthorizedException } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import type { Response } from 'express';
 import { StorageMetrics } from '../storage/metrics/storage-metrics';
 import type { AppConfig } from './app.config';
 import { METRICS_CONTENT_TYPE, metricsAuthorized } from './metrics-access';
@@ -17,12 +18,12 @@ export class MetricsController {
   ) {}
 
   @Get()
-  @Header('Content-Type', METRICS_CONTENT_TYPE)
   @Header('Cache-Control', 'no-store')
-  scrape(@Headers('authorization') authorization?: string): Promise<string> {
+  scrape(@Res({ passthrough: true }) res: Response, @Headers('authorization') authorization?: string): Promise<string> {
     if (!metricsAuthorized(authorization, this.config.getOrThrow<AppConfig>('app').metricsToken)) {
       throw new UnauthorizedException('send Authorization: Bearer <METRICS_TOKEN>');
     }
+    res.setHeader('Content-Type', METRICS_CONTENT_TYPE);
     return this.metrics.registry.metrics();
   }
 }
