@@ -19,7 +19,11 @@ describe('metrics of database failures (a MariaDB of the test own)', () => {
   beforeAll(async () => {
     db = await OwnMariaDb.start();
     t = await createTestApp({ env: { DB_URL: db.url, DB_TIMEOUT_MS: '1500' } });
-    await t.http.put(`/storage/files/${enc(`${t.prefix}/m.txt`)}`).set('Authorization', t.auth).send('m').expect(201);
+    await t.http
+      .put(`/storage/files/${enc(`${t.prefix}/m.txt`)}`)
+      .set('Authorization', t.auth)
+      .send('m')
+      .expect(201);
   });
 
   afterAll(async () => {
