@@ -10,10 +10,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { log, type BenchContext } from './context';
 import { recreateDatabase } from './database';
-import { parseOptions, type BenchOptions, type Scenario } from './options';
+import { parseOptions, SCENARIOS, type BenchOptions, type Scenario } from './options';
 import { ROOT, startBaseline, startService, writeServiceConfig, type Server, type ServiceProcess } from './processes';
 import { Results } from './report';
+import { bigTransfers } from './scenarios/big';
 import { smallGets } from './scenarios/get';
+import { thumbnails } from './scenarios/thumbnail';
 import { smallUploads } from './scenarios/upload';
 import { startStoragePeer, type StoragePeer } from './storage-peer';
 import { checkTargets } from './targets';
@@ -24,6 +26,8 @@ type ScenarioRun = (ctx: BenchContext) => Promise<void>;
 const RUNNERS: Partial<Record<Scenario, ScenarioRun>> = {
   get: smallGets,
   upload: smallUploads,
+  big: bigTransfers,
+  thumbnail: thumbnails,
 };
 
 function build(): void {
@@ -87,7 +91,7 @@ async function main(): Promise<void> {
     servers.push(bare, express);
     const ctx: BenchContext = { options, results, services, bare, express, baselineDir, workDir };
     for (const service of services) await service.eventLoop(); // start-up is not part of any scenario
-    for (const scenario of options.scenarios) {
+    for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s))) {
       const runner = RUNNERS[scenario];
       if (!runner) {
         results.notes.push(`scenario ${scenario} is not part of this version of the bench`);

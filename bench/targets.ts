@@ -1,6 +1,7 @@
 /** The targets of issue 12, checked against this run's figures (ratios to the same run's bare server). */
 import type { BenchOptions } from './options';
 import { BARE, type Results } from './report';
+import { bigScenario } from './scenarios/big';
 import { GET_SCENARIO } from './scenarios/get';
 import { UPLOAD_SCENARIO } from './scenarios/upload';
 
@@ -60,6 +61,7 @@ export function checkTargets(results: Results, options: BenchOptions): void {
       });
     }
   }
+  if (options.scenarios.includes('big')) checkBig(results, options);
   const loop = results.eventLoop.length ? Math.max(...results.eventLoop.map((e) => e.maxMs)) : undefined;
   results.target({
     id: 'event-loop',
@@ -71,4 +73,33 @@ export function checkTargets(results: Results, options: BenchOptions): void {
   });
 }
 
-export { HINTS };
+function checkBig(results: Results, options: BenchOptions): void {
+  const scenario = bigScenario(options.big);
+  const subject = `service ${options.dbs[0]}`;
+  results.target({
+    id: 'big-get',
+    text: 'large GET MB/s vs bare',
+    value: ratio(results, scenario, subject, 'GET MB/s'),
+    kind: 'min',
+    limit: 0.9,
+    hint: HINTS.bigGet,
+  });
+  results.target({
+    id: 'big-put',
+    text: 'large raw PUT MB/s vs bare (same fsyncs)',
+    value: ratio(results, scenario, subject, 'PUT MB/s'),
+    kind: 'min',
+    limit: 0.8,
+    hint: HINTS.bigPut,
+  });
+  for (const what of ['PUT', 'POST', 'GET']) {
+    results.target({
+      id: `big-rss-${what.toLowerCase()}`,
+      text: `peak RSS growth during a large ${what} (MiB)`,
+      value: results.get(scenario, subject, `${what} RSS growth`)?.max,
+      kind: 'max',
+      limit: 64,
+      hint: HINTS.rss,
+    });
+  }
+}
