@@ -70,6 +70,18 @@ describe('metrics of the work done', () => {
     // The refused request named no instance: its error body is counted under `none`.
     expect(moved('storage_http_bytes_out_total', instanceLabel('none'))).toBeGreaterThan(0);
     expect(moved('storage_http_bytes_out_total', instanceLabel('storages.Refused'))).toBe(0);
+
+    const multipart = await movement(t, () =>
+      t.http
+        .post('/storage/files')
+        .set('Authorization', t.auth)
+        .field('name', key('form.txt'))
+        .attach('file', Buffer.from(body), 'form.txt')
+        .expect(201),
+    );
+    // The whole form body: the file's bytes and the parts around them.
+    expect(multipart('storage_http_bytes_in_total', instanceLabel(storage.name))).toBeGreaterThan(body.length);
+    expect(multipart('storage_http_bytes_in_total', instanceLabel('none'))).toBe(0);
   });
 
   it('counts a backend that refuses connections by instance, operation and code, and a missing object not', async () => {
