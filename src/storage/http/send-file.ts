@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import { contentDisposition } from './content-disposition';
 import type { FileResponse } from '../serving/file-response';
+import type { ByteRange } from '../drivers/storage-driver';
 import { writeStorageError } from '../errors/storage-exception.filter';
 import { parseRange } from './http-range';
 
@@ -39,11 +40,24 @@ export async function sendStorageResponse(
  * `Content-Range` naming the size), HEAD, and a streamed body. Every header is set before a byte is read.
  */
 export async function sendFileResponse(req: Request, res: Response, file: FileResponse): Promise<void> {
+  let streaming = false;
+  try {
+    const range = answerHeaders(req, res, file);
+    if (range === 'no body' || res.destroyed) return;
+    streaming = true;
+    await sendBody(res, file, range ?? undefined);
+  } finally {
+    if (!streaming) file.close?.();
+  }
+}
+
+/** Status and headers; 304 and HEAD answered here (`'no body'`); else the range to send, if any. */
+function answerHeaders(req: Request, res: Response, file: FileResponse): ByteRange | null | 'no body' {
   const { size, etag, lastModified } = file;
   setHeaders(res, file);
   if (isNotModified(req, etag, lastModified)) {
     res.status(304).end();
-    return;
+    return 'no body';
   }
   const range = rangeFor(req, size, etag, lastModified);
   if (range === 'unsatisfiable') {
@@ -56,16 +70,30 @@ export async function sendFileResponse(req: Request, res: Response, file: FileRe
   } else {
     res.status(200).setHeader('Content-Length', String(size));
   }
-  if (req.method === 'HEAD') {
-    res.end();
-    return;
-  }
+  if (req.method !== 'HEAD') return range;
+  res.end();
+  return 'no body';
+}
+
+/**
+ * Streams the body. A client that goes away aborts the open (cloud drivers) and the stream;
+ * a response that finished normally aborts nothing: no abort, no exception per response.
+ */
+async function sendBody(res: Response, file: FileResponse, range: ByteRange | undefined): Promise<void> {
   const controller = new AbortController();
-  res.once('close', () => controller.abort());
-  const stream = await file.open(range ?? undefined, controller.signal);
-  await pipeline(stream, res).catch((err: unknown) => {
-    if (!controller.signal.aborted) throw err;
-  });
+  const gone = () => {
+    if (!res.writableFinished) controller.abort();
+  };
+  res.once('close', gone);
+  try {
+    const stream = await file.open(range, controller.signal);
+    await pipeline(stream, res);
+  } catch (err) {
+    // The client went away (before or while the body was sent): nothing to answer, not a fault.
+    if (!controller.signal.aborted && !res.destroyed) throw err;
+  } finally {
+    res.off('close', gone);
+  }
 }
 
 function setHeaders(res: Response, file: FileResponse): void {

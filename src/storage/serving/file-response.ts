@@ -22,6 +22,8 @@ export interface FileResponse {
   /** More headers: `Content-Security-Policy`, `Vary`. */
   headers: Record<string, string>;
   open(range?: ByteRange, signal?: AbortSignal): Promise<Readable>;
+  /** Releases what was opened for the body when `open` is not called (a 304, a HEAD, a refusal). */
+  close?(): void;
 }
 
 /**
@@ -39,7 +41,7 @@ export function storedFileResponse(
   opened: OpenedFile,
   options: { disposition: 'inline' | 'attachment'; cacheControl: string },
 ): FileResponse {
-  const { entity, instance, stat } = opened;
+  const { entity, stat, object } = opened;
   const inlinePdf = options.disposition === 'inline' && entity.type.toLowerCase().startsWith('application/pdf');
   return {
     size: stat.size,
@@ -51,7 +53,8 @@ export function storedFileResponse(
     fileName: entity.fileName,
     cacheControl: options.cacheControl,
     headers: inlinePdf ? {} : { 'Content-Security-Policy': SANDBOX_CSP },
-    open: (range, signal) => instance.driver.get(entity.objectKey, { range, signal }),
+    open: (range, signal) => object.stream(range, signal),
+    close: () => object.close(),
   };
 }
 
