@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { pipeline } from 'node:stream/promises';
+import { finished, type Readable } from 'node:stream';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import { contentDisposition } from './content-disposition';
 import type { FileResponse } from '../serving/file-response';
@@ -76,8 +76,9 @@ function answerHeaders(req: Request, res: Response, file: FileResponse): ByteRan
 }
 
 /**
- * Streams the body. A client that goes away aborts the open (cloud drivers) and the stream;
- * a response that finished normally aborts nothing: no abort, no exception per response.
+ * Streams the body. A client that goes away aborts the open (cloud drivers) and the stream. A
+ * response that ends normally aborts nothing and makes no exception (`stream/promises`' pipeline
+ * aborts a controller of its own on every finish): the body is piped, its end awaited with `finished`.
  */
 async function sendBody(res: Response, file: FileResponse, range: ByteRange | undefined): Promise<void> {
   const controller = new AbortController();
@@ -86,14 +87,39 @@ async function sendBody(res: Response, file: FileResponse, range: ByteRange | un
   };
   res.once('close', gone);
   try {
-    const stream = await file.open(range, controller.signal);
-    await pipeline(stream, res);
-  } catch (err) {
-    // The client went away (before or while the body was sent): nothing to answer, not a fault.
-    if (!controller.signal.aborted && !res.destroyed) throw err;
+    const stream = await file.open(range, controller.signal).catch((err: unknown) => {
+      if (!controller.signal.aborted) throw err;
+    });
+    // The client went away (before or while the body was sent): nothing to answer, not a fault;
+    // a failed read is one (logged, and the connection cut since the headers are gone).
+    if (stream) await pipeToResponse(stream, res).catch((err: unknown) => void rethrowUnless(ResponseClosed, err));
   } finally {
     res.off('close', gone);
   }
+}
+
+function rethrowUnless(kind: new () => Error, err: unknown): void {
+  if (!(err instanceof kind)) throw err;
+}
+
+/** The response closed before its end: the client went away. */
+class ResponseClosed extends Error {}
+
+/** Pipes `stream` into `res`; rejects with the stream's error, or `ResponseClosed` when the client left. */
+function pipeToResponse(stream: Readable, res: Response): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let failure: unknown;
+    stream.once('error', (err) => {
+      failure = err;
+      res.destroy();
+    });
+    finished(res, (err) => {
+      if (!err) return resolve();
+      stream.destroy();
+      reject(failure ?? new ResponseClosed());
+    });
+    stream.pipe(res);
+  });
 }
 
 function setHeaders(res: Response, file: FileResponse): void {
