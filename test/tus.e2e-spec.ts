@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { isolatedStorage } from './harness/lifecycle';
-import { createTestApp, type TestApp } from './harness/test-app';
+import { createTestApp, OTHER_TOKEN, TOKEN, type TestApp } from './harness/test-app';
 import { baseUrl, createTusUpload, storageRecord, tusMetadata, tusRequest } from './harness/tus';
 import { md5 } from './harness/util';
 
@@ -14,7 +14,18 @@ describe('resumable uploads (tus): protocol', () => {
   let base: string;
 
   beforeAll(async () => {
-    t = await createTestApp({ config: storage.config, env: { MAX_UPLOAD_SIZE: '1048576' } });
+    t = await createTestApp({
+      config: {
+        ...storage.config,
+        apiTokens: {
+          alice: TOKEN,
+          bob: OTHER_TOKEN,
+          reader: { token: 'tus-reader', scopes: ['read'] },
+          scoped: { token: 'tus-scoped', scopes: ['read', 'write'], prefix: 'mine/' },
+        },
+      },
+      env: { MAX_UPLOAD_SIZE: '1048576' },
+    });
     base = baseUrl(t);
   });
   afterAll(async () => {
@@ -167,6 +178,13 @@ describe('resumable uploads (tus): protocol', () => {
     const name = `${t.prefix}/proto/refused.bin`;
     const noToken = await create(undefined, 10, { name });
     expect(noToken.status).toBe(401);
+    const reader = await create('Bearer tus-reader', 10, { name });
+    expect(reader.status).toBe(403);
+    expect(JSON.parse(reader.body.toString()).code).toBe('E_FORBIDDEN');
+    const elsewhere = await create('Bearer tus-scoped', 10, { name });
+    expect(elsewhere.status).toBe(403);
+    expect(JSON.parse(elsewhere.body.toString()).message).toContain("'mine/'");
+    expect((await create('Bearer tus-scoped', 10, { name: 'mine/ok.bin' })).status).toBe(201);
     const tooLarge = await create(t.auth, 1048577, { name });
     expect(tooLarge.status).toBe(413);
     expect(JSON.parse(tooLarge.body.toString()).code).toBe('E_TOO_LARGE');
@@ -181,7 +199,7 @@ describe('resumable uploads (tus): protocol', () => {
 
   it("an upload is its creator's: another user may not read, continue or end it", async () => {
     const location = await createTusUpload(base, t.auth, 10, { name: `${t.prefix}/proto/mine.bin` });
-    const bob = 'Bearer test-token-bob';
+    const bob = `Bearer ${OTHER_TOKEN}`;
     expect((await tusRequest(base, 'HEAD', location, { auth: bob })).status).toBe(403);
     const patch = await tusRequest(base, 'PATCH', location, {
       auth: bob,

@@ -1,3 +1,4 @@
+import { DefaultHttpStack, Upload, type HttpRequest, type HttpStack, type UploadOptions } from 'tus-js-client';
 import type { AddressInfo } from 'node:net';
 import { rawRequest, type RawResponse } from './raw-http';
 import type { TestApp } from './test-app';
@@ -48,4 +49,56 @@ export async function createTusUpload(
   });
   if (res.status !== 201) throw new Error(`creation answered ${res.status}: ${res.body.toString()}`);
   return String(res.headers.location);
+}
+
+/**
+ * tus-js-client's Node HTTP stack, counting the body bytes the client sends in PATCH requests:
+ * what a resumed upload really resends.
+ */
+export class CountingHttpStack implements HttpStack {
+  patchBytes = 0;
+  private readonly inner = new DefaultHttpStack({});
+
+  createRequest(method: string, url: string): HttpRequest {
+    const request = this.inner.createRequest(method, url);
+    const send = request.send.bind(request);
+    request.send = (body?: unknown) => {
+      if (method === 'PATCH' && body) this.patchBytes += (body as Buffer).length;
+      return send(body);
+    };
+    return request;
+  }
+
+  getName(): string {
+    return 'counting';
+  }
+}
+
+/**
+ * Uploads `data` with tus-js-client (Node) to `endpoint`; resolves with the file record the last
+ * response carried (`Storage-Record`) and the upload's URL.
+ */
+export function clientUpload(
+  endpoint: string,
+  auth: string,
+  data: Buffer,
+  options: Partial<UploadOptions> = {},
+): Promise<{ record: Record<string, unknown> | null; url: string }> {
+  return new Promise((resolve, reject) => {
+    const upload = new Upload(data, {
+      endpoint,
+      headers: { Authorization: auth },
+      retryDelays: [],
+      ...options,
+      onError: reject,
+      onSuccess: ({ lastResponse }) => {
+        const header = lastResponse.getHeader('Storage-Record');
+        resolve({
+          record: header ? (JSON.parse(decodeURIComponent(header)) as Record<string, unknown>) : null,
+          url: upload.url ?? '',
+        });
+      },
+    });
+    upload.start();
+  });
 }
