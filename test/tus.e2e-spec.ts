@@ -87,6 +87,9 @@ describe('resumable uploads (tus): protocol', () => {
     const got = await tusRequest(base, 'GET', location, { auth: t.auth });
     expect(got.status).toBe(200);
     expect(JSON.parse(got.body.toString())).toEqual(record);
+    const headAfter = await tusRequest(base, 'HEAD', location, { auth: t.auth });
+    expect(headAfter.headers['upload-offset']).toBe('3000');
+    expect(storageRecord(headAfter)).toEqual(record);
     expect(md5(await download(name))).toBe(md5(data));
     // The chunks are gone from the backend once the record is made.
     expect(fs.existsSync(`${storage.root}/.uploads/tus/${location.split('/').pop()}`)).toBe(false);

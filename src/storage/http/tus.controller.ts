@@ -23,7 +23,7 @@ import { StorageExceptionFilter } from '../errors/storage-exception.filter';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import { CHECKSUM_ALGORITHMS, parseUploadChecksum } from '../tus/upload-checksum';
 import type { TusRequest } from '../tus/tus-request';
-import { TusService } from '../tus/tus.service';
+import { RECORD_HEADER, TusService } from '../tus/tus.service';
 
 const OFFSET_STREAM = 'application/offset+octet-stream';
 
@@ -38,7 +38,8 @@ const OFFSET_STREAM = 'application/offset+octet-stream';
  *   before any byte (403/413/400 with the service's JSON error), then 201 with `Location`.
  * - The request that brings the last byte (a `PATCH`, or the creation itself) answers
  *   `Storage-Record: encodeURIComponent(JSON.stringify(record))`: the file record, as every
- *   upload route returns it (`JSON.parse(decodeURIComponent(value))`). A refusal then (md5
+ *   upload route returns it (`JSON.parse(decodeURIComponent(value))`), and so does a `HEAD` of
+ *   the finished upload (what a client resuming a complete upload sends). A refusal then (md5
  *   mismatch) is the service's JSON error, and the upload is gone.
  * - `GET {prefix}/tus/{id}` (the upload's URL): 200 with the record JSON once complete (making it
  *   first if the last byte arrived but the answer was lost), 409 `E_CONFLICT` while bytes are
@@ -69,7 +70,9 @@ export class TusController {
 
   @Head('tus/:id')
   @RequireScope('write')
-  offset(@Req() req: Request, @Res() res: Response, @Caller() caller?: StorageUser): Promise<void> {
+  async offset(@Req() req: Request, @Res() res: Response, @Caller() caller?: StorageUser): Promise<void> {
+    const record = await this.tus.finishedRecordHeader(req.params.id as string | undefined, caller?.name);
+    if (record) res.setHeader(RECORD_HEADER, record);
     return this.serve(req, res, caller);
   }
 
