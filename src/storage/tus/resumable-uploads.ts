@@ -202,7 +202,8 @@ export class ResumableUploads {
         await this.locker.release(row.id, owner);
       }
     }
-    await this.locker.removeStale();
+    // Leases belong to no instance: only a run over every instance clears the long dead ones.
+    if (!storage) await this.locker.removeStale();
     return removed;
   }
 
