@@ -127,6 +127,7 @@ describe('resumable uploads (tus): protocol', () => {
       body: Buffer.from('{"a":1}'),
     });
     expect(wrongType.status).toBe(415);
+    expect(wrongType.headers['tus-resumable']).toBe('1.0.0');
     expect(JSON.parse(wrongType.body.toString()).code).toBe('E_UNSUPPORTED_MEDIA_TYPE');
     expect((await tusRequest(base, 'HEAD', location, { auth: t.auth })).headers['upload-offset']).toBe('0');
   });

@@ -79,6 +79,7 @@ export class TusController {
   @Patch('tus/:id')
   @RequireScope('write')
   append(@Req() req: Request, @Res() res: Response, @Caller() caller?: StorageUser): Promise<void> {
+    res.setHeader('Tus-Resumable', '1.0.0');
     if (req.headers['content-type'] !== OFFSET_STREAM) {
       throw new StorageError(StorageErrorCode.UNSUPPORTED_MEDIA_TYPE, `send the bytes as ${OFFSET_STREAM}`);
     }
@@ -99,6 +100,8 @@ export class TusController {
   }
 
   private serve(req: Request, res: Response, caller: StorageUser | undefined): Promise<void> {
+    // Also on the refusals answered here, before tus runs (the protocol wants it on every answer).
+    if (req.method !== 'OPTIONS') res.setHeader('Tus-Resumable', '1.0.0');
     const parsed = parseUploadChecksum(header(req, 'upload-checksum'));
     if (parsed.outcome === 'unsupported' || parsed.outcome === 'malformed') {
       throw StorageError.invalidArgument(
