@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import { isolatedStorage } from './harness/lifecycle';
 import { createTestApp, OTHER_TOKEN, TOKEN, type TestApp } from './harness/test-app';
 import { baseUrl, createTusUpload, storageRecord, tusMetadata, tusRequest } from './harness/tus';
-import { md5 } from './harness/util';
+import { eventually, md5 } from './harness/util';
+import { openUpload } from './harness/open-upload';
 
 const PATCH_TYPE = { 'Content-Type': 'application/offset+octet-stream' };
 
@@ -252,5 +253,52 @@ describe('resumable uploads (tus): protocol', () => {
     expect(JSON.parse(refused.body.toString()).code).toBe('E_MD5_MISMATCH');
     // A refused upload can never pass: it is ended.
     expect((await tusRequest(base, 'HEAD', wrong, { auth: t.auth })).status).toBe(404);
+  });
+});
+
+/**
+ * A completion that fails for a reason that passes (here the per-user cap of uploads in flight,
+ * a real 429) keeps the finished upload; `GET {prefix}/tus/{id}` makes the record later.
+ */
+describe('resumable uploads (tus): a completion that fails for a passing reason', () => {
+  const storage = isolatedStorage();
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp({ config: storage.config, env: { MAX_CONCURRENT_UPLOADS_PER_USER: '1' } });
+  });
+  afterAll(async () => {
+    await t.close();
+    storage.remove();
+  });
+
+  it('keeps the upload on a 429 and records it on GET once the cap allows', async () => {
+    const base = baseUrl(t);
+    const data = randomBytes(5000);
+    const name = `${t.prefix}/capped/late.bin`;
+    const location = await createTusUpload(base, t.auth, data.length, { name });
+    const busy = openUpload(base, 'PUT', `/storage/files/${t.prefix}/capped/busy.bin`, {
+      Authorization: t.auth,
+      'Content-Type': 'application/octet-stream',
+    });
+    await busy.write(Buffer.alloc(1000));
+    expect(
+      await eventually(async () => (await t.http.get('/metrics')).text.includes('storage_uploads_in_flight 1')),
+    ).toBe(true);
+    const last = await tusRequest(base, 'PATCH', location, {
+      auth: t.auth,
+      headers: { ...PATCH_TYPE, 'Upload-Offset': '0' },
+      body: data,
+    });
+    expect(last.status).toBe(429);
+    expect(JSON.parse(last.body.toString()).code).toBe('E_TOO_MANY_REQUESTS');
+    const head = await tusRequest(base, 'HEAD', location, { auth: t.auth });
+    expect(head.status).toBe(200);
+    expect(head.headers['upload-offset']).toBe(String(data.length));
+
+    expect((await busy.finish(Buffer.alloc(10))).status).toBe(201);
+    const got = await tusRequest(base, 'GET', location, { auth: t.auth });
+    expect(got.status).toBe(200);
+    expect(JSON.parse(got.body.toString())).toMatchObject({ name, size: data.length, md5: md5(data) });
   });
 });
