@@ -40,7 +40,8 @@ const OFFSET_STREAM = 'application/offset+octet-stream';
  *   `Storage-Record: encodeURIComponent(JSON.stringify(record))`: the file record, as every
  *   upload route returns it (`JSON.parse(decodeURIComponent(value))`), and so does a `HEAD` of
  *   the finished upload (what a client resuming a complete upload sends). A refusal then (md5
- *   mismatch) is the service's JSON error, and the upload is gone.
+ *   mismatch) is the service's JSON error, and the upload is gone; another failure (429, a
+ *   backend down) keeps it, and `GET` below records it later.
  * - `GET {prefix}/tus/{id}` (the upload's URL): 200 with the record JSON once complete (making it
  *   first if the last byte arrived but the answer was lost), 409 `E_CONFLICT` while bytes are
  *   missing, 404 once the upload expired (`Upload-Expires`) or was terminated.
