@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import { isolatedStorage } from './harness/lifecycle';
 import { createTestApp, OTHER_TOKEN, TOKEN, type TestApp } from './harness/test-app';
 import { baseUrl, createTusUpload, storageRecord, tusMetadata, tusRequest } from './harness/tus';
@@ -300,5 +301,43 @@ describe('resumable uploads (tus): a completion that fails for a passing reason'
     const got = await tusRequest(base, 'GET', location, { auth: t.auth });
     expect(got.status).toBe(200);
     expect(JSON.parse(got.body.toString())).toMatchObject({ name, size: data.length, md5: md5(data) });
+  });
+});
+
+/** A PATCH whose body stalls is cut after the idle timeout; what arrived is kept and the upload freed. */
+describe('resumable uploads (tus): a stalled PATCH', () => {
+  const storage = isolatedStorage();
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp({ config: storage.config, env: { UPLOAD_IDLE_TIMEOUT_SECONDS: '1' } });
+  });
+  afterAll(async () => {
+    await t.close();
+    storage.remove();
+  });
+
+  it('is cut after UPLOAD_IDLE_TIMEOUT_SECONDS, keeping what arrived', async () => {
+    const base = baseUrl(t);
+    const location = await createTusUpload(base, t.auth, 100_000, { name: `${t.prefix}/stalled.bin` });
+    const req = http.request(`${base}${location}`, {
+      method: 'PATCH',
+      agent: false,
+      headers: {
+        Authorization: t.auth,
+        'Tus-Resumable': '1.0.0',
+        'Content-Type': 'application/offset+octet-stream',
+        'Upload-Offset': '0',
+        'Content-Length': '100000',
+      },
+    });
+    let closed = false;
+    req.on('error', () => undefined);
+    req.on('close', () => (closed = true));
+    await new Promise<void>((resolve) => req.write(Buffer.alloc(30_000, 3), () => resolve()));
+    // Nothing more is sent: the service ends the request by itself, without another request asking.
+    expect(await eventually(() => closed, 5_000)).toBe(true);
+    const head = await tusRequest(base, 'HEAD', location, { auth: t.auth });
+    expect(head.headers['upload-offset']).toBe('30000');
   });
 });

@@ -24,6 +24,7 @@ import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import { CHECKSUM_ALGORITHMS, parseUploadChecksum } from '../tus/upload-checksum';
 import type { TusRequest } from '../tus/tus-request';
 import { RECORD_HEADER, TusService } from '../tus/tus.service';
+import { uploadIdleSignal } from './upload-idle';
 
 const OFFSET_STREAM = 'application/offset+octet-stream';
 
@@ -117,7 +118,11 @@ export class TusController {
       checksum: parsed.outcome === 'ok' ? parsed.checksum : undefined,
       declaredLength: length === undefined ? undefined : Number(length),
     };
-    return this.tus.handle(req, res, scope);
+    // A body that stalls for the idle timeout is cut: tus then keeps what arrived and frees the upload.
+    const idle = uploadIdleSignal(req);
+    const cut = () => req.destroy(idle?.reason as Error);
+    idle?.addEventListener('abort', cut, { once: true });
+    return this.tus.handle(req, res, scope).finally(() => idle?.removeEventListener('abort', cut));
   }
 
   private writer(caller: StorageUser | undefined) {
