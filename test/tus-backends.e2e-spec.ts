@@ -2,14 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { StorageRegistry } from '../src/storage/registry/storage-registry';
 import { startOssServer, type OssServer } from './oss-server/oss-server';
 import { startAzurite, type AzurePeer } from './harness/peers/azurite';
-import { azureInstance, minioInstance } from './harness/peers/instances';
+import { azureInstance, minioInstance, ossInstance } from './harness/peers/instances';
 import { startS3rver, type S3Peer } from './harness/peers/s3rver';
 import { createTestApp, type TestApp } from './harness/test-app';
 import { baseUrl, clientUpload, tusRequest } from './harness/tus';
 import { md5 } from './harness/util';
 
-const OSS_ID = 'LTAI-tus-id';
-const OSS_SECRET = 'oss-tus-secret';
+const OSS_ACCOUNT = { accessKeyId: 'LTAI-tus-id', accessKeySecret: 'oss-tus-secret' };
 const MiB = 1024 * 1024;
 
 /**
@@ -27,20 +26,13 @@ describe('resumable uploads (tus) on MinIO, OSS and Azure', () => {
     [s3, azure, oss] = await Promise.all([
       startS3rver(['tus-minio']),
       startAzurite(),
-      startOssServer({ accessKeyId: OSS_ID, accessKeySecret: OSS_SECRET, buckets: ['tus-oss'] }),
+      startOssServer({ ...OSS_ACCOUNT, buckets: ['tus-oss'] }),
     ]);
     t = await createTestApp({
       config: {
         storages: {
           'storages.Minio': minioInstance(s3, 'tus-minio'),
-          'storages.Oss': {
-            type: 'storages.OssType',
-            endpoint: oss.endpoint,
-            sldEnable: true,
-            accessKeyId: OSS_ID,
-            accessKeySecret: OSS_SECRET,
-            bucket: 'tus-oss',
-          },
+          'storages.Oss': ossInstance(oss, 'tus-oss', OSS_ACCOUNT),
           'storages.Azure': azureInstance(azure, 'tus-azure'),
         },
       },
