@@ -3,8 +3,9 @@ import { AdminController } from './admin.controller';
 import { FilesController } from './files.controller';
 import { PreviewController } from './preview.controller';
 import { SignController } from './sign.controller';
+import { TusController } from './tus.controller';
 
-const BASES: Type[] = [FilesController, PreviewController, AdminController, SignController];
+const BASES: Type[] = [FilesController, PreviewController, AdminController, SignController, TusController];
 
 /**
  * The module's controllers mounted under `prefix`: one new subclass of each per registration, with
@@ -21,5 +22,13 @@ export function storageControllers(prefix: string): Type[] {
   });
 }
 
-/** Route paths, under the prefix, whose `PUT` body is the file itself (read as a raw stream). */
-export const RAW_UPLOAD_ROUTES = ['files', 'upload'] as const;
+/**
+ * Routes, under the prefix, whose body is file bytes read as a raw stream (never by a body
+ * parser): raw `PUT` uploads, and the tus creation (`POST`, creation-with-upload) and `PATCH`.
+ */
+export const RAW_UPLOAD_ROUTES = [
+  { method: 'put', path: 'files/*path' },
+  { method: 'put', path: 'upload/*path' },
+  { method: 'post', path: 'tus' },
+  { method: 'patch', path: 'tus/:id' },
+] as const;
