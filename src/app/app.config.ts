@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadStorageOptions } from '../storage/module/load-storage-options';
 import type { StorageModuleOptions } from '../storage/module/storage-module.options';
@@ -23,7 +24,7 @@ export interface AppConfig {
 export function buildAppConfig(env: NodeJS.ProcessEnv): AppConfig {
   const port = intVar(env, 'PORT', 3000);
   const dataDir = path.resolve(env.DATA_DIR || './data');
-  const storage = loadStorageOptions({ env, dataDir });
+  const storage = loadStorageOptions({ env, dataDir, configDir: appConfigDir() });
   return {
     port,
     dataDir,
@@ -32,6 +33,16 @@ export function buildAppConfig(env: NodeJS.ProcessEnv): AppConfig {
     shutdownTimeoutSeconds: intVar(env, 'SHUTDOWN_TIMEOUT_SECONDS', 30),
     storage: { ...storage, publicBaseUrl: storage.publicBaseUrl || `http://localhost:${port}` },
   };
+}
+
+/**
+ * `./config` when it holds a `default.yaml`, else the package's own `config/` (one local
+ * instance under `DATA_DIR`): the embedded default, so the service and the CLI work as installed
+ * from the package, in a folder with no configuration of its own.
+ */
+export function appConfigDir(cwd = process.cwd()): string {
+  const local = path.resolve(cwd, 'config');
+  return fs.existsSync(path.join(local, 'default.yaml')) ? local : path.resolve(__dirname, '../../config');
 }
 
 function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { storageEntities } from '../storage/database/entities';
+import { missingPackages } from '../storage/drivers/driver-definitions';
 import { storageMigrations } from '../storage/database/migrations';
 
 /** `DB_TIMEOUT_MS` (default 5000): how long any database step may take before it is a 503. */
@@ -43,6 +44,7 @@ export function dataSourceOptions(env: NodeJS.ProcessEnv = process.env): DataSou
     if (url.protocol !== 'mysql:' && url.protocol !== 'mariadb:') {
       throw new Error(`DB_URL must be a mysql:// URL (got ${url.protocol}//...)`);
     }
+    requireDatabaseDriver('mysql2', 'DB_URL (MySQL/MariaDB)');
     return {
       ...common,
       type: 'mysql',
@@ -56,6 +58,7 @@ export function dataSourceOptions(env: NodeJS.ProcessEnv = process.env): DataSou
       maxQueryExecutionTime: timeoutMs,
     };
   }
+  requireDatabaseDriver('better-sqlite3', 'the embedded SQLite database (no DB_URL)');
   const dataDir = path.resolve(env.DATA_DIR || './data');
   fs.mkdirSync(dataDir, { recursive: true });
   return {
@@ -68,6 +71,15 @@ export function dataSourceOptions(env: NodeJS.ProcessEnv = process.env): DataSou
       db.pragma(`busy_timeout = ${timeoutMs}`);
     },
   };
+}
+
+/**
+ * Throws one line naming the package `use` needs and the command that installs it, when it is
+ * not installed: the database drivers are the application's choice, not dependencies of the package.
+ */
+export function requireDatabaseDriver(driver: string, use: string): void {
+  if (missingPackages([driver]).length === 0) return;
+  throw new Error(`${use} needs the package ${driver}; install it with: npm install ${driver}`);
 }
 
 interface PooledConnection {
