@@ -160,6 +160,31 @@ describe('a cloud backend that hangs during an upload', () => {
     },
     30_000,
   );
+  it.each(['S3', 'MinIO', 'OSS'])(
+    '%s: the reconciler, with a grace of 0, leaves the multipart upload of an upload in flight',
+    async (name) => {
+      const b = backends.get(name)!;
+      const k = `${t.prefix}/${name}/slow.bin`;
+      const upload = openUpload(base(), 'PUT', `/storage/files/${enc(k)}?storage=${b.storage}`, {
+        Authorization: t.auth,
+        'Content-Type': 'application/octet-stream',
+      });
+      for (let i = 0; i < 11; i++) await upload.write(Buffer.alloc(MIB, i));
+      expect(await eventually(async () => (await b.openUploads!()).length === 1, 10_000)).toBe(true);
+      // Older than the grace (0) and than the second the reconciler always spares.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const report = (
+        await t.http.post(`/storage/admin/reconcile?storage=${b.storage}`).set('Authorization', t.auth).expect(200)
+      ).body;
+      expect(report.uploadsAborted).toBe(0);
+      expect(await b.openUploads!()).toHaveLength(1);
+      const answer = await upload.finish(Buffer.alloc(MIB, 99));
+      expect(answer.status).toBe(201);
+      expect(JSON.parse(answer.body)).toMatchObject({ size: 12 * MIB });
+      expect(await b.openUploads!()).toEqual([]);
+    },
+    30_000,
+  );
 });
 
 function s3Backend(storage: string, proxy: SwitchProxy, s3: S3Peer, bucket: string): HungBackend {
