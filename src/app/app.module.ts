@@ -3,10 +3,12 @@ import { APP_INTERCEPTOR } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { AppCoreModule } from './app-core.module';
+import { metricsPort } from './app.config';
 import { GracefulShutdown, HandlersInFlight } from './graceful-shutdown';
 import { HealthController } from './health.controller';
 import { loggerParams } from './logging';
 import { MetricsController } from './metrics.controller';
+import { MetricsServer } from './metrics-server';
 
 /** The standalone service: the core (configuration, database, storage) with its HTTP extras. */
 @Module({})
@@ -15,8 +17,14 @@ export class AppModule {
   static forRoot(env: NodeJS.ProcessEnv = process.env): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, MetricsController],
-      providers: [HandlersInFlight, { provide: APP_INTERCEPTOR, useExisting: HandlersInFlight }, GracefulShutdown],
+      // With METRICS_PORT, /metrics is served by MetricsServer on that port only.
+      controllers: [HealthController, ...(metricsPort(env) === undefined ? [MetricsController] : [])],
+      providers: [
+        HandlersInFlight,
+        { provide: APP_INTERCEPTOR, useExisting: HandlersInFlight },
+        GracefulShutdown,
+        MetricsServer,
+      ],
       imports: [LoggerModule.forRoot(loggerParams(env)), AppCoreModule.forRoot(env), TerminusModule],
     };
   }
