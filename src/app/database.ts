@@ -31,6 +31,7 @@ export function databaseTimeoutMs(env: NodeJS.ProcessEnv = process.env): number 
  * twice `DB_TIMEOUT_MS` in all.
  */
 export function dataSourceOptions(env: NodeJS.ProcessEnv = process.env): DataSourceOptions {
+  assertDatabaseDriver(env);
   const timeoutMs = databaseTimeoutMs(env);
   const common = {
     entities: storageEntities,
@@ -44,7 +45,6 @@ export function dataSourceOptions(env: NodeJS.ProcessEnv = process.env): DataSou
     if (url.protocol !== 'mysql:' && url.protocol !== 'mariadb:') {
       throw new Error(`DB_URL must be a mysql:// URL (got ${url.protocol}//...)`);
     }
-    requireDatabaseDriver('mysql2', 'DB_URL (MySQL/MariaDB)');
     return {
       ...common,
       type: 'mysql',
@@ -58,7 +58,6 @@ export function dataSourceOptions(env: NodeJS.ProcessEnv = process.env): DataSou
       maxQueryExecutionTime: timeoutMs,
     };
   }
-  requireDatabaseDriver('better-sqlite3', 'the embedded SQLite database (no DB_URL)');
   const dataDir = path.resolve(env.DATA_DIR || './data');
   fs.mkdirSync(dataDir, { recursive: true });
   return {
@@ -71,6 +70,12 @@ export function dataSourceOptions(env: NodeJS.ProcessEnv = process.env): DataSou
       db.pragma(`busy_timeout = ${timeoutMs}`);
     },
   };
+}
+
+/** `requireDatabaseDriver` for the database `env` selects: mysql2 with `DB_URL`, else better-sqlite3. */
+export function assertDatabaseDriver(env: NodeJS.ProcessEnv): void {
+  if (env.DB_URL) requireDatabaseDriver('mysql2', 'DB_URL (MySQL/MariaDB)');
+  else requireDatabaseDriver('better-sqlite3', 'the embedded SQLite database (no DB_URL)');
 }
 
 /**

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AppCoreModule } from '../app/app-core.module';
+import { assertDatabaseDriver } from '../app/database';
 import { isStorageError } from '../storage/errors/storage.error';
 import { LifecycleService } from '../storage/jobs/lifecycle.service';
 import { StorageService } from '../storage/storage.service';
@@ -23,6 +24,8 @@ export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, INTERRUPTED: 130 } as const;
  */
 async function openContext(): Promise<INestApplicationContext> {
   const env = { SWEEP_ENABLED: 'false', ...process.env };
+  // Before Nest, which would log the missing driver with a stack: one line says what to install.
+  assertDatabaseDriver(env);
   const app = await NestFactory.createApplicationContext(AppCoreModule.forRoot(env), {
     logger: process.env.CLI_LOG_LEVEL === 'debug' ? ['error', 'warn', 'log', 'debug'] : ['error', 'warn'],
     abortOnError: false,
