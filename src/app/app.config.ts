@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadStorageOptions } from '../storage/module/load-storage-options';
 import type { StorageModuleOptions } from '../storage/module/storage-module.options';
@@ -27,7 +28,7 @@ export interface AppConfig {
 export function buildAppConfig(env: NodeJS.ProcessEnv): AppConfig {
   const port = intVar(env, 'PORT', 3000);
   const dataDir = path.resolve(env.DATA_DIR || './data');
-  const storage = loadStorageOptions({ env, dataDir });
+  const storage = loadStorageOptions({ env, dataDir, configDir: appConfigDir() });
   return {
     port,
     dataDir,
@@ -38,6 +39,16 @@ export function buildAppConfig(env: NodeJS.ProcessEnv): AppConfig {
     metricsToken: env.METRICS_TOKEN || undefined,
     storage: { ...storage, publicBaseUrl: storage.publicBaseUrl || `http://localhost:${port}` },
   };
+}
+
+/**
+ * `./config` when it holds a `default.yaml`, else the package's own `config/` (one local
+ * instance under `DATA_DIR`): the embedded default, so the service and the CLI work as installed
+ * from the package, in a folder with no configuration of its own.
+ */
+export function appConfigDir(cwd = process.cwd()): string {
+  const local = path.resolve(cwd, 'config');
+  return fs.existsSync(path.join(local, 'default.yaml')) ? local : path.resolve(__dirname, '../../config');
 }
 
 /** `METRICS_PORT`, or undefined when unset (metrics then stay on the main port). */

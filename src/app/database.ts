@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { storageEntities } from '../storage/database/entities';
+import { missingPackages } from '../storage/drivers/driver-definitions';
 import { storageMigrations } from '../storage/database/migrations';
 
 /** `DB_TIMEOUT_MS` (default 5000): how long any database step may take before it is a 503. */
@@ -30,6 +31,7 @@ export function databaseTimeoutMs(env: NodeJS.ProcessEnv = process.env): number 
  * twice `DB_TIMEOUT_MS` in all.
  */
 export function dataSourceOptions(env: NodeJS.ProcessEnv = process.env): DataSourceOptions {
+  assertDatabaseDriver(env);
   const timeoutMs = databaseTimeoutMs(env);
   const common = {
     entities: storageEntities,
@@ -68,6 +70,21 @@ export function dataSourceOptions(env: NodeJS.ProcessEnv = process.env): DataSou
       db.pragma(`busy_timeout = ${timeoutMs}`);
     },
   };
+}
+
+/** `requireDatabaseDriver` for the database `env` selects: mysql2 with `DB_URL`, else better-sqlite3. */
+export function assertDatabaseDriver(env: NodeJS.ProcessEnv): void {
+  if (env.DB_URL) requireDatabaseDriver('mysql2', 'DB_URL (MySQL/MariaDB)');
+  else requireDatabaseDriver('better-sqlite3', 'the embedded SQLite database (no DB_URL)');
+}
+
+/**
+ * Throws one line naming the package `use` needs and the command that installs it, when it is
+ * not installed: the database drivers are the application's choice, not dependencies of the package.
+ */
+export function requireDatabaseDriver(driver: string, use: string): void {
+  if (missingPackages([driver]).length === 0) return;
+  throw new Error(`${use} needs the package ${driver}; install it with: npm install ${driver}`);
 }
 
 interface PooledConnection {

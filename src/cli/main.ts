@@ -6,7 +6,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { AppModule } from '../app/app.module';
+import { AppCoreModule } from '../app/app-core.module';
+import { assertDatabaseDriver } from '../app/database';
 import { isStorageError } from '../storage/errors/storage.error';
 import { LifecycleService } from '../storage/jobs/lifecycle.service';
 import { StorageService } from '../storage/storage.service';
@@ -17,13 +18,15 @@ import { Progress } from './progress';
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, INTERRUPTED: 130 } as const;
 
 /**
- * The application without HTTP, on the same module and configuration as `npm start` (`DATA_DIR`,
+ * The application without HTTP: the core `npm start` builds on, with the same configuration (`DATA_DIR`,
  * `DB_URL`, `STORAGE_CONFIG`, `config/*.yaml`). The scheduled sweeper stays off unless the
  * environment turns it on: a command does its one job and exits.
  */
 async function openContext(): Promise<INestApplicationContext> {
   const env = { SWEEP_ENABLED: 'false', ...process.env };
-  const app = await NestFactory.createApplicationContext(AppModule.forRoot(env), {
+  // Before Nest, which would log the missing driver with a stack: one line says what to install.
+  assertDatabaseDriver(env);
+  const app = await NestFactory.createApplicationContext(AppCoreModule.forRoot(env), {
     logger: process.env.CLI_LOG_LEVEL === 'debug' ? ['error', 'warn', 'log', 'debug'] : ['error', 'warn'],
     abortOnError: false,
   });

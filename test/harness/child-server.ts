@@ -138,9 +138,15 @@ export class ChildServer {
  */
 export async function startChildServer(
   service: CompiledService,
-  options: { env: Record<string, string>; logFile: string; timeoutMs?: number },
+  options: {
+    env: Record<string, string>;
+    logFile: string;
+    timeoutMs?: number;
+    /** Run as this user (the parent must be root): for permissions root would not feel. */
+    user?: { uid: number; gid: number };
+  },
 ): Promise<ChildServer> {
-  const { env, logFile, timeoutMs = 30_000 } = options;
+  const { env, logFile, timeoutMs = 30_000, user } = options;
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     fs.appendFileSync(logFile, `--- start on port ${port} ---\n`);
@@ -149,6 +155,7 @@ export async function startChildServer(
       cwd: REPO,
       env: { ...process.env, ...env, PORT: String(port), CHILD_SERVER_PARENT_PID: String(process.pid) },
       stdio: ['ignore', log, log],
+      ...user,
     });
     fs.closeSync(log);
     const server = new ChildServer(child, port, logFile);

@@ -25,6 +25,8 @@ export interface OssServer {
   port: number;
   /** What failed writes left: open multipart uploads and temp files. Empty when all is clean. */
   leftovers(bucket: string): Promise<string[]>;
+  /** Multipart uploads begun in `bucket` and neither completed nor aborted, by key. */
+  openUploads(bucket: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -35,7 +37,8 @@ const MAX_SKEW_MS = 15 * 60 * 1000;
  * It verifies every request's V1 signature, in the Authorization header or in the URL
  * (`OSSAccessKeyId`, `Expires`, `Signature`), and answers 403 `SignatureDoesNotMatch` when it
  * differs. It implements what the OSS driver uses: Put/Get(Range)/Head/Delete/Copy object,
- * GetBucket (prefix, marker, max-keys), PutBucket, multipart upload, and PostObject (an HTML form
+ * GetBucket (prefix, marker, max-keys), PutBucket, multipart upload (with ListMultipartUploads and
+ * AbortMultipartUpload), and PostObject (an HTML form
  * to `/bucket/` whose policy is checked as OSS checks it, see `postObject`).
  */
 export async function startOssServer(options: OssServerOptions): Promise<OssServer> {
@@ -57,6 +60,7 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
     endpoint: `http://localhost:${port}`,
     port,
     leftovers: (bucket) => store.leftovers(bucket),
+    openUploads: async (bucket) => (await store.openUploads(bucket)).map((u) => u.key),
     async close() {
       await closeServer(server);
       await rm(root, { recursive: true, force: true });
@@ -102,6 +106,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, store: OssStore
     return sendError(res, 404, 'NoSuchBucket', 'The specified bucket does not exist.');
   if (!key) {
     if (method !== 'GET') return sendError(res, 405, 'MethodNotAllowed', 'unsupported bucket operation');
+    if (query.has('uploads')) return listUploads(res, store, bucket, query);
     return listObjects(res, store, bucket, query);
   }
   const uploadId = query.get('uploadId');
@@ -347,6 +352,34 @@ async function listObjects(res: ServerResponse, store: OssStore, bucket: string,
     `<Delimiter></Delimiter><IsTruncated>${truncated}</IsTruncated>` +
     (truncated ? `<NextMarker>${escapeXml(page[page.length - 1].key)}</NextMarker>` : '') +
     `${contents}</ListBucketResult>`;
+  send(res, 200, { 'Content-Type': 'application/xml' }, body);
+}
+
+/** ListMultipartUploads (`GET /bucket/?uploads`): prefix, key-marker, upload-id-marker, max-uploads. */
+async function listUploads(res: ServerResponse, store: OssStore, bucket: string, query: Map<string, string>) {
+  const prefix = query.get('prefix') ?? '';
+  const keyMarker = query.get('key-marker') ?? '';
+  const idMarker = query.get('upload-id-marker') ?? '';
+  const maxUploads = Math.min(1000, Math.max(1, Number(query.get('max-uploads') ?? 1000) || 1000));
+  const after = (u: { key: string; uploadId: string }) =>
+    u.key > keyMarker || (u.key === keyMarker && idMarker !== '' && u.uploadId > idMarker);
+  const matching = (await store.openUploads(bucket)).filter((u) => u.key.startsWith(prefix) && after(u));
+  const page = matching.slice(0, maxUploads);
+  const truncated = matching.length > maxUploads;
+  const last = page[page.length - 1];
+  const uploads = page
+    .map(
+      (u) =>
+        `<Upload><Key>${escapeXml(u.key)}</Key><UploadId>${u.uploadId}</UploadId>` +
+        `<Initiated>${u.initiated}</Initiated></Upload>`,
+    )
+    .join('');
+  const body =
+    `<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult><Bucket>${escapeXml(bucket)}</Bucket>` +
+    `<KeyMarker>${escapeXml(keyMarker)}</KeyMarker><UploadIdMarker>${escapeXml(idMarker)}</UploadIdMarker>` +
+    `<NextKeyMarker>${truncated ? escapeXml(last.key) : ''}</NextKeyMarker>` +
+    `<NextUploadIdMarker>${truncated ? last.uploadId : ''}</NextUploadIdMarker>` +
+    `<MaxUploads>${maxUploads}</MaxUploads><IsTruncated>${truncated}</IsTruncated>${uploads}</ListMultipartUploadsResult>`;
   send(res, 200, { 'Content-Type': 'application/xml' }, body);
 }
 

@@ -118,8 +118,22 @@ export class OssStore {
     const uploadId = randomUUID().replace(/-/g, '').toUpperCase();
     const dir = path.join(this.root, bucket, 'uploads', uploadId);
     await fs.mkdir(dir);
-    await fs.writeFile(path.join(dir, 'upload.json'), JSON.stringify({ key, contentType }));
+    const initiated = new Date().toISOString();
+    await fs.writeFile(path.join(dir, 'upload.json'), JSON.stringify({ key, contentType, initiated }));
     return uploadId;
+  }
+
+  /** Multipart uploads neither completed nor aborted, by key then upload id. */
+  async openUploads(bucket: string): Promise<OpenUpload[]> {
+    const dir = path.join(this.root, bucket, 'uploads');
+    const uploads: OpenUpload[] = [];
+    for (const uploadId of await fs.readdir(dir).catch(() => [])) {
+      const info = await fs.readFile(path.join(dir, uploadId, 'upload.json'), 'utf8').catch(() => null);
+      if (info === null) continue;
+      const { key, initiated } = JSON.parse(info) as { key: string; initiated: string };
+      uploads.push({ key, uploadId, initiated });
+    }
+    return uploads.sort((a, b) => compare(a.key, b.key) || compare(a.uploadId, b.uploadId));
   }
 
   async upload(bucket: string, key: string, uploadId: string): Promise<{ dir: string; contentType: string }> {
@@ -203,6 +217,17 @@ export class OssStore {
   private objectPath(bucket: string, key: string): string {
     return path.join(this.root, bucket, 'objects', createHash('sha256').update(key).digest('hex'));
   }
+}
+
+export interface OpenUpload {
+  key: string;
+  uploadId: string;
+  /** ISO 8601. */
+  initiated: string;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function quoteEtag(hex: string): string {

@@ -52,6 +52,31 @@ export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
   return isDatabaseUnavailable(driverError, depth + 1) || isDatabaseUnavailable(cause, depth + 1);
 }
 
+/**
+ * Error codes that mean "the database has no room to write": SQLite's disk or `max_page_count`
+ * reached (`SQLITE_FULL`, also from a full journal), MySQL's table full and disk full errors.
+ */
+const FULL_CODES = new Set(['SQLITE_FULL', 'ER_RECORD_FILE_FULL', 'ER_DISK_FULL']);
+
+/** True when `err` (or its `driverError` or `cause`) says the database is out of space. */
+export function isDatabaseFull(err: unknown, depth = 0): boolean {
+  if (typeof err !== 'object' || err === null || depth > 4) return false;
+  if (err instanceof StorageError) return false;
+  const { code, driverError, cause } = err as { code?: unknown; driverError?: unknown; cause?: unknown };
+  if (typeof code === 'string' && FULL_CODES.has(code)) return true;
+  return isDatabaseFull(driverError, depth + 1) || isDatabaseFull(cause, depth + 1);
+}
+
+/** The 507 for a database out of space; the driver's error stays in `cause` (logged, not shown). */
+export function databaseFull(cause: unknown): StorageError {
+  return new StorageError(
+    StorageErrorCode.INSUFFICIENT_STORAGE,
+    'the database is out of space and could not be written; free space for the database',
+    { failed: 'database' },
+    { cause },
+  );
+}
+
 /** Codes of a database that did not answer in time (as opposed to one that refused or dropped the connection). */
 const TIMEOUT_CODES = new Set(['PROTOCOL_SEQUENCE_TIMEOUT', 'ETIMEDOUT', 'SQLITE_BUSY', 'SQLITE_LOCKED']);
 

@@ -2,7 +2,13 @@ import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter 
 import type { Response } from 'express';
 import { MulterError } from 'multer';
 import { quoteInput, StorageError, StorageErrorCode } from './storage.error';
-import { databaseFailureKind, databaseUnavailable, isDatabaseUnavailable } from './database-errors';
+import {
+  databaseFailureKind,
+  databaseFull,
+  databaseUnavailable,
+  isDatabaseFull,
+  isDatabaseUnavailable,
+} from './database-errors';
 
 const CODE_BY_STATUS: Record<number, StorageErrorCode> = {
   400: StorageErrorCode.INVALID_ARGUMENT,
@@ -68,6 +74,9 @@ export function writeStorageError(res: Response, exception: unknown): void {
 
 /** Client errors keep their message (written to be shown); anything unexpected is a bare 500. */
 export function describeException(exception: unknown): StorageErrorBody {
+  if (!(exception instanceof StorageError) && isDatabaseFull(exception)) {
+    return describeException(databaseFull(exception));
+  }
   if (!(exception instanceof StorageError) && isDatabaseUnavailable(exception)) {
     return describeException(databaseUnavailable(exception));
   }

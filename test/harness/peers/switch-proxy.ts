@@ -1,8 +1,9 @@
 import * as net from 'node:net';
 
 export interface SwitchProxy {
-  /** `http://127.0.0.1:<port>`: use it as the backend's endpoint. */
+  /** `http://<listen host>:<port>`: use it as the backend's endpoint. */
   endpoint: string;
+  port: number;
   /** Cuts every open connection and refuses new ones (reset at once) until `up()`. */
   down(): void;
   /**
@@ -18,7 +19,10 @@ export interface SwitchProxy {
  * A TCP proxy on a free loopback port in front of a real peer, that the test can switch off and
  * on: the way to make a backend go away and come back without restarting it (its data stays).
  */
-export async function startSwitchProxy(target: { host?: string; port: number }): Promise<SwitchProxy> {
+export async function startSwitchProxy(
+  target: { host?: string; port: number },
+  listenHost = '127.0.0.1',
+): Promise<SwitchProxy> {
   let isDown = false;
   let isHung = false;
   const sockets = new Set<net.Socket>();
@@ -52,10 +56,11 @@ export async function startSwitchProxy(target: { host?: string; port: number }):
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, listenHost, resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://${net.isIPv6(listenHost) ? `[${listenHost}]` : listenHost}:${port}`,
+    port,
     down() {
       isDown = true;
       for (const socket of sockets) socket.resetAndDestroy();

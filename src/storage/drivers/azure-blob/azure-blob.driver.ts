@@ -5,12 +5,13 @@ import {
   type StoragePipelineOptions,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { StorageError, StorageErrorCode } from '../../errors/storage.error';
 import { toStorageError } from '../shared/backend-errors';
 import { CloudDriverBase } from '../shared/cloud-driver.base';
 import { bindSignal } from '../shared/deadline';
-import { MIB } from '../shared/multipart';
+import { MIB, multipartUpload } from '../shared/multipart';
 import { attachmentDisposition } from '../shared/download-disposition';
 import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
@@ -26,10 +27,13 @@ import type {
 import { AZURE_BLOB_TYPE, type AzureBlobDriverOptions } from './azure-blob.options';
 
 /**
- * Azure Blob Storage block blobs through `@azure/storage-blob`. Puts stage blocks with
- * `uploadStream` and commit the block list only once the body has ended, so a body that errors
- * leaves the blob as it was (the staged blocks stay uncommitted, invisible, and Azure drops them
- * after a week). Copies are server-side within the account.
+ * Azure Blob Storage block blobs through `@azure/storage-blob`. A body that fits in one block is
+ * sent with a single Put Blob; a larger one is staged block by block (`concurrency` in flight) and
+ * its block list committed only once the body has ended, so a body that errors leaves the blob as
+ * it was (the staged blocks stay uncommitted, invisible, and Azure drops them after a week). Each
+ * request of a put is bounded by `timeoutMs`, the SDK's retries included (`uploadStream` passes
+ * one signal for the whole transfer and its retry policy sets no client-side timeout, so a hung
+ * endpoint held a put for ever). Copies are server-side within the account.
  *
  * Gap: a SAS (create + write) cannot bind the content type or a size limit; the returned
  * `Content-Type` header is advice and the service must check type and size after the upload.
@@ -59,15 +63,38 @@ export class AzureBlobDriver extends CloudDriverBase implements StorageDriver {
 
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectStat> {
     const blob = this.container.getBlockBlobClient(key);
+    const blobHTTPHeaders = { blobContentType: options.contentType ?? 'application/octet-stream' };
+    // Each request within `timeoutMs`, the SDK's retries included (the deadline's signal aborts
+    // them); a failure is mapped once, below.
+    const within = <T>(op: (abortSignal: AbortSignal) => Promise<T>) => this.within(op);
     try {
-      await blob.uploadStream(
+      await multipartUpload(
         bindSignal(body, options.signal),
         Math.max(MIB, this.options.blockSize ?? 4 * MIB),
-        this.options.concurrency ?? 4,
         {
-          blobHTTPHeaders: { blobContentType: options.contentType ?? 'application/octet-stream' },
-          abortSignal: options.signal,
+          putWhole: (data) =>
+            within(
+              async (abortSignal) => void (await blob.upload(data, data.length, { blobHTTPHeaders, abortSignal })),
+            ),
+          begin: async () => randomUUID(),
+          uploadPart: (uploadId, partNumber, data) =>
+            within(async (abortSignal) => {
+              const blockId = blockIdOf(uploadId, partNumber);
+              await blob.stageBlock(blockId, data, data.length, { abortSignal });
+              return blockId;
+            }),
+          complete: (_uploadId, parts) =>
+            within(
+              async (abortSignal) =>
+                void (await blob.commitBlockList(
+                  parts.map((p) => p.etag),
+                  { blobHTTPHeaders, abortSignal },
+                )),
+            ),
+          // Staged blocks cannot be removed without touching the blob; Azure drops them after 7 days.
+          abort: async () => undefined,
         },
+        this.options.concurrency ?? 4,
       );
     } catch (err) {
       throw mapAzureError(body.errored ?? err, key);
@@ -214,6 +241,11 @@ function azureContainerClient(options: AzureBlobDriverOptions, timeoutMs: number
   return BlobServiceClient.fromConnectionString(options.connectionString, pipeline).getContainerClient(
     options.container,
   );
+}
+
+/** A block id: base64 of the same length for every block of a blob, unique to one put. */
+function blockIdOf(uploadId: string, partNumber: number): string {
+  return Buffer.from(`${uploadId}-${String(partNumber).padStart(5, '0')}`).toString('base64');
 }
 
 /** Maps `@azure/storage-blob` RestErrors (`statusCode`, `code`) and socket errors onto our codes. */

@@ -19,7 +19,7 @@ export type AzureBlobDriverOptions = CloudDriverOptions & {
   container: string;
   /** The SDK's retry options; defaults keep a dead endpoint's retries within a few seconds. */
   retryOptions?: StorageRetryOptions;
-  /** The longest one request carrying data (one block) may take; default 10 min. */
+  /** Azure's server-side `timeout` of one request (copies, reads); default 10 min. Each request of a put is bounded by `timeoutMs`. */
   transferTimeoutMs?: number;
   /** Block size for uploads (default 4 MiB) and blocks in flight (default 4): memory = product. */
   blockSize?: number;

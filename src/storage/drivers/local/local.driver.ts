@@ -102,7 +102,7 @@ export class LocalDriver implements StorageDriver {
   async open(key: string): Promise<OpenObject> {
     const target = this.resolve(key);
     const fd = await openFd(target, fsConstants.O_RDONLY | NO_FOLLOW).catch(async (err: unknown) => {
-      await this.resolveReal(key); // a link on the way is refused as such, not as "not found"
+      await this.resolveReal(key, 'read'); // a link on the way is refused as such, not as "not found"
       throw mapLinkError(err, key, 'read');
     });
     try {
@@ -127,7 +127,7 @@ export class LocalDriver implements StorageDriver {
   private async checkOpened(fd: number, key: string, target: string): Promise<void> {
     const [opened, realRoot] = await Promise.all([pathOfFd(fd), this.realRootPath()]);
     if (opened !== null && opened === path.join(realRoot, path.relative(this.root, target))) return;
-    await this.resolveReal(key);
+    await this.resolveReal(key, 'read');
   }
 
   private realRootPath(): Promise<string> {
@@ -136,7 +136,7 @@ export class LocalDriver implements StorageDriver {
   }
 
   async stat(key: string): Promise<ObjectStat> {
-    const info = await fs.lstat(await this.resolveReal(key)).catch((err) => {
+    const info = await fs.lstat(await this.resolveReal(key, 'read')).catch((err) => {
       throw mapFsError(err, key, 'read');
     });
     if (info.isSymbolicLink()) throw linkRefused(key);
@@ -157,14 +157,14 @@ export class LocalDriver implements StorageDriver {
   }
 
   async copy(from: string, to: string): Promise<void> {
-    const source = await this.resolveReal(from);
+    const source = await this.resolveReal(from, 'read');
     const target = await this.resolveReal(to);
     const dir = path.dirname(target);
     const temp = tempPathFor(dir, to);
     try {
       // Streamed rather than `copyFile`, which would follow a link swapped in as the source.
       const input = await fs.open(source, fsConstants.O_RDONLY | NO_FOLLOW).catch((err) => {
-        throw mapLinkError(err, from);
+        throw mapLinkError(err, from, 'read');
       });
       const reader = input.createReadStream({ highWaterMark: READ_CHUNK });
       // The temp file also holds the folder against a concurrent prune while the copy runs.
@@ -183,7 +183,7 @@ export class LocalDriver implements StorageDriver {
   async *list(prefix = ''): AsyncIterable<ObjectStat> {
     // Start from the deepest folder the prefix names, then filter by the full prefix.
     const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
-    const start = folder ? await this.resolveReal(folder) : this.root;
+    const start = folder ? await this.resolveReal(folder, 'read') : this.root;
     for await (const key of this.walk(start, folder)) {
       if (!key.startsWith(prefix)) continue;
       const info = await fs.lstat(path.join(this.root, key)).catch(() => null);
@@ -211,7 +211,7 @@ export class LocalDriver implements StorageDriver {
   /** Removes a temp file found by `listTemp`. */
   async deleteTemp(rel: string): Promise<void> {
     if (!path.basename(rel).startsWith(TEMP_PREFIX)) throw StorageError.invalidPath('not a temp file');
-    await fs.rm(await this.resolveReal(rel, true), { force: true });
+    await fs.rm(await this.resolveReal(rel, 'write', true), { force: true });
   }
 
   publicUrl(key: string): string | null {
@@ -262,8 +262,9 @@ export class LocalDriver implements StorageDriver {
   /**
    * `resolve`, then every existing component below the root checked not to be a symbolic link
    * (`E_ACCESS_DENIED` if one is); components that do not exist yet are made as real folders.
+   * `access`: what the caller is about to do, named by the error when a folder cannot be looked at.
    */
-  private async resolveReal(key: string, allowTemp = false): Promise<string> {
+  private async resolveReal(key: string, access: 'read' | 'write' = 'write', allowTemp = false): Promise<string> {
     const target = this.resolve(key, allowTemp);
     let current = this.root;
     for (const segment of path.relative(this.root, target).split(path.sep)) {
@@ -274,7 +275,7 @@ export class LocalDriver implements StorageDriver {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') return target;
-        throw mapFsError(err, key);
+        throw mapFsError(err, key, access);
       }
       if (info.isSymbolicLink()) throw linkRefused(key);
     }

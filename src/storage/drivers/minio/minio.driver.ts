@@ -18,6 +18,7 @@ import type {
   SignedUrl,
   SignUploadOptions,
   StorageDriver,
+  UnfinishedUpload,
 } from '../storage-driver';
 import { MINIO_TYPE, type MinioDriverOptions } from './minio.options';
 
@@ -27,7 +28,9 @@ import { MINIO_TYPE, type MinioDriverOptions } from './minio.options';
  * Puts do not use `putObject` with a stream: when its source errors it neither rejects nor
  * aborts the multipart upload (the error is not forwarded to its chunker), and with an unknown
  * size it buffers parts of about 550 MB. The driver runs the multipart steps itself instead, one
- * part in memory, aborting on any failure so nothing is committed.
+ * part in memory, aborting on any failure so nothing is committed. Every request of a put is
+ * bounded by `timeoutMs`; an abort that could not be sent leaves an open upload that the
+ * reconciler aborts (`listUnfinishedUploads`).
  *
  * Signed uploads are presigned POST forms (`presignedPostPolicy`) whose policy binds the bucket,
  * the key, the content type, the expiry and, with `maxSize`, the size (`content-length-range`):
@@ -64,25 +67,31 @@ export class MinioDriver extends CloudDriverBase implements StorageDriver {
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectStat> {
     const headers = { 'Content-Type': options.contentType ?? 'application/octet-stream' };
     const { client, bucket } = this;
+    // Each request within `timeoutMs` (the client has no retries); a failure is mapped once, below.
+    const within = <T>(op: () => Promise<T>) => this.within(op);
     try {
       await multipartUpload(bindSignal(body, options.signal), Math.max(5 * MIB, this.options.partSize ?? 16 * MIB), {
-        putWhole: async (data) => void (await client.putObject(bucket, key, data, data.length, headers)),
-        begin: () => client.initiateNewMultipartUpload(bucket, key, headers),
-        uploadPart: async (uploadID, partNumber, data) => {
-          const part = await client.uploadPart(
-            { bucketName: bucket, objectName: key, uploadID, partNumber, headers: {} },
-            data,
-          );
-          return part.etag;
-        },
-        complete: async (uploadId, parts) =>
-          void (await client.completeMultipartUpload(
-            bucket,
-            key,
-            uploadId,
-            parts.map((p) => ({ part: p.partNumber, etag: p.etag })),
-          )),
-        abort: (uploadId) => client.abortMultipartUpload(bucket, key, uploadId),
+        putWhole: (data) => within(async () => void (await client.putObject(bucket, key, data, data.length, headers))),
+        begin: () => within(() => client.initiateNewMultipartUpload(bucket, key, headers)),
+        uploadPart: (uploadID, partNumber, data) =>
+          within(async () => {
+            const part = await client.uploadPart(
+              { bucketName: bucket, objectName: key, uploadID, partNumber, headers: {} },
+              data,
+            );
+            return part.etag;
+          }),
+        complete: (uploadId, parts) =>
+          within(
+            async () =>
+              void (await client.completeMultipartUpload(
+                bucket,
+                key,
+                uploadId,
+                parts.map((p) => ({ part: p.partNumber, etag: p.etag })),
+              )),
+          ),
+        abort: (uploadId) => this.abortUnfinishedUpload({ key, uploadId, initiated: new Date() }),
       });
     } catch (err) {
       throw mapMinioError(body.errored ?? err, key);
@@ -90,6 +99,29 @@ export class MinioDriver extends CloudDriverBase implements StorageDriver {
       body.destroy();
     }
     return this.stat(key);
+  }
+
+  /**
+   * Multipart uploads begun and neither completed nor aborted (ListMultipartUploads), a page of
+   * up to 1000 at a time. Gap: the client reads no NextUploadIdMarker, so a page is continued from
+   * its last key alone and further uploads of that very key wait for the next run.
+   */
+  async *listUnfinishedUploads(): AsyncIterable<UnfinishedUpload> {
+    let keyMarker = '';
+    for (;;) {
+      const page = await this.call('(uploads)', () =>
+        this.client.listIncompleteUploadsQuery(this.bucket, '', keyMarker, '', ''),
+      );
+      for (const u of page.uploads) yield { key: u.key, uploadId: u.uploadId, initiated: u.initiated };
+      const last = page.uploads.at(-1)?.key;
+      if (!page.isTruncated || !last || last === keyMarker) return;
+      keyMarker = page.nextKeyMarker || last;
+    }
+  }
+
+  /** Aborts one (AbortMultipartUpload): its parts are removed. */
+  async abortUnfinishedUpload(upload: UnfinishedUpload): Promise<void> {
+    await this.call(upload.key, () => this.client.abortMultipartUpload(this.bucket, upload.key, upload.uploadId));
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {

@@ -16,6 +16,7 @@ import type {
   SignedUrl,
   SignUploadOptions,
   StorageDriver,
+  UnfinishedUpload,
 } from '../storage-driver';
 import { OSS_TYPE, type OssDriverOptions } from './oss.options';
 
@@ -23,7 +24,8 @@ import { OSS_TYPE, type OssDriverOptions } from './oss.options';
  * Aliyun OSS through `ali-oss`, V1 signatures. A body that fits in one part is sent with a single
  * PutObject; a larger one with a multipart upload, one part in memory at a time, aborted when the
  * body or any request fails, so nothing is committed (a chunked `putStream` would be bounded by
- * one response timeout over the whole file). Signed uploads are PostObject forms whose policy binds
+ * one response timeout over the whole file). Every request of a put is bounded by `timeoutMs`; an
+ * abort that could not be sent leaves an open upload that the reconciler aborts. Signed uploads are PostObject forms whose policy binds
  * key, Content-Type and size. ali-oss refuses to sign URLs when `endpoint` is an IP address (set a
  * `publicEndpoint` with a host name then).
  */
@@ -71,23 +73,30 @@ export class OssDriver extends CloudDriverBase implements StorageDriver {
 
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectStat> {
     const mime = options.contentType ?? 'application/octet-stream';
-    // A data request may take up to transferTimeoutMs to answer, but must connect within timeoutMs.
-    const timeout = [this.timeoutMs, this.transferTimeoutMs] as unknown as number;
+    // Every request within `timeoutMs` (ali-oss's own timer aborts it then; no retries); a failure
+    // is mapped once, below.
+    const timeout = this.timeoutMs;
+    const within = <T>(op: () => Promise<T>) => this.within(op);
     const { client } = this;
     try {
       await multipartUpload(bindSignal(body, options.signal), Math.max(MIB / 10, this.options.partSize ?? 8 * MIB), {
-        putWhole: async (data) => void (await client.put(key, data, { mime, timeout })),
-        begin: async () => (await client.initMultipartUpload(key, { mime, timeout: this.timeoutMs })).uploadId,
-        uploadPart: async (uploadId, partNumber, data) =>
-          (await client.uploadPart(key, uploadId, partNumber, data, 0, data.length, { timeout })).etag,
-        complete: async (uploadId, parts) =>
-          void (await client.completeMultipartUpload(
-            key,
-            uploadId,
-            parts.map((p) => ({ number: p.partNumber, etag: p.etag })),
-            { timeout },
-          )),
-        abort: async (uploadId) => void (await client.abortMultipartUpload(key, uploadId)),
+        putWhole: (data) => within(async () => void (await client.put(key, data, { mime, timeout }))),
+        begin: () => within(async () => (await client.initMultipartUpload(key, { mime, timeout })).uploadId),
+        uploadPart: (uploadId, partNumber, data) =>
+          within(
+            async () => (await client.uploadPart(key, uploadId, partNumber, data, 0, data.length, { timeout })).etag,
+          ),
+        complete: (uploadId, parts) =>
+          within(
+            async () =>
+              void (await client.completeMultipartUpload(
+                key,
+                uploadId,
+                parts.map((p) => ({ number: p.partNumber, etag: p.etag })),
+                { timeout },
+              )),
+          ),
+        abort: (uploadId) => this.abortUnfinishedUpload({ key, uploadId, initiated: new Date() }),
       });
     } catch (err) {
       throw mapOssError(body.errored ?? err, key);
@@ -95,6 +104,25 @@ export class OssDriver extends CloudDriverBase implements StorageDriver {
       body.destroy();
     }
     return this.stat(key);
+  }
+
+  /** Multipart uploads begun and neither completed nor aborted (ListMultipartUploads). */
+  async *listUnfinishedUploads(): AsyncIterable<UnfinishedUpload> {
+    let marker: Record<string, string> = {};
+    for (;;) {
+      const query = { 'max-uploads': 1000, ...marker };
+      const page = await this.call('(uploads)', () => this.client.listUploads(query, { timeout: this.timeoutMs }));
+      for (const u of page.uploads) yield { key: u.name, uploadId: u.uploadId, initiated: new Date(u.initiated) };
+      if (!page.isTruncated) return;
+      marker = { 'key-marker': page.nextKeyMarker, 'upload-id-marker': page.nextUploadIdMarker };
+    }
+  }
+
+  /** Aborts one (AbortMultipartUpload): its parts are removed. */
+  async abortUnfinishedUpload(upload: UnfinishedUpload): Promise<void> {
+    await this.call(upload.key, () =>
+      this.client.abortMultipartUpload(upload.key, upload.uploadId, { timeout: this.timeoutMs }),
+    );
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {

@@ -25,7 +25,10 @@ export type OssDriverOptions = CloudDriverOptions & {
   cname?: boolean;
   /** Path-style requests (`/bucket/key`) on `endpoint`, for OSS-compatible servers. */
   sldEnable?: boolean;
-  /** The longest one request carrying data (a small PUT or one part) may take; default 10 min. */
+  /**
+   * The longest a server-side copy may take; default 10 min. Each request of a put (a part
+   * included) is bounded by `timeoutMs`: raise it, or lower `partSize`, on a slow link.
+   */
   transferTimeoutMs?: number;
   /** Multipart part size in bytes (at least 100 KiB); default 8 MiB, held in memory per upload. */
   partSize?: number;

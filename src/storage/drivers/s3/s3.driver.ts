@@ -21,7 +21,7 @@ import type { Readable } from 'node:stream';
 import { toStorageError } from '../shared/backend-errors';
 import { narrowToRange } from '../shared/byte-range';
 import { CloudDriverBase } from '../shared/cloud-driver.base';
-import { bindSignal, withDeadline } from '../shared/deadline';
+import { bindSignal } from '../shared/deadline';
 import { MIB, multipartUpload } from '../shared/multipart';
 import { encodeKey } from '../shared/public-url';
 import { attachmentDisposition } from '../shared/download-disposition';
@@ -102,7 +102,7 @@ export class S3Driver extends CloudDriverBase implements StorageDriver {
     const ContentType = options.contentType ?? 'application/octet-stream';
     const { client } = this;
     // Each request within `timeoutMs`, retries included; a failure is mapped once, below.
-    const within = <T>(op: (abortSignal: AbortSignal) => Promise<T>) => withDeadline(this.timeoutMs, this.backend, op);
+    const within = <T>(op: (abortSignal: AbortSignal) => Promise<T>) => this.within(op);
     try {
       await multipartUpload(
         bindSignal(body, options.signal),

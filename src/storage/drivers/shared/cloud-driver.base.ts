@@ -29,6 +29,15 @@ export abstract class CloudDriverBase implements Pick<StorageDriver, 'exists' | 
     return publicUrlOf(this.common.publicUrl, key);
   }
 
+  /**
+   * Runs one request within `timeoutMs`, the SDK's retries included, leaving its failure unmapped
+   * (a put maps once, at its end): each step of a put. A request still running when the time is up
+   * is left to the SDK's own timeout, which is `timeoutMs` too.
+   */
+  protected within<T>(op: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withDeadline(this.timeoutMs, this.backend, op);
+  }
+
   /** Runs a metadata call within `timeoutMs` and maps its failure onto our codes. */
   protected async call<T>(key: string, op: (signal: AbortSignal) => Promise<T>): Promise<T> {
     try {

@@ -3,12 +3,16 @@ import type { Readable } from 'node:stream';
 
 export const MIB = 1024 * 1024;
 
-/** Reads `body` as consecutive buffers of exactly `size` bytes; the last may be shorter (or empty). */
+/**
+ * Reads `body` as consecutive buffers of exactly `size` bytes; the last may be shorter (or empty).
+ * Stopping early leaves `body` as it is (its owner destroys it): a body destroyed by the iterator
+ * would report an `AbortError` of its own, hiding why the put stopped.
+ */
 export async function* readChunks(body: Readable, size: number): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];
   let length = 0;
   let yielded = false;
-  for await (const data of body) {
+  for await (const data of body.iterator({ destroyOnReturn: false })) {
     let chunk = typeof data === 'string' ? Buffer.from(data) : (data as Buffer);
     while (length + chunk.length >= size) {
       const take = size - length;
