@@ -16,6 +16,7 @@ import type {
   SignDownloadOptions,
   SignedUpload,
   SignedUrl,
+  SignPartOptions,
   SignUploadOptions,
   StorageDriver,
   UploadedPart,
@@ -117,12 +118,7 @@ export class OssDriver extends CloudDriverBase implements StorageDriver {
    * A V1-signed UploadPart URL (`partNumber` and `uploadId` are signed sub-resources), for
    * `publicEndpoint` when one is set. The Content-Type is signed too, so the client must send it.
    */
-  async signPart(
-    key: string,
-    uploadId: string,
-    partNumber: number,
-    options: { expiresIn: number; contentType: string },
-  ): Promise<SignedUpload> {
+  async signPart(key: string, uploadId: string, partNumber: number, options: SignPartOptions): Promise<SignedUpload> {
     checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
     let url: string;
     try {
