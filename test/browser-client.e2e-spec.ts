@@ -164,9 +164,8 @@ describe('browser client: direct uploads', () => {
 
   it('pause holds back the next part until resume', async () => {
     const data = randomBytes(11 * MIB);
-    let handle: ReturnType<StorageClient['upload']> | undefined;
     let pausedAt = 0;
-    handle = client.upload(new Blob([data]), {
+    const handle: ReturnType<StorageClient['upload']> = client.upload(new Blob([data]), {
       path: `${t.prefix}/paused.bin`,
       storage: 'storages.S3',
       strategy: 'multipart',
@@ -175,7 +174,7 @@ describe('browser client: direct uploads', () => {
       onProgress: (sent) => {
         if (sent >= 5 * MIB && !pausedAt) {
           pausedAt = sent;
-          handle?.pause();
+          handle.pause();
         }
       },
     });
