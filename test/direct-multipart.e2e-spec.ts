@@ -84,7 +84,7 @@ describe('direct multipart routes: refusals', () => {
     const file = `${t.prefix}/owned.bin`;
     const { body: started } = await start({ file, storage: OSS }).expect(201);
     const ref = { file, storage: OSS, id: started.id, uploadId: started.uploadId };
-    const parts = (body: unknown, auth = t.auth) =>
+    const parts = (body: object, auth = t.auth) =>
       t.http.post('/storage/sign/multipart/parts').set('Authorization', auth).send(body);
 
     const theirs = await parts({ ...ref, parts: [1] }, as(OTHER_TOKEN)).expect(403);
