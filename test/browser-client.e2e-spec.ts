@@ -22,6 +22,7 @@ describe('browser client: direct uploads', () => {
   let proxy: SwitchProxy;
   let t: TestApp;
   let client: StorageClient;
+  let baseUrl: string;
   /** Part PUTs sent by the client, by part number (every attempt counts). */
   const partRequests = new Map<string, number>();
 
@@ -41,7 +42,8 @@ describe('browser client: direct uploads', () => {
       if (part) partRequests.set(part, (partRequests.get(part) ?? 0) + 1);
       return fetch(url, init);
     };
-    client = createStorageClient({ baseUrl: `${origin}/storage`, token: TOKEN, fetch: rewrite });
+    baseUrl = `${origin}/storage`;
+    client = createStorageClient({ baseUrl, token: TOKEN, fetch: rewrite });
   }, 60_000);
   afterAll(async () => {
     await t?.close();
@@ -193,6 +195,31 @@ describe('browser client: direct uploads', () => {
     expect(await handle.strategy).toBe('put');
     expect(md5(await download(path, storage))).toBe(md5(data));
   });
+
+  it.each(['storages.Default', 'storages.S3'])(
+    '%s: list, meta, urls and remove as a page uses them',
+    async (storage) => {
+      const data = randomBytes(5000);
+      const path = `${t.prefix}/page/${storage.slice(9)}/ü file.txt`;
+      await client.upload(new Blob([data], { type: 'text/plain' }), { path, storage }).promise;
+      const page = await client.list({ prefix: `${t.prefix}/page/${storage.slice(9)}/`, storage });
+      expect(page.items.map((r) => r.name)).toEqual([path]);
+      expect(await client.meta(path, storage)).toMatchObject({ name: path, size: 5000 });
+
+      const urls = await client.urls(path, { storage, expiresIn: 60 });
+      const local = (url: string) => url.replace('http://storage.test', new URL(baseUrl).origin);
+      const got = await fetch(local(urls.download));
+      expect(md5(Buffer.from(await got.arrayBuffer()))).toBe(md5(data));
+      // Preview works without a token: public instance, or the signed query on a private one.
+      const preview = await fetch(local(urls.preview));
+      expect(preview.status).toBe(200);
+      expect(urls.thumbnail(64, 64)).toContain('width=64');
+      expect(urls.expiresAt).toBeGreaterThan(Date.now());
+
+      await client.remove(path, storage);
+      await expect(client.meta(path, storage)).rejects.toMatchObject({ code: 'E_NOT_FOUND', status: 404 });
+    },
+  );
 
   /** A direct upload straight to the bucket's signed form or SAS URL, never completed. */
   async function uploadWithoutComplete(storage: string, path: string, data: Buffer): Promise<void> {
