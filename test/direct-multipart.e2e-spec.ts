@@ -118,6 +118,23 @@ describe('direct multipart routes: refusals', () => {
     await parts({ ...ref, parts: [2] }).expect(403);
   });
 
+  it('sign/complete records the signed upload that arrived, though a newer multipart upload of the path is open', async () => {
+    const file = `${t.prefix}/both.bin`;
+    const signed = await t.http
+      .post('/storage/sign')
+      .set('Authorization', t.auth)
+      .send({ file, contentType: 'application/octet-stream', storage: S3 })
+      .expect(200);
+    const form = new FormData();
+    for (const [name, value] of Object.entries(signed.body.fields as Record<string, string>)) form.append(name, value);
+    form.append('file', new Blob([randomBytes(3000)], { type: 'application/octet-stream' }), 'both.bin');
+    expect((await fetch(signed.body.url, { method: 'POST', body: form })).status).toBe(204);
+    await start({ file }).expect(201);
+    const done = await t.http.post('/storage/sign/complete').set('Authorization', t.auth).send({ file, storage: S3 });
+    expect(done.status).toBe(201);
+    expect(done.body).toMatchObject({ name: file, size: 3000 });
+  });
+
   it('abort drops the upload at the bucket and spends the grant', async () => {
     const file = `${t.prefix}/dropped.bin`;
     const { body: started } = await start({ file }).expect(201);
