@@ -71,6 +71,15 @@ describe('browser client: direct uploads', () => {
     expect(byName['storages.Azure'].kind).toBe('azure-blob');
   });
 
+  it('an unknown instance rejects the upload and its strategy, naming the instance', async () => {
+    const handle = client.upload(new Blob(['x']), { path: `${t.prefix}/x.txt`, storage: 'storages.Nope' });
+    await expect(handle.promise).rejects.toMatchObject({
+      code: 'E_UNKNOWN_STORAGE',
+      message: expect.stringContaining('Nope'),
+    });
+    await expect(handle.strategy).rejects.toMatchObject({ code: 'E_UNKNOWN_STORAGE' });
+  });
+
   it.each(CLOUD)('%s: a direct multipart upload of three parts completes and records the file', async (storage) => {
     const data = randomBytes(11 * MIB);
     const path = `${t.prefix}/${storage.slice(9)}/multi part.bin`;

@@ -72,10 +72,15 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
     let paused: { promise: Promise<void>; resolve: () => void } | null = null;
     const control: { tus?: TusUpload } = {};
     let chosen!: (s: Concrete) => void;
-    const strategy = new Promise<Concrete>((resolve) => (chosen = resolve));
+    let unchosen!: (err: unknown) => void;
+    const strategy = new Promise<Concrete>((resolve, reject) => ([chosen, unchosen] = [resolve, reject]));
+    strategy.catch(() => undefined);
 
     const run = async (): Promise<FileRecord> => {
-      const instance = await instanceInfo(storage);
+      const instance = await instanceInfo(storage).catch((err: unknown) => {
+        unchosen(err);
+        throw err;
+      });
       const picked = pickStrategy(instance, file.size, opts.strategy);
       chosen(picked);
       const ctx: UploadContext = {
@@ -103,8 +108,8 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       pause() {
         if (paused) return;
         let resolve!: () => void;
-        paused = { promise: new Promise<void>((r) => (resolve = r)), resolve };
-        paused.resolve = resolve;
+        const promise = new Promise<void>((r) => (resolve = r));
+        paused = { promise, resolve };
         void control.tus?.abort(false);
       },
       resume() {

@@ -2,7 +2,6 @@ import {
   Inject,
   Module,
   Optional,
-  RequestMethod,
   type DynamicModule,
   type MiddlewareConsumer,
   type NestModule,
@@ -40,7 +39,6 @@ import { FileRecords } from '../records/file-records';
 import { StorageHealthIndicator } from '../health/storage-health.indicator';
 
 import { StorageRequestMiddleware } from '../http/request-bodies';
-import { StorageCorsMiddleware } from '../http/cors.middleware';
 import { storageControllers } from '../http/storage-controllers';
 import { RawUploadShield } from './raw-upload-shield';
 import { StorageMetrics } from '../metrics/storage-metrics';
@@ -59,11 +57,6 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
   /** The module's middleware, on its own routes only: nosniff, its body limit, raw uploads kept raw. */
   configure(consumer: MiddlewareConsumer): void {
     if (this.http) {
-      // CORS first and on every method under the prefix: preflights (OPTIONS) match no route.
-      const { prefix } = this.http;
-      consumer
-        .apply(StorageCorsMiddleware)
-        .forRoutes({ path: prefix, method: RequestMethod.ALL }, { path: `${prefix}/*path`, method: RequestMethod.ALL });
       consumer.apply(StorageMetricsMiddleware, StorageRequestMiddleware).forRoutes(...this.http.controllers);
     }
   }
