@@ -1,3 +1,12 @@
+import { Module, type INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import request from 'supertest';
+import { dataSourceOptions } from '../src/app/database';
+import { StorageModule } from '../src/storage';
 import { createTestApp, type TestApp } from './harness/test-app';
 
 const PAGE = 'https://files.example.test';
@@ -70,5 +79,48 @@ describe('CORS for browser pages', () => {
   it('leaves routes outside the prefix alone', async () => {
     const res = await t.http.get('/health/live').set('Origin', PAGE);
     expect(res.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('works in a host app under its global prefix and the module’s own route prefix, and nowhere else', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cors-host-'));
+    @Module({})
+    class HostModule {}
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        {
+          module: HostModule,
+          imports: [
+            TypeOrmModule.forRoot(dataSourceOptions({ ...process.env, DATA_DIR: dir })),
+            StorageModule.forRoot({
+              storages: { 'storages.Default': { type: 'storages.LocalType', root: path.join(dir, 'files') } },
+              publicBaseUrl: 'https://api.host.test',
+              apiTokens: { alice: 'alice-token' },
+              lifecycle: { sweepEnabled: false, purgeIntervalSeconds: 0 },
+              cors: { origins: [PAGE] },
+              routePrefix: 'media',
+            }),
+          ],
+        },
+      ],
+    }).compile();
+    const app: INestApplication = moduleRef.createNestApplication({ logger: false });
+    app.setGlobalPrefix('api');
+    await app.init();
+    try {
+      const pre = await request(app.getHttpServer())
+        .options('/api/media/sign/multipart')
+        .set('Origin', PAGE)
+        .set('Access-Control-Request-Method', 'POST')
+        .expect(204);
+      expect(pre.headers['access-control-allow-origin']).toBe(PAGE);
+      const outside = await request(app.getHttpServer())
+        .options('/api/other')
+        .set('Origin', PAGE)
+        .set('Access-Control-Request-Method', 'POST');
+      expect(outside.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await app.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
