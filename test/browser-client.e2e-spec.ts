@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { createStorageClient, type StorageClient } from '../src/client';
+import { createStorageClient, LARGE_FILE, type StorageClient } from '../src/client';
 import { startCloudPeers, type CloudPeers } from './harness/peers/cloud-peers';
 import { s3Instance } from './harness/peers/instances';
 import { startSwitchProxy, type SwitchProxy } from './harness/peers/switch-proxy';
@@ -69,6 +69,14 @@ describe('browser client: direct uploads', () => {
     expect(byName['storages.S3']).toMatchObject({ kind: 's3', uploads: { multipart: { minPartSize: 5 * MIB } } });
     expect(byName['storages.Oss'].kind).toBe('oss');
     expect(byName['storages.Azure'].kind).toBe('azure-blob');
+  });
+
+  it('auto in Node: a large file to local disk goes by a signed PUT (tus needs a browser’s Blob reading)', async () => {
+    const data = randomBytes(LARGE_FILE + 1024);
+    const path = `${t.prefix}/large/local.bin`;
+    const handle = client.upload(new Blob([data]), { path, storage: 'storages.Default' });
+    expect(await handle.strategy).toBe('put');
+    expect(await handle.promise).toMatchObject({ name: path, size: data.length, md5: md5(data) });
   });
 
   it('an unknown instance rejects the upload and its strategy, naming the instance', async () => {

@@ -22,7 +22,11 @@ describe('pickStrategy (auto)', () => {
     ['small file to local disk: one signed PUT', instance('local', false), 1000, 'put'],
     ['large file, no tus, no multipart: one signed PUT', instance('local', false, false), LARGE_FILE + 1, 'put'],
   ])('%s', (_case, info, size, expected) => {
-    expect(pickStrategy(info, size)).toBe(expected);
+    expect(pickStrategy(info, size, 'auto', true)).toBe(expected);
+  });
+
+  it('never picks tus where tus-js-client cannot read a Blob (Node)', () => {
+    expect(pickStrategy(instance('local', false), LARGE_FILE + 1, 'auto', false)).toBe('put');
   });
 
   it('keeps an explicit strategy', () => {
