@@ -1,11 +1,19 @@
 import { Controller, type Type } from '@nestjs/common';
 import { AdminController } from './admin.controller';
+import { DirectUploadController } from './direct-upload.controller';
 import { FilesController } from './files.controller';
 import { PreviewController } from './preview.controller';
 import { SignController } from './sign.controller';
 import { TusController } from './tus.controller';
 
-const BASES: Type[] = [FilesController, PreviewController, AdminController, SignController, TusController];
+const BASES: Type[] = [
+  FilesController,
+  PreviewController,
+  AdminController,
+  SignController,
+  TusController,
+  DirectUploadController,
+];
 
 /**
  * The module's controllers mounted under `prefix`: one new subclass of each per registration, with

@@ -3,6 +3,7 @@ import { CreateStorageThumbnails1764057700000 } from './1764057700000-create-sto
 import { CreateStorageLifecycle1764057800000 } from './1764057800000-create-storage-lifecycle';
 import { VersionedObjects1764057900000 } from './1764057900000-versioned-objects';
 import { CreateResumableUploads1764058100000 } from './1764058100000-create-resumable-uploads';
+import { UploadGrantRecordFields1764058300000 } from './1764058300000-upload-grant-record-fields';
 
 /** Every schema migration, oldest first. Hosts add these to their data source's `migrations`. */
 export const storageMigrations = [
@@ -11,4 +12,5 @@ export const storageMigrations = [
   CreateStorageLifecycle1764057800000,
   VersionedObjects1764057900000,
   CreateResumableUploads1764058100000,
+  UploadGrantRecordFields1764058300000,
 ];

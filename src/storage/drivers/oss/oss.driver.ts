@@ -1,6 +1,7 @@
 import OSS from 'ali-oss';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
+import { isStorageError, StorageErrorCode } from '../../errors/storage.error';
 import { toStorageError } from '../shared/backend-errors';
 import { CloudDriverBase } from '../shared/cloud-driver.base';
 import { bindSignal } from '../shared/deadline';
@@ -9,14 +10,17 @@ import { attachmentDisposition } from '../shared/download-disposition';
 import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
+  MultipartLimits,
   ObjectStat,
   PutOptions,
   SignDownloadOptions,
   SignedUpload,
   SignedUrl,
+  SignPartOptions,
   SignUploadOptions,
   StorageDriver,
   UnfinishedUpload,
+  UploadedPart,
 } from '../storage-driver';
 import { OSS_TYPE, type OssDriverOptions } from './oss.options';
 
@@ -125,6 +129,52 @@ export class OssDriver extends CloudDriverBase implements StorageDriver {
     );
   }
 
+  /** OSS's multipart bounds: parts of 100 KiB to 5 GiB (the last may be smaller), at most 10,000. */
+  readonly multipartLimits: MultipartLimits = {
+    minPartSize: 100 * 1024,
+    maxPartSize: 5 * 1024 * MIB,
+    maxParts: 10_000,
+  };
+
+  /** InitiateMultipartUpload with the content type the object will have. */
+  async beginMultipart(key: string, contentType: string): Promise<string> {
+    const out = await this.call(key, () =>
+      this.client.initMultipartUpload(key, { mime: contentType, timeout: this.timeoutMs }),
+    );
+    return out.uploadId;
+  }
+
+  /**
+   * A V1-signed UploadPart URL (`partNumber` and `uploadId` are signed sub-resources), for
+   * `publicEndpoint` when one is set. The Content-Type is signed too, so the client must send it.
+   */
+  async signPart(key: string, uploadId: string, partNumber: number, options: SignPartOptions): Promise<SignedUpload> {
+    const { url, expiresAt } = this.signedUrl(key, {
+      method: 'PUT',
+      expires: options.expiresIn,
+      'Content-Type': options.contentType,
+      subResource: { partNumber: String(partNumber), uploadId },
+    } as OSS.SignatureUrlOptions);
+    return { url, method: 'PUT', headers: { 'Content-Type': options.contentType }, expiresAt };
+  }
+
+  async completeMultipart(key: string, uploadId: string, parts: UploadedPart[]): Promise<void> {
+    const list = parts.map((p) => ({ number: p.partNumber, etag: p.etag }));
+    try {
+      await this.client.completeMultipartUpload(key, uploadId, list, { timeout: this.transferTimeoutMs });
+    } catch (err) {
+      throw mapOssError(err, key);
+    }
+  }
+
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    await this.call(key, () => this.client.abortMultipartUpload(key, uploadId, { timeout: this.timeoutMs })).catch(
+      (err: unknown) => {
+        if (!isStorageError(err, StorageErrorCode.NOT_FOUND)) throw err;
+      },
+    );
+  }
+
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
     const { range, signal } = options;
     const headers = range ? { Range: `bytes=${range.start}-${range.end}` } : undefined;
@@ -209,19 +259,24 @@ export class OssDriver extends CloudDriverBase implements StorageDriver {
 
   /** A V1 signed GET URL, for `publicEndpoint` when one is set; `fileName` as the response's Content-Disposition. */
   async signDownload(key: string, options: SignDownloadOptions): Promise<SignedUrl> {
-    checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
+    const { url, expiresAt } = this.signedUrl(key, {
+      method: 'GET',
+      expires: options.expiresIn,
+      ...(options.fileName ? { response: { 'content-disposition': attachmentDisposition(options.fileName) } } : {}),
+    });
+    return { url, method: 'GET', headers: {}, expiresAt };
+  }
+
+  /** `signatureUrl` within the 7-day bound, errors mapped; `expiresAt` (epoch ms) from the URL's `Expires`. */
+  private signedUrl(key: string, options: OSS.SignatureUrlOptions): { url: string; expiresAt: number } {
+    checkExpiresIn(options.expires ?? 0, MAX_SIGN_SECONDS);
     let url: string;
     try {
-      url = this.signer.signatureUrl(key, {
-        method: 'GET',
-        expires: options.expiresIn,
-        ...(options.fileName ? { response: { 'content-disposition': attachmentDisposition(options.fileName) } } : {}),
-      });
+      url = this.signer.signatureUrl(key, options);
     } catch (err) {
       throw mapOssError(err, key);
     }
-    const expires = Number(new URL(url).searchParams.get('Expires'));
-    return { url, method: 'GET', headers: {}, expiresAt: expires * 1000 };
+    return { url, expiresAt: Number(new URL(url).searchParams.get('Expires')) * 1000 };
   }
 
   /** ali-oss keeps no sockets of its own beyond its shared agent; nothing to release. */
