@@ -11,6 +11,7 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { HealthController } from './health.controller';
 import { loggerParams } from './logging';
 import { MetricsController } from './metrics.controller';
+import { RootController } from './root.controller';
 import { LoggerModule } from 'nestjs-pino';
 import { GracefulShutdown, HandlersInFlight } from './graceful-shutdown';
 
@@ -22,7 +23,7 @@ export class AppModule {
     const appConfig = registerAs('app', (): AppConfig => buildAppConfig(env));
     return {
       module: AppModule,
-      controllers: [HealthController, MetricsController],
+      controllers: [HealthController, MetricsController, RootController],
       providers: [HandlersInFlight, { provide: APP_INTERCEPTOR, useExisting: HandlersInFlight }, GracefulShutdown],
       imports: [
         LoggerModule.forRoot(loggerParams(env)),

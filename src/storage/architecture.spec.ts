@@ -91,3 +91,21 @@ describe('architecture of src/storage', () => {
     expect(cycles).toEqual([]);
   });
 });
+
+/**
+ * The file manager page (`src/ui/app`) is browser code bundled on its own: it may import its own
+ * files and the browser client (`src/client`), never the service's code.
+ */
+describe('architecture of the file manager page', () => {
+  const PAGE = path.resolve(ROOT, '..', 'ui', 'app');
+  const CLIENT = path.resolve(ROOT, '..', 'client');
+
+  it('imports only its own files and the browser client', () => {
+    const outside = sources(PAGE).flatMap((file) =>
+      importsOf(file)
+        .filter((target) => !target.startsWith(PAGE + path.sep) && !target.startsWith(CLIENT))
+        .map((target) => `${path.relative(PAGE, file)} -> ${path.relative(PAGE, target)}`),
+    );
+    expect(outside).toEqual([]);
+  });
+});

@@ -11,6 +11,8 @@ export interface SwitchProxy {
    */
   hang(): void;
   up(): void;
+  /** Bytes passed from clients to the peer so far (requests: headers and bodies). */
+  readonly bytesForwarded: number;
   close(): Promise<void>;
 }
 
@@ -21,6 +23,7 @@ export interface SwitchProxy {
 export async function startSwitchProxy(target: { host?: string; port: number }): Promise<SwitchProxy> {
   let isDown = false;
   let isHung = false;
+  let forwarded = 0;
   const sockets = new Set<net.Socket>();
   const pairs = new Set<[net.Socket, net.Socket]>();
   const hung = new Set<net.Socket>();
@@ -45,6 +48,7 @@ export async function startSwitchProxy(target: { host?: string; port: number }):
       socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => undefined);
     }
+    client.on('data', (chunk: Buffer) => (forwarded += chunk.length));
     client.pipe(upstream).pipe(client);
     const pair: [net.Socket, net.Socket] = [client, upstream];
     pairs.add(pair);
@@ -69,6 +73,9 @@ export async function startSwitchProxy(target: { host?: string; port: number }):
       isHung = false;
       for (const socket of hung) socket.destroy();
       hung.clear();
+    },
+    get bytesForwarded() {
+      return forwarded;
     },
     async close() {
       for (const socket of [...sockets, ...hung]) socket.destroy();
