@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { Readable } from 'node:stream';
 import type { Repository } from 'typeorm';
 import type { ByteRange, SignedUpload, SignedUrl } from './drivers/storage-driver';
-import { quoteInput, StorageError, StorageErrorCode } from './errors/storage.error';
+import { isStorageError, quoteInput, StorageError, StorageErrorCode } from './errors/storage.error';
 import type { FileRecord } from './database/file-record';
 import { FileEntity } from './database/entities/file.entity';
 import { DOWNLOAD_RESPONSE, storedFileResponse, type FileResponse } from './serving/file-response';
@@ -15,6 +15,7 @@ import { SKIPPED } from './ledger/key-locks';
 import { PreviewService } from './serving/preview.service';
 import { UploadGrants, type SignOptions } from './signing/upload-grants';
 import { SignedDownloads } from './signing/signed-downloads';
+import { SignedUploadService } from './signing/signed-upload.service';
 import type { ThumbnailRequestOptions } from './thumbnails/thumbnail-params';
 import { ThumbnailService } from './thumbnails/thumbnail.service';
 import { StorageRegistry, type StorageInstance } from './registry/storage-registry';
@@ -44,6 +45,7 @@ export class StorageService implements OnApplicationShutdown {
     private readonly records: FileRecords,
     private readonly purger: ObjectPurger,
     private readonly downloads: SignedDownloads,
+    private readonly signedUploads: SignedUploadService,
   ) {}
 
   /** The spec's `uploadByFile`: a file object, or a path with `data`. Returns the file record. */
@@ -231,8 +233,19 @@ export class StorageService implements OnApplicationShutdown {
     return this.records.toRecord(entity);
   }
 
-  private findLive(file: string, storage?: string): Promise<{ entity: FileEntity; instance: StorageInstance }> {
-    return this.records.findLive(file, storage);
+  /**
+   * The live record of `file`. When there is none, a direct upload to that path that has arrived
+   * but was not completed is recorded first (`SignedUploadService.completeOnAccess`), so a client
+   * that forgot `sign/complete` still finds its file.
+   */
+  private async findLive(file: string, storage?: string): Promise<{ entity: FileEntity; instance: StorageInstance }> {
+    try {
+      return await this.records.findLive(file, storage);
+    } catch (err) {
+      if (!isStorageError(err, StorageErrorCode.NOT_FOUND)) throw err;
+      if (!(await this.signedUploads.completeOnAccess(file, storage))) throw err;
+      return this.records.findLive(file, storage);
+    }
   }
 
   /** The instance names, and which one is the default. */

@@ -64,6 +64,20 @@ export interface UnfinishedUpload {
   initiated: Date;
 }
 
+/** One uploaded part of a direct multipart upload: its number (from 1) and the backend's ETag. */
+export interface UploadedPart {
+  partNumber: number;
+  /** The ETag the backend answered the part's PUT with (unused by Azure, whose blocks are named by number). */
+  etag: string;
+}
+
+/** What a backend allows a direct multipart upload: part sizes in bytes and the part count. */
+export interface MultipartLimits {
+  minPartSize: number;
+  maxPartSize: number;
+  maxParts: number;
+}
+
 /** A signed URL for a direct client upload. */
 export interface SignedUpload extends SignedUrl {
   method: 'PUT' | 'POST';
@@ -122,6 +136,36 @@ export interface StorageDriver {
    * leave it out: the service signs a URL to its own download route.
    */
   signDownload?(key: string, options: SignDownloadOptions): Promise<SignedUrl>;
+
+  /**
+   * Direct multipart uploads: the client sends parts straight to the backend through URLs the
+   * service signs, in any order and in parallel, and the service then completes them. Present on
+   * every cloud driver (S3, MinIO, OSS multipart uploads; Azure blocks and a block list).
+   */
+  readonly multipartLimits?: MultipartLimits;
+
+  /** Begins a multipart upload of `key` with `contentType`; resolves with the backend's upload id. */
+  beginMultipart?(key: string, contentType: string): Promise<string>;
+
+  /**
+   * A URL the client PUTs part `partNumber` (from 1) of `uploadId` to, with exactly `headers`,
+   * valid for `expiresIn` seconds. The backend answers with the part's `ETag`.
+   */
+  signPart?(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    options: { expiresIn: number; contentType: string },
+  ): Promise<SignedUpload>;
+
+  /**
+   * Joins `parts` (ascending numbers) into the object `key` with `contentType`. A missing part or
+   * a wrong ETag rejects with `E_INVALID_ARGUMENT`; an unknown upload with `E_NOT_FOUND`.
+   */
+  completeMultipart?(key: string, uploadId: string, parts: UploadedPart[], contentType: string): Promise<void>;
+
+  /** Drops an unfinished multipart upload and its parts; an unknown one is not an error. */
+  abortMultipart?(key: string, uploadId: string): Promise<void>;
 
   /** The object's public URL when the instance is configured with one (a CDN), else null. */
   publicUrl(key: string): string | null;

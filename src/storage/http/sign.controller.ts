@@ -27,7 +27,7 @@ export class SignController {
   ) {}
 
   /**
-   * JSON `{file, contentType, storage?, maxSize?, expiresIn?}` → `{url, method, headers, expiresAt}`
+   * JSON `{file, contentType, storage?, maxSize?, expiresIn?, md5?, expires?}` → `{url, method, headers, expiresAt}`
    * for an upload (write scope); `{file, method: 'GET', storage?, expiresIn?}` for a download of
    * the live file (read scope).
    */
@@ -35,7 +35,7 @@ export class SignController {
   @HttpCode(200)
   sign(@Body() body: unknown, @Caller() caller?: StorageUser): Promise<SignedUrl> {
     const { method = 'PUT', ...rest } = fields(body, ['file']);
-    const { file, contentType, storage, maxSize, expiresIn } = rest;
+    const { file, contentType, storage, maxSize, expiresIn, md5, expires } = rest;
     const seconds = expiresIn === undefined ? undefined : Number(expiresIn);
     if (method === 'GET') {
       this.access.check(caller, 'read', storage, file);
@@ -48,6 +48,8 @@ export class SignController {
       user: caller?.name,
       maxSize: maxSize === undefined ? undefined : Number(maxSize),
       expiresIn: seconds,
+      md5,
+      expires: expires === undefined ? undefined : Number(expires),
     });
   }
 
@@ -81,14 +83,14 @@ export class SignController {
   }
 }
 
-type SignField = 'file' | 'contentType' | 'storage' | 'maxSize' | 'expiresIn' | 'method';
+type SignField = 'file' | 'contentType' | 'storage' | 'maxSize' | 'expiresIn' | 'method' | 'md5' | 'expires';
 
 /** The JSON body's fields as strings (numbers kept as given); `required` ones must be there. */
 function fields(body: unknown, required: SignField[]): Partial<Record<SignField, string>> & { file: string } {
   if (!body || typeof body !== 'object') throw StorageError.invalidArgument('send a JSON object');
   const source = body as Record<string, unknown>;
   const out: Record<string, string> = {};
-  for (const name of ['file', 'contentType', 'storage', 'maxSize', 'expiresIn', 'method'] as const) {
+  for (const name of ['file', 'contentType', 'storage', 'maxSize', 'expiresIn', 'method', 'md5', 'expires'] as const) {
     const value = source[name];
     if (value === undefined || value === null || value === '') {
       if (required.includes(name)) throw StorageError.invalidArgument(`'${name}' is required`);

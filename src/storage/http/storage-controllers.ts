@@ -1,11 +1,19 @@
 import { Controller, type Type } from '@nestjs/common';
 import { AdminController } from './admin.controller';
+import { DirectUploadController } from './direct-upload.controller';
 import { FileManagerController } from './file-manager.controller';
 import { FilesController } from './files.controller';
 import { PreviewController } from './preview.controller';
 import { SignController } from './sign.controller';
 
-const BASES: Type[] = [FilesController, PreviewController, AdminController, SignController, FileManagerController];
+const BASES: Type[] = [
+  FilesController,
+  PreviewController,
+  AdminController,
+  SignController,
+  DirectUploadController,
+  FileManagerController,
+];
 
 /**
  * The module's controllers mounted under `prefix`: one new subclass of each per registration, with

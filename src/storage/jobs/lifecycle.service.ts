@@ -8,6 +8,7 @@ import { SKIPPED } from '../ledger/key-locks';
 import { ObjectLedger } from '../ledger/object-ledger';
 import { Reconciler, type ReconcileReport } from './reconciler';
 import { UploadGrants } from '../signing/upload-grants';
+import { SignedUploadService } from '../signing/signed-upload.service';
 import { Clock } from '../ledger/clock';
 import { KeyLocks } from '../ledger/key-locks';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
@@ -35,6 +36,8 @@ export interface SweepReport {
   grantsRemoved: number;
   /** Spent cloud signed uploads whose staged object was removed (see `UploadGrants.sweepStaging`). */
   stagedRemoved: number;
+  /** Finished direct uploads nobody completed, recorded by this run (see `SignedUploadService.completeArrived`). */
+  stagedRecorded: number;
 }
 
 /** A run over every storage instance, or over one (`storage`, an element name). */
@@ -67,6 +70,7 @@ export class LifecycleService implements OnApplicationBootstrap {
     private readonly reconciler: Reconciler,
     private readonly purger: ObjectPurger,
     private readonly uploadGrants: UploadGrants,
+    private readonly signedUploads: SignedUploadService,
     @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
     @InjectRepository(UploadGrantEntity) private readonly grants: Repository<UploadGrantEntity>,
   ) {}
@@ -92,6 +96,7 @@ export class LifecycleService implements OnApplicationBootstrap {
       failed: 0,
       grantsRemoved: 0,
       stagedRemoved: 0,
+      stagedRecorded: 0,
     };
     const now = this.clock.now();
     const { batchSize } = this.options.lifecycle;
@@ -101,6 +106,7 @@ export class LifecycleService implements OnApplicationBootstrap {
       if (batch.length < batchSize) break;
       after = batch[batch.length - 1].keyHash;
     }
+    report.stagedRecorded = await this.signedUploads.completeArrived(options.storage);
     report.stagedRemoved = await this.uploadGrants.sweepStaging(options.storage);
     const graceMs = this.options.lifecycle.orphanGraceSeconds * 1000;
     const stale = {

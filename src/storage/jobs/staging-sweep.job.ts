@@ -1,10 +1,12 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { startRepeating } from '../ledger/repeating-task';
 import { UploadGrants } from '../signing/upload-grants';
+import { SignedUploadService } from '../signing/signed-upload.service';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
 /**
- * Removes spent staging objects of cloud signed uploads (`UploadGrants.sweepStaging`) every
+ * Records finished direct uploads nobody completed (`SignedUploadService.completeArrived`), then
+ * removes spent staging objects of cloud signed uploads (`UploadGrants.sweepStaging`) every
  * `purgeIntervalSeconds` (0: only with the sweeper), so that a URL's upload is gone minutes after
  * the URL expired rather than at the next reconciliation past the orphan grace period.
  */
@@ -15,6 +17,7 @@ export class StagingSweepJob implements OnApplicationBootstrap, OnApplicationShu
 
   constructor(
     private readonly grants: UploadGrants,
+    private readonly signed: SignedUploadService,
     @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
   ) {}
 
@@ -24,6 +27,8 @@ export class StagingSweepJob implements OnApplicationBootstrap, OnApplicationShu
     this.schedule = startRepeating(
       seconds,
       async () => {
+        const recorded = await this.signed.completeArrived();
+        if (recorded > 0) this.logger.log(`recorded ${recorded} finished direct upload(s) nobody completed`);
         const settled = await this.grants.sweepStaging();
         if (settled > 0) this.logger.log(`removed ${settled} spent staged upload(s)`);
       },

@@ -26,6 +26,7 @@ import {
 } from './storage.module-definition';
 import { authGuardProvider, instanceProviders, rateLimitProviders, storageRegistryProvider } from './storage.providers';
 import { SignedUploadService } from '../signing/signed-upload.service';
+import { DirectMultipartService } from '../signing/direct-multipart.service';
 import { UploadGrants } from '../signing/upload-grants';
 import { SignedDownloads } from '../signing/signed-downloads';
 import { AccessPolicy } from '../auth/access-policy';
@@ -100,6 +101,7 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
         ...lifecycleProviders,
         UploadGrants,
         SignedUploadService,
+        DirectMultipartService,
         SignedDownloads,
         AccessPolicy,
         StorageHealthIndicator,

@@ -5,7 +5,8 @@ import { isStorageError, quoteInput, StorageError, StorageErrorCode } from '../e
 import type { FileRecord } from '../database/file-record';
 import { normalizeKey } from '../keys/keys';
 import { ObjectLedger } from '../ledger/object-ledger';
-import { StorageRegistry } from '../registry/storage-registry';
+import { StorageRegistry, type StorageInstance } from '../registry/storage-registry';
+import type { UploadGrantEntity } from '../database/entities/upload-grant.entity';
 import { UploadService } from '../upload/upload.service';
 import { refused, UploadGrants } from './upload-grants';
 import { permitFromQuery } from './upload-signer';
@@ -60,7 +61,7 @@ export class SignedUploadService {
         contentType: permit.contentType,
         size: put.declared,
         maxSize: permit.maxSize,
-        user: grant.uploadUser ?? undefined,
+        ...recordFields(grant),
         signal: put.signal,
       });
     } catch (err) {
@@ -72,9 +73,7 @@ export class SignedUploadService {
 
   /**
    * `POST {prefix}/sign/complete`: after a direct upload to a cloud backend's presigned URL,
-   * checks the staged object against the grant (size, and type where the backend reports it;
-   * Azure SAS URLs bind neither), hashes it while moving it to its key, and records it. The
-   * staged object is removed whatever the outcome.
+   * records the newest open staged grant of `file` by `user` (see `completeGrant`).
    */
   async complete(file: string, storage: string | undefined, user: string | undefined): Promise<FileRecord> {
     const instance = this.registry.get(storage);
@@ -86,7 +85,23 @@ export class SignedUploadService {
     const key = normalizeKey(file);
     const pending = await this.grants.pendingStaged(instance.name, key, user ?? null);
     if (!pending) throw StorageError.notFound(key, instance.name);
-    const grant = await this.grants.redeem(pending.nonce, instance.name, key, true);
+    return this.completeGrant(instance, pending);
+  }
+
+  /**
+   * Records the staged object of `pending` (unused until now): redeems the grant, checks the
+   * object against it (size, and type where the backend reports it; Azure SAS URLs bind
+   * neither), hashes it while moving it to its key (with the grant's md5 and expiry), and records
+   * it. The staged object is removed whatever the outcome; when there is none yet, the grant is
+   * released and `E_NOT_FOUND` thrown.
+   */
+  async completeGrant(instance: StorageInstance, pending: UploadGrantEntity): Promise<FileRecord> {
+    return this.completeRedeemed(instance, await this.grants.redeem(pending.nonce, instance.name, pending.name, true));
+  }
+
+  /** `completeGrant` of a grant already redeemed by the caller (a multipart completion). */
+  async completeRedeemed(instance: StorageInstance, grant: UploadGrantEntity): Promise<FileRecord> {
+    const key = grant.name;
     const staged = grant.stagingKey as string;
     let stat: ObjectStat;
     try {
@@ -112,10 +127,62 @@ export class SignedUploadService {
         contentType: grant.contentType,
         size: stat.size,
         maxSize: grant.maxSize,
-        user: grant.uploadUser ?? undefined,
+        ...recordFields(grant),
       });
     } finally {
       await instance.driver.delete(staged).catch((err) => this.logger.warn(`removing staged '${staged}': ${err}`));
     }
   }
+
+  /**
+   * Direct uploads record themselves: a read of `file` that found no live record calls this, and
+   * the newest open staged grant of that key whose object has arrived is recorded (by anyone's
+   * grant: the grant carries its user). True when a record was made; a staged object that breaks
+   * its grant's bounds is removed and logged, and the read stays a 404.
+   */
+  async completeOnAccess(file: string, storage: string | undefined): Promise<boolean> {
+    const instance = this.registry.get(storage);
+    if (!instance.driver.signUpload) return false;
+    const open = await this.grants.openStaged(instance.name, normalizeKey(file));
+    for (const grant of open) {
+      if (await this.settleIfArrived(instance, grant)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The sweep's half of "direct uploads record themselves": every open staged grant (a batch at a
+   * time) whose object has arrived is recorded. Returns how many were.
+   */
+  async completeArrived(storage?: string): Promise<number> {
+    let recorded = 0;
+    for (const grant of await this.grants.openStaged(storage)) {
+      if (!this.registry.names().includes(grant.storeFullName)) continue;
+      if (await this.settleIfArrived(this.registry.get(grant.storeFullName), grant)) recorded += 1;
+    }
+    return recorded;
+  }
+
+  /** Records `grant` when its staged object exists; false when it does not, or recording failed. */
+  private async settleIfArrived(instance: StorageInstance, grant: UploadGrantEntity): Promise<boolean> {
+    const staged = grant.stagingKey as string;
+    try {
+      if (!(await instance.driver.exists(staged))) return false;
+      await this.completeGrant(instance, grant);
+      return true;
+    } catch (err) {
+      // Another completion redeemed it first, or the object broke the grant's bounds (removed).
+      this.logger.warn(`recording the staged upload of '${grant.name}' in ${instance.name}: ${String(err)}`);
+      return false;
+    }
+  }
+}
+
+/** The record fields a grant carries: its signer, md5 and expiry. */
+export function recordFields(grant: UploadGrantEntity): { user?: string; md5?: string; expires?: number } {
+  return {
+    user: grant.uploadUser ?? undefined,
+    md5: grant.md5 ?? undefined,
+    expires: grant.fileExpires ?? undefined,
+  };
 }

@@ -6,6 +6,7 @@ import type { SignedUpload } from '../drivers/storage-driver';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import { assertNotMd5Key, fileSuffix, normalizeKey, STAGING_PREFIX } from '../keys/keys';
 import { normalizeMediaType } from '../keys/media-type';
+import { parseExpires } from '../upload/upload-input';
 import { ObjectLedger } from '../ledger/object-ledger';
 import { StorageRegistry, type StorageInstance } from '../registry/storage-registry';
 import { UploadPinEntity } from '../database/entities/upload-pin.entity';
@@ -23,6 +24,16 @@ export interface SignOptions {
   maxSize?: number;
   /** Seconds the URL stays valid; at most 7 days, by default `signing.ttlSeconds`. */
   expiresIn?: number;
+  /** Hex md5 of the bytes: the record is content-addressed (`{md5}{suffix}`) and the bytes checked. */
+  md5?: string;
+  /** Seconds until the recorded file expires. */
+  expires?: number;
+}
+
+/** A grant about to be recorded: its row, and the bounds its URL is signed with. */
+interface DraftGrant {
+  grant: UploadGrantEntity;
+  expiresIn: number;
 }
 
 /** Grants settled per `sweepStaging` run; the next run (seconds later) takes the rest. */
@@ -66,36 +77,90 @@ export class UploadGrants {
     contentType: string,
     options: SignOptions,
   ): Promise<SignedUpload> {
-    const key = normalizeKey(file);
-    // A signed upload carries no md5, so it may not write a content-addressed name.
-    assertNotMd5Key(key);
-    const type = normalizeMediaType(contentType);
-    const limit = this.options.maxUploadSize;
-    const maxSize = bounded('maxSize', options.maxSize, limit, limit);
-    const ttl = this.options.signing.ttlSeconds;
-    const expiresIn = bounded('expiresIn', options.expiresIn, ttl, SIGNING_DEFAULTS.maxTtlSeconds);
-    const now = this.clock.now();
-    const expires = Math.floor(now / 1000) + expiresIn;
-    const nonce = randomBytes(16).toString('base64url');
-    const stagingKey = instance.driver.signUpload ? `${STAGING_PREFIX}/${nonce}${fileSuffix(key)}` : null;
+    const staged = instance.driver.signUpload !== undefined;
+    const { grant, expiresIn } = this.draft(instance, file, contentType, options, staged);
+    const { name: key, stagingKey, maxSize, nonce } = grant;
+    const type = grant.contentType;
+    const expires = Math.floor(grant.createdAt / 1000) + expiresIn;
     const signed = stagingKey
       ? await instance.driver.signUpload!(stagingKey, { contentType: type, expiresIn, maxSize })
       : this.localUrl({ storage: instance.name, key, contentType: type, maxSize, expires, nonce });
+    await this.record({ ...grant, expiresAt: stagingKey ? signed.expiresAt : expires * 1000 });
+    return signed;
+  }
+
+  /**
+   * A grant for a direct multipart upload to `instance` (a cloud driver): the staging key and
+   * bounds, recorded with `begin` (which starts the backend's upload and returns its id). Parts
+   * may be signed until the grant expires.
+   */
+  async issueMultipart(
+    instance: StorageInstance,
+    file: string,
+    contentType: string,
+    options: SignOptions,
+    begin: (stagingKey: string, contentType: string) => Promise<string>,
+  ): Promise<{ grant: UploadGrantEntity; uploadId: string }> {
+    const { grant, expiresIn } = this.draft(instance, file, contentType, options, true);
+    const uploadId = await begin(grant.stagingKey as string, grant.contentType);
+    const recorded = { ...grant, expiresAt: grant.createdAt + expiresIn * 1000 };
+    await this.record(recorded);
+    return { grant: recorded, uploadId };
+  }
+
+  /**
+   * The unused, unexpired grant `nonce` for `key` in `storage` by `user`: what signing parts and
+   * completing or aborting a direct multipart upload act on. `E_SIGNATURE_INVALID` otherwise.
+   */
+  async open(nonce: string, storage: string, key: string, user: string | null): Promise<UploadGrantEntity> {
+    const grant = await this.grants.findOne({
+      where: { nonce, keyHash: this.objects.ref(storage, key).keyHash, storeFullName: storage },
+    });
+    if (!grant || grant.name !== key || grant.stagingKey === null || grant.uploadUser !== user) {
+      throw refused('the upload grant is unknown');
+    }
+    if (grant.usedAt !== null) throw refused('the upload was already completed or aborted');
+    if (grant.expiresAt <= this.clock.now()) throw refused('the upload grant has expired');
+    return grant;
+  }
+
+  /** The grant row for `file` in `instance`, checked and bounded, not yet recorded. */
+  private draft(
+    instance: StorageInstance,
+    file: string,
+    contentType: string,
+    options: SignOptions,
+    staged: boolean,
+  ): DraftGrant {
+    const key = normalizeKey(file);
+    // The path must not be a content-addressed name: only an upload with `md5` writes those.
+    assertNotMd5Key(key);
+    if (options.md5 !== undefined && !/^[0-9a-f]{32}$/.test(options.md5)) {
+      throw StorageError.invalidArgument('md5 must be 32 lower-case hex digits');
+    }
+    const limit = this.options.maxUploadSize;
+    const ttl = this.options.signing.ttlSeconds;
+    const nonce = randomBytes(16).toString('base64url');
     const grant = this.grants.create({
       nonce,
       keyHash: this.objects.ref(instance.name, key).keyHash,
       storeFullName: instance.name,
       name: key,
-      stagingKey,
-      contentType: type,
-      maxSize,
+      stagingKey: staged ? `${STAGING_PREFIX}/${nonce}${fileSuffix(key)}` : null,
+      contentType: normalizeMediaType(contentType),
+      maxSize: bounded('maxSize', options.maxSize, limit, limit),
       uploadUser: options.user ?? null,
-      expiresAt: stagingKey ? signed.expiresAt : expires * 1000,
+      md5: options.md5 ?? null,
+      fileExpires: parseExpires(options.expires),
+      expiresAt: 0,
       usedAt: null,
-      createdAt: now,
+      createdAt: this.clock.now(),
     });
+    return { grant, expiresIn: bounded('expiresIn', options.expiresIn, ttl, SIGNING_DEFAULTS.maxTtlSeconds) };
+  }
+
+  private async record(grant: UploadGrantEntity): Promise<void> {
     await this.locks.exclusive(() => this.grants.insert(grant));
-    return signed;
   }
 
   /**
@@ -133,6 +198,26 @@ export class UploadGrants {
       order: { createdAt: 'DESC' },
     });
     return found.find((g) => g.stagingKey !== null && g.name === key) ?? null;
+  }
+
+  /**
+   * Unused staged grants still within their completion window (`stagingGraceSeconds` past
+   * expiry), newest first, of `key` when given, else of `storage` (or all), a batch at a time:
+   * what the service itself completes once their object has arrived.
+   */
+  async openStaged(storage?: string, key?: string): Promise<UploadGrantEntity[]> {
+    const found = await this.grants.find({
+      where: {
+        ...(storage ? { storeFullName: storage } : {}),
+        ...(storage && key ? { keyHash: this.objects.ref(storage, key).keyHash } : {}),
+        stagingKey: Not(IsNull()),
+        usedAt: IsNull(),
+        expiresAt: MoreThan(this.clock.now() - this.options.lifecycle.stagingGraceSeconds * 1000),
+      },
+      order: { createdAt: 'DESC' },
+      take: SWEEP_BATCH,
+    });
+    return key === undefined ? found : found.filter((g) => g.name === key);
   }
 
   /**

@@ -40,6 +40,14 @@ export class UploadGrantEntity {
   @Column({ type: 'varchar', length: 255, nullable: true })
   uploadUser!: string | null;
 
+  /** Hex md5 the client gave: the record is content-addressed and the bytes checked; null: a plain upload. */
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  md5!: string | null;
+
+  /** The record's expiry in seconds from its upload (`expires`); null: permanent. */
+  @Column({ type: 'int', nullable: true })
+  fileExpires!: number | null;
+
   /** Epoch ms after which the URL is refused. */
   @Column({ type: 'bigint', transformer: bigintNumber })
   expiresAt!: number;

@@ -5,6 +5,7 @@ import {
   type StoragePipelineOptions,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { StorageError, StorageErrorCode } from '../../errors/storage.error';
 import { toStorageError } from '../shared/backend-errors';
@@ -15,6 +16,7 @@ import { attachmentDisposition } from '../shared/download-disposition';
 import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
+  MultipartLimits,
   ObjectStat,
   PutOptions,
   SignDownloadOptions,
@@ -22,6 +24,7 @@ import type {
   SignedUrl,
   SignUploadOptions,
   StorageDriver,
+  UploadedPart,
 } from '../storage-driver';
 import { AZURE_BLOB_TYPE, type AzureBlobDriverOptions } from './azure-blob.options';
 
@@ -135,13 +138,7 @@ export class AzureBlobDriver extends CloudDriverBase implements StorageDriver {
   async signUpload(key: string, options: SignUploadOptions): Promise<SignedUpload> {
     checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
     const blob = this.container.getBlockBlobClient(key);
-    if (!(blob.credential instanceof StorageSharedKeyCredential)) {
-      throw new StorageError(
-        StorageErrorCode.INVALID_CONFIG,
-        'signed uploads to Azure need a connection string with an AccountKey',
-        { key },
-      );
-    }
+    this.assertAccountKey(blob.credential, key);
     const expiresOn = new Date((Math.floor(Date.now() / 1000) + options.expiresIn) * 1000);
     const url = await blob.generateSasUrl({ permissions: BlobSASPermissions.parse('cw'), expiresOn });
     return {
@@ -152,6 +149,55 @@ export class AzureBlobDriver extends CloudDriverBase implements StorageDriver {
     };
   }
 
+  /** Azure's block bounds: blocks up to 4000 MiB, at most 50,000 per blob; no minimum. */
+  readonly multipartLimits: MultipartLimits = { minPartSize: 1, maxPartSize: 4000 * MIB, maxParts: 50_000 };
+
+  /**
+   * Azure has no upload to begin: blocks are staged on the blob itself and stay invisible until
+   * the block list is committed. The id only names this upload's blocks (see `blockId`), so two
+   * uploads of one key never commit each other's blocks.
+   */
+  async beginMultipart(): Promise<string> {
+    return randomBytes(9).toString('hex');
+  }
+
+  /**
+   * A SAS URL (write permission) for Put Block: `comp=block&blockid=…` appended after the SAS,
+   * on `publicEndpoint` when one is set. Azure answers 201 with no ETag worth keeping: blocks
+   * are committed by id.
+   */
+  async signPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    options: { expiresIn: number },
+  ): Promise<SignedUpload> {
+    checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
+    const blob = this.container.getBlockBlobClient(key);
+    this.assertAccountKey(blob.credential, key);
+    const expiresOn = new Date((Math.floor(Date.now() / 1000) + options.expiresIn) * 1000);
+    const url = await blob.generateSasUrl({ permissions: BlobSASPermissions.parse('w'), expiresOn });
+    const block = `comp=block&blockid=${encodeURIComponent(blockId(uploadId, partNumber))}`;
+    return { url: `${this.forClients(url, key)}&${block}`, method: 'PUT', headers: {}, expiresAt: expiresOn.getTime() };
+  }
+
+  /** Commits the blocks of `parts`, in order, as the blob's content, with `contentType`. */
+  async completeMultipart(key: string, uploadId: string, parts: UploadedPart[], contentType: string): Promise<void> {
+    const blob = this.container.getBlockBlobClient(key);
+    const ids = parts.map((p) => blockId(uploadId, p.partNumber));
+    await this.call(key, (abortSignal) =>
+      blob.commitBlockList(ids, { blobHTTPHeaders: { blobContentType: contentType }, abortSignal }),
+    );
+  }
+
+  /**
+   * Nothing to abort at the backend: uncommitted blocks are invisible, are replaced by the next
+   * commit of the blob, and are dropped by Azure after seven days. Removes a blob a commit made.
+   */
+  async abortMultipart(key: string): Promise<void> {
+    await this.delete(key);
+  }
+
   /**
    * A blob SAS URL with read permission only, on `publicEndpoint` when one is set; `fileName` as
    * the response's Content-Disposition (`rscd`, signed into the SAS).
@@ -159,13 +205,7 @@ export class AzureBlobDriver extends CloudDriverBase implements StorageDriver {
   async signDownload(key: string, options: SignDownloadOptions): Promise<SignedUrl> {
     checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
     const blob = this.container.getBlobClient(key);
-    if (!(blob.credential instanceof StorageSharedKeyCredential)) {
-      throw new StorageError(
-        StorageErrorCode.INVALID_CONFIG,
-        'signed downloads from Azure need a connection string with an AccountKey',
-        { key },
-      );
-    }
+    this.assertAccountKey(blob.credential, key);
     const expiresOn = new Date((Math.floor(Date.now() / 1000) + options.expiresIn) * 1000);
     const url = await blob.generateSasUrl({
       permissions: BlobSASPermissions.parse('r'),
@@ -192,8 +232,24 @@ export class AzureBlobDriver extends CloudDriverBase implements StorageDriver {
     return publicEndpoint + url.slice(blobEndpoint.length);
   }
 
+  /** SAS tokens are signed with the account key: a connection string without one cannot sign. */
+  private assertAccountKey(credential: unknown, key: string): void {
+    if (!(credential instanceof StorageSharedKeyCredential)) {
+      throw new StorageError(
+        StorageErrorCode.INVALID_CONFIG,
+        'signed URLs for Azure need a connection string with an AccountKey',
+        { key },
+      );
+    }
+  }
+
   /** The SDK's HTTP client keeps no sockets that need an explicit release. */
   async close(): Promise<void> {}
+}
+
+/** Block ids of one blob must all have the same length: the upload id and a 5-digit part number. */
+function blockId(uploadId: string, partNumber: number): string {
+  return Buffer.from(`${uploadId}-${String(partNumber).padStart(5, '0')}`).toString('base64');
 }
 
 /** The driver for a configured instance (its `init` runs next). */

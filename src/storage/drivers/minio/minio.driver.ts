@@ -2,15 +2,17 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Readable } from 'node:stream';
 import { Client, type ClientOptions } from 'minio';
+import { isStorageError, StorageErrorCode } from '../../errors/storage.error';
 import { toStorageError } from '../shared/backend-errors';
 import { narrowToRange } from '../shared/byte-range';
 import { CloudDriverBase } from '../shared/cloud-driver.base';
 import { bindSignal } from '../shared/deadline';
-import { MIB, multipartUpload } from '../shared/multipart';
+import { MIB, multipartUpload, S3_MULTIPART_LIMITS } from '../shared/multipart';
 import { attachmentDisposition } from '../shared/download-disposition';
 import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
+  MultipartLimits,
   ObjectStat,
   PutOptions,
   SignDownloadOptions,
@@ -18,6 +20,7 @@ import type {
   SignedUrl,
   SignUploadOptions,
   StorageDriver,
+  UploadedPart,
 } from '../storage-driver';
 import { MINIO_TYPE, type MinioDriverOptions } from './minio.options';
 
@@ -90,6 +93,45 @@ export class MinioDriver extends CloudDriverBase implements StorageDriver {
       body.destroy();
     }
     return this.stat(key);
+  }
+
+  readonly multipartLimits: MultipartLimits = S3_MULTIPART_LIMITS;
+
+  async beginMultipart(key: string, contentType: string): Promise<string> {
+    return this.call(key, () =>
+      this.client.initiateNewMultipartUpload(this.bucket, key, { 'Content-Type': contentType }),
+    );
+  }
+
+  /** A presigned UploadPart (`partNumber`, `uploadId` in the signed query), for `publicEndpoint` when one is set. */
+  async signPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    options: { expiresIn: number },
+  ): Promise<SignedUpload> {
+    checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
+    const requestDate = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const params = { partNumber: String(partNumber), uploadId };
+    const url = await this.call(key, async () =>
+      (await this.presigner()).presignedUrl('PUT', this.bucket, key, options.expiresIn, params, requestDate),
+    );
+    return { url, method: 'PUT', headers: {}, expiresAt: requestDate.getTime() + options.expiresIn * 1000 };
+  }
+
+  async completeMultipart(key: string, uploadId: string, parts: UploadedPart[]): Promise<void> {
+    const etags = parts.map((p) => ({ part: p.partNumber, etag: p.etag }));
+    try {
+      await this.client.completeMultipartUpload(this.bucket, key, uploadId, etags);
+    } catch (err) {
+      throw mapMinioError(err, key);
+    }
+  }
+
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    await this.call(key, () => this.client.abortMultipartUpload(this.bucket, key, uploadId)).catch((err: unknown) => {
+      if (!isStorageError(err, StorageErrorCode.NOT_FOUND)) throw err;
+    });
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {

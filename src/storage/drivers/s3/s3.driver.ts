@@ -18,16 +18,18 @@ import {
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
+import { isStorageError, StorageErrorCode } from '../../errors/storage.error';
 import { toStorageError } from '../shared/backend-errors';
 import { narrowToRange } from '../shared/byte-range';
 import { CloudDriverBase } from '../shared/cloud-driver.base';
 import { bindSignal, withDeadline } from '../shared/deadline';
-import { MIB, multipartUpload } from '../shared/multipart';
+import { MIB, multipartUpload, S3_MULTIPART_LIMITS } from '../shared/multipart';
 import { encodeKey } from '../shared/public-url';
 import { attachmentDisposition } from '../shared/download-disposition';
 import { checkExpiresIn, MAX_SIGN_SECONDS } from '../shared/sign-expiry';
 import type {
   GetOptions,
+  MultipartLimits,
   ObjectStat,
   PutOptions,
   SignDownloadOptions,
@@ -36,6 +38,7 @@ import type {
   SignUploadOptions,
   StorageDriver,
   UnfinishedUpload,
+  UploadedPart,
 } from '../storage-driver';
 import { S3_TYPE, type S3DriverOptions } from './s3.options';
 
@@ -173,6 +176,65 @@ export class S3Driver extends CloudDriverBase implements StorageDriver {
         { abortSignal },
       ),
     );
+  }
+
+  readonly multipartLimits: MultipartLimits = S3_MULTIPART_LIMITS;
+
+  /** CreateMultipartUpload with the content type the object will have. */
+  async beginMultipart(key: string, contentType: string): Promise<string> {
+    const out = await this.call(key, (abortSignal) =>
+      this.client.send(
+        new CreateMultipartUploadCommand({ Bucket: this.options.bucket, Key: key, ContentType: contentType }),
+        { abortSignal },
+      ),
+    );
+    return out.UploadId ?? '';
+  }
+
+  /** A presigned UploadPart (no headers bound), for `publicEndpoint` when one is set. */
+  async signPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    options: { expiresIn: number },
+  ): Promise<SignedUpload> {
+    checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
+    const signingDate = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const command = new UploadPartCommand({
+      Bucket: this.options.bucket,
+      Key: key,
+      UploadId: uploadId,
+      PartNumber: partNumber,
+    });
+    try {
+      const url = await getSignedUrl(this.presigner, command, { expiresIn: options.expiresIn, signingDate });
+      return { url, method: 'PUT', headers: {}, expiresAt: signingDate.getTime() + options.expiresIn * 1000 };
+    } catch (err) {
+      throw mapS3Error(err, key);
+    }
+  }
+
+  /** CompleteMultipartUpload; bounded by `transfer` time, as S3 may take long to join large parts. */
+  async completeMultipart(key: string, uploadId: string, parts: UploadedPart[]): Promise<void> {
+    const Parts = parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag }));
+    try {
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.options.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts },
+        }),
+      );
+    } catch (err) {
+      throw mapS3Error(err, key);
+    }
+  }
+
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    await this.abortUnfinishedUpload({ key, uploadId, initiated: new Date() }).catch((err: unknown) => {
+      if (!isStorageError(err, StorageErrorCode.NOT_FOUND)) throw err;
+    });
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {

@@ -24,6 +24,8 @@ const UNREACHABLE_NAMES = new Set([
   'RequestError',
 ]);
 const NOT_FOUND_CODES = new Set(['NoSuchKey', 'NotFound', 'BlobNotFound', 'NoSuchUpload', 'CannotVerifyCopySource']);
+/** A multipart completion whose parts do not fit: missing, too small, out of order, wrong ETag. */
+const BAD_PARTS_CODES = new Set(['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall', 'InvalidBlockList']);
 const MISSING_BUCKET_CODES = new Set(['NoSuchBucket', 'ContainerNotFound']);
 const DENIED_CODES = new Set([
   'AccessDenied',
@@ -81,6 +83,12 @@ export function toStorageError(err: unknown, key: string, backend: string, failu
   }
   if ((code && DENIED_CODES.has(code)) || status === 401 || status === 403) {
     return make(StorageErrorCode.ACCESS_DENIED, `${backend} refused the configured credentials for ${quoteInput(key)}`);
+  }
+  if (code && BAD_PARTS_CODES.has(code)) {
+    return make(
+      StorageErrorCode.INVALID_ARGUMENT,
+      `the uploaded parts do not make up ${quoteInput(key)} (missing, too small or a wrong ETag): send them again`,
+    );
   }
   if (status === 416)
     return make(StorageErrorCode.RANGE_NOT_SATISFIABLE, `range not satisfiable for ${quoteInput(key)}`);

@@ -1,7 +1,15 @@
 import { isStorageError, StorageErrorCode } from '../../errors/storage.error';
 import type { Readable } from 'node:stream';
+import type { MultipartLimits } from '../storage-driver';
 
 export const MIB = 1024 * 1024;
+
+/** S3's multipart bounds (MinIO's too): parts of 5 MiB to 5 GiB (the last may be smaller), at most 10,000. */
+export const S3_MULTIPART_LIMITS: MultipartLimits = {
+  minPartSize: 5 * MIB,
+  maxPartSize: 5 * 1024 * MIB,
+  maxParts: 10_000,
+};
 
 /** Reads `body` as consecutive buffers of exactly `size` bytes; the last may be shorter (or empty). */
 export async function* readChunks(body: Readable, size: number): AsyncGenerator<Buffer> {
