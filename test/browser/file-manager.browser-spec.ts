@@ -46,6 +46,7 @@ describe('file manager page in Chromium', () => {
     proxy = await startSwitchProxy({ port });
     browser = await launchBrowser();
     page = browser.page;
+    page.setDefaultTimeout(15_000);
     violations = await watchCspViolations(page);
   }, 60_000);
 
@@ -57,10 +58,15 @@ describe('file manager page in Chromium', () => {
     if (files) fs.rmSync(files, { recursive: true, force: true });
   });
 
-  afterEach(() => expect(violations).toEqual([]));
+  afterEach(async () => {
+    console.log(await page.locator('#uploads').textContent(), await page.locator('#status').textContent());
+    expect(violations).toEqual([]);
+    expect(browser.errors).toEqual([]);
+  });
 
   const openFolder = async (storage: string, prefix: string) => {
-    await page.goto(pageUrl(`#storage=${encodeURIComponent(storage)}&path=${encodeURIComponent(prefix)}`));
+    const hash = new URLSearchParams({ token: TOKEN, storage, path: prefix });
+    await page.goto(pageUrl(`#${hash}`));
     await page.waitForFunction(() => !document.getElementById('main')!.hidden);
   };
   const row = (key: string) => page.locator(`tr[data-name="${key}"]`);

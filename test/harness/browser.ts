@@ -23,6 +23,8 @@ const ARGS = [
 export interface Browser {
   context: BrowserContext;
   page: Page;
+  /** Uncaught errors and console errors of the page so far (a test expects none). */
+  errors: string[];
   /** Saves a full-page screenshot as `test-artifacts/browser/{name}.png` and prints where. */
   screenshot(name: string): Promise<string>;
   close(): Promise<void>;
@@ -48,10 +50,16 @@ export async function launchBrowser(): Promise<Browser> {
     acceptDownloads: true,
   });
   const page = context.pages()[0] ?? (await context.newPage());
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(`uncaught: ${err.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(`console: ${message.text()}`);
+  });
   fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
   return {
     context,
     page,
+    errors,
     async screenshot(name) {
       const file = path.join(ARTIFACTS_DIR, `${name}.png`);
       await page.screenshot({ path: file, fullPage: true });

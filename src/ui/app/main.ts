@@ -1,9 +1,9 @@
 import { createStorageClient } from '../../client';
-import { byId, h } from './dom';
+import { announce, byId, h } from './dom';
 import { hashOf, locationOf, type InstanceInfo, type PageContext, type StorageClient } from './context';
 import { listFolder, renderFolder, setUpRowKeys } from './file-list';
 import { setUpPreview } from './preview';
-import { forgetToken, keepInstance, keepToken, keptInstance, serviceBaseUrl, takeToken } from './session';
+import { forgetToken, keepInstance, keepToken, keptInstance, serviceBaseUrl, takeToken, tokenFromHash } from './session';
 import { setUpUploads } from './uploads';
 
 /**
@@ -72,7 +72,7 @@ async function show(client: StorageClient): Promise<void> {
   byId('upload-target').textContent = `${instance.name}:/${ctx.prefix}`;
   await ctx.refresh().catch((err: Error) => {
     byId('rows').replaceChildren();
-    byId('status').textContent = `Could not list this folder: ${err.message}`;
+    announce(`Could not list this folder: ${err.message}`);
   });
 }
 
@@ -92,7 +92,9 @@ function start(): void {
     location.hash = hashOf((event.target as HTMLSelectElement).value, '');
   });
   window.addEventListener('hashchange', () => {
-    if (context) void show(context.client);
+    const token = tokenFromHash();
+    if (token) void signIn(token);
+    else if (context) void show(context.client);
   });
   const token = takeToken();
   if (token) void signIn(token);

@@ -6,14 +6,21 @@
 const KEY = 'storage-svc.token';
 const INSTANCE_KEY = 'storage-svc.instance';
 
-/** The token of this session: from the URL's fragment (stored, then removed from the URL) or stored before. */
+/** A token given as `#token=…`: kept for the session and taken out of the address bar at once (the rest of the fragment stays). */
+export function tokenFromHash(): string | null {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const token = params.get('token');
+  if (!token) return null;
+  sessionStorage.setItem(KEY, token);
+  params.delete('token');
+  const rest = params.toString();
+  history.replaceState(null, '', location.pathname + location.search + (rest ? `#${rest}` : ''));
+  return token;
+}
+
+/** The token of this session: from the URL's fragment, or kept before. */
 export function takeToken(): string | null {
-  const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
-  if (fromHash) {
-    sessionStorage.setItem(KEY, fromHash);
-    history.replaceState(null, '', location.pathname + location.search);
-  }
-  return sessionStorage.getItem(KEY);
+  return tokenFromHash() ?? sessionStorage.getItem(KEY);
 }
 
 export function keepToken(token: string): void {
