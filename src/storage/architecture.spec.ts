@@ -22,6 +22,7 @@ const FLOORS: Record<string, number> = {
   records: 9,
   upload: 10,
   signing: 11,
+  tus: 11,
   'storage.service.ts': 12,
   jobs: 13,
   health: 13,

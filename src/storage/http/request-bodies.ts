@@ -18,7 +18,8 @@ type Shielded = Request & { [HIDDEN]?: Record<string, string | string[] | undefi
  * Bound to the module's own routes (not global): `X-Content-Type-Options: nosniff` on every
  * answer, and the module's own small body limit for JSON and form bodies (a host's parsers, when
  * it has them, ran first and are left as they are). A raw upload's headers, hidden from the host's
- * parsers by `shieldRawUploads`, are put back here. Uploads (every `PUT`, multipart `POST`) are
+ * parsers by `shieldRawUploads`, are put back here; raw bodies (`PUT`, tus `PATCH` and creation) are
+ * left unread. Uploads (every `PUT`, multipart `POST`) are
  * timed by their progress from here on (`watchUploadIdle`).
  */
 @Injectable()
@@ -39,7 +40,7 @@ export class StorageRequestMiddleware implements NestMiddleware {
     }
     const upload = req.method === 'PUT' || (req.method === 'POST' && Boolean(req.is('multipart/form-data')));
     if (upload && !req.complete) watchUploadIdle(req, res, this.options.uploads.idleTimeoutMs);
-    if (req.method === 'PUT') return next();
+    if (isRawBody(req)) return next();
     const [jsonParser, formParser] = this.parsers;
     jsonParser(req, res, (err?: unknown) => (err ? next(err) : formParser(req, res, next)));
   }
@@ -64,19 +65,22 @@ export function shieldRawUploads(app: unknown, prefix: string): boolean {
   const router = (app as { router?: { stack?: RouterLayer[] } } | undefined)?.router;
   const stack = router?.stack;
   if (!Array.isArray(stack) || typeof (app as { use?: unknown }).use !== 'function') return false;
-  const bases = new Set<string>();
+  const found = new Map<string, { method: string; start: string }>();
   for (const layer of stack) {
     const path = layer.route?.path;
-    if (!path || !layer.route?.methods.put) continue;
+    if (!path) continue;
     for (const route of RAW_UPLOAD_ROUTES) {
-      const tail = `/${prefix}/${route}/*path`;
-      if (path.endsWith(tail)) bases.add(`${path.slice(0, -'*path'.length)}`);
+      const tail = `/${prefix}/${route.path}`;
+      if (!path.endsWith(tail) || !layer.route?.methods[route.method]) continue;
+      // A parameter segment (`*path`, `:id`) matches anything after the path before it.
+      const start = path.replace(/[*:][A-Za-z]+$/, '');
+      found.set(`${route.method} ${start}`, { method: route.method.toUpperCase(), start });
     }
   }
-  if (bases.size === 0) return false;
-  const starts = [...bases];
+  if (found.size === 0) return false;
+  const starts = [...found.values()];
   const shield = (req: Request, _res: Response, next: NextFunction) => {
-    if (req.method === 'PUT' && !(req as Shielded)[HIDDEN] && starts.some((start) => req.path.startsWith(start))) {
+    if (!(req as Shielded)[HIDDEN] && starts.some((s) => s.method === req.method && isUnder(req.path, s.start))) {
       const hidden: Record<string, string | string[] | undefined> = {};
       for (const name of BODY_HEADERS) {
         hidden[name] = req.headers[name];
@@ -90,4 +94,15 @@ export function shieldRawUploads(app: unknown, prefix: string): boolean {
   // `use` appended it; move it in front of every parser the application installed.
   stack.unshift(stack.pop() as RouterLayer);
   return true;
+}
+
+/** `path` is `start` (a route without parameters) or under it (`start` ends with `/`). */
+function isUnder(path: string, start: string): boolean {
+  return start.endsWith('/') ? path.startsWith(start) : path === start || path === `${start}/`;
+}
+
+/** A request whose body is file bytes: a raw `PUT`, a tus `PATCH`, a tus creation-with-upload. */
+function isRawBody(req: Request): boolean {
+  if (req.method === 'PUT' || req.method === 'PATCH') return true;
+  return req.method === 'POST' && req.headers['content-type'] === 'application/offset+octet-stream';
 }

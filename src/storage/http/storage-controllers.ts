@@ -5,6 +5,7 @@ import { FileManagerController } from './file-manager.controller';
 import { FilesController } from './files.controller';
 import { PreviewController } from './preview.controller';
 import { SignController } from './sign.controller';
+import { TusController } from './tus.controller';
 
 const BASES: Type[] = [
   FilesController,
@@ -12,6 +13,7 @@ const BASES: Type[] = [
   AdminController,
   SignController,
   DirectUploadController,
+  TusController,
   FileManagerController,
 ];
 
@@ -30,5 +32,13 @@ export function storageControllers(prefix: string): Type[] {
   });
 }
 
-/** Route paths, under the prefix, whose `PUT` body is the file itself (read as a raw stream). */
-export const RAW_UPLOAD_ROUTES = ['files', 'upload'] as const;
+/**
+ * Routes, under the prefix, whose body is file bytes read as a raw stream (never by a body
+ * parser): raw `PUT` uploads, and the tus creation (`POST`, creation-with-upload) and `PATCH`.
+ */
+export const RAW_UPLOAD_ROUTES = [
+  { method: 'put', path: 'files/*path' },
+  { method: 'put', path: 'upload/*path' },
+  { method: 'post', path: 'tus' },
+  { method: 'patch', path: 'tus/:id' },
+] as const;

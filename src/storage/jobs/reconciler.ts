@@ -19,6 +19,7 @@ import { KeyLocks } from '../ledger/key-locks';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
+import { RESUMABLE_PREFIX, ResumableUploads } from '../tus/resumable-uploads';
 
 export interface MissingObject {
   storage: string;
@@ -35,6 +36,8 @@ export interface ReconcileReport {
   tempFilesRemoved: number;
   /** Multipart uploads older than the grace period that no live upload owns: aborted on the backend. */
   uploadsAborted: number;
+  /** Resumable (tus) uploads past their expiry (abandoned, or finished and kept for their record): removed. */
+  resumableUploadsRemoved: number;
   /** Thumbnails older than the grace period of a source gone or overwritten, or unrecorded: removed. */
   derivativesRemoved: number;
   /** Records whose object is gone from the backend: reported, never deleted silently. */
@@ -73,6 +76,7 @@ export class Reconciler {
     private readonly thumbnails: ThumbnailService,
     private readonly claims: UploadClaims,
     private readonly purger: ObjectPurger,
+    private readonly resumable: ResumableUploads,
   ) {}
 
   /** Every instance, or only `storage`. */
@@ -83,6 +87,7 @@ export class Reconciler {
       orphansRemoved: [],
       tempFilesRemoved: 0,
       uploadsAborted: 0,
+      resumableUploadsRemoved: await this.resumable.removeExpired(storage),
       derivativesRemoved: 0,
       missingObjects: [],
       sizeMismatches: [],
@@ -98,12 +103,14 @@ export class Reconciler {
       report.tempFilesRemoved +
       report.stalePins +
       report.derivativesRemoved +
-      report.uploadsAborted;
+      report.uploadsAborted +
+      report.resumableUploadsRemoved;
     if (removed > 0) {
       this.logger.log(
         `reconciled: ${report.orphansRemoved.length} orphan object(s), ${report.tempFilesRemoved} temp file(s), ` +
           `${report.derivativesRemoved} thumbnail(s), ${report.stalePins} abandoned upload(s) removed, ` +
-          `${report.uploadsAborted} unfinished multipart upload(s) aborted`,
+          `${report.uploadsAborted} unfinished multipart upload(s) aborted, ` +
+          `${report.resumableUploadsRemoved} expired resumable upload(s) removed`,
       );
     }
     return report;
@@ -149,6 +156,7 @@ export class Reconciler {
     const stored = new Map<string, number>();
     let page: ObjectStat[] = [];
     let derived: ObjectStat[] = [];
+    const chunks: ObjectStat[] = [];
     for await (const object of instance.driver.list()) {
       const first = object.key.split('/')[0].toLowerCase();
       if (first === RESERVED_PREFIX) {
@@ -157,7 +165,9 @@ export class Reconciler {
         continue;
       }
       if (first === STAGING_PREFIX) {
-        if (object.lastModified.getTime() < this.graceLimit) {
+        // Chunks of resumable uploads live as long as their upload: checked against its rows below.
+        if (object.key.startsWith(RESUMABLE_PREFIX)) chunks.push(object);
+        else if (object.lastModified.getTime() < this.graceLimit) {
           await instance.driver.delete(object.key);
           report.tempFilesRemoved += 1;
         }
@@ -168,6 +178,7 @@ export class Reconciler {
       if (page.length >= PAGE) page = await this.removeOrphans(instance, page, report);
     }
     await this.removeOrphans(instance, page, report);
+    report.tempFilesRemoved += await this.resumable.removeUnrecordedChunks(instance.driver, chunks, this.graceLimit);
     await this.removeOrphanDerivatives(instance, derived, report);
     await this.checkRows(instance, stored, listedFrom, report);
     if (isTempFiles(instance.driver)) await this.removeTempFiles(instance.driver, report);

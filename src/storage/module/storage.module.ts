@@ -43,6 +43,9 @@ import { storageControllers } from '../http/storage-controllers';
 import { RawUploadShield } from './raw-upload-shield';
 import { StorageMetrics } from '../metrics/storage-metrics';
 import { StorageMetricsMiddleware } from '../http/metrics.middleware';
+import { DatabaseLocker } from '../tus/database-locker';
+import { ResumableUploads } from '../tus/resumable-uploads';
+import { TusService } from '../tus/tus.service';
 
 /**
  * `StorageModule.forRoot(options)` / `forRootAsync(...)`: exports `StorageService`. The host
@@ -105,6 +108,9 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
         SignedDownloads,
         AccessPolicy,
         StorageHealthIndicator,
+        DatabaseLocker,
+        ResumableUploads,
+        TusService,
         ...perInstance,
       ],
       exports: [

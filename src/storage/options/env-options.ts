@@ -16,7 +16,7 @@ const TOKEN_FILE = 'api-token';
  * `lifecycle` from the environment over what the config files say: `SWEEP_ENABLED`,
  * `SWEEP_CRON`, `SWEEP_BATCH_SIZE`, `RECONCILE_ENABLED`, `RECONCILE_INTERVAL_SECONDS`,
  * `ORPHAN_GRACE_SECONDS`, `UPLOAD_LEASE_SECONDS`, `VERSION_GRACE_SECONDS`, `PURGE_INTERVAL_SECONDS`,
- * `STAGING_GRACE_SECONDS`. Values are checked by the storage module.
+ * `STAGING_GRACE_SECONDS`, `TUS_EXPIRY_SECONDS`. Values are checked by the storage module.
  */
 export function lifecycleFromEnv(env: NodeJS.ProcessEnv, files: LifecycleOptions = {}): LifecycleOptions {
   const pick = <T>(name: string, parse: (raw: string) => T): T | undefined =>
@@ -32,6 +32,7 @@ export function lifecycleFromEnv(env: NodeJS.ProcessEnv, files: LifecycleOptions
     versionGraceSeconds: pick('VERSION_GRACE_SECONDS', (raw) => whole('VERSION_GRACE_SECONDS', raw)),
     purgeIntervalSeconds: pick('PURGE_INTERVAL_SECONDS', (raw) => whole('PURGE_INTERVAL_SECONDS', raw)),
     stagingGraceSeconds: pick('STAGING_GRACE_SECONDS', (raw) => whole('STAGING_GRACE_SECONDS', raw)),
+    resumableExpirySeconds: pick('TUS_EXPIRY_SECONDS', (raw) => whole('TUS_EXPIRY_SECONDS', raw)),
   };
   const defined = Object.fromEntries(Object.entries(fromEnv).filter(([, v]) => v !== undefined));
   return { ...files, ...defined };

@@ -36,6 +36,12 @@ export interface LifecycleOptions {
    * `purgeIntervalSeconds` and with each sweep.
    */
   stagingGraceSeconds?: number;
+  /**
+   * Seconds a resumable (tus) upload may take from its creation (default one day): past it the
+   * client gets 410 and the reconciler removes what was staged. A finished upload's state (the
+   * record for `GET {prefix}/tus/{id}`) is kept as long.
+   */
+  resumableExpirySeconds?: number;
 }
 
 export type ResolvedLifecycleOptions = Required<LifecycleOptions>;
@@ -51,6 +57,7 @@ export const LIFECYCLE_DEFAULTS: ResolvedLifecycleOptions = {
   versionGraceSeconds: 900,
   purgeIntervalSeconds: 10,
   stagingGraceSeconds: 300,
+  resumableExpirySeconds: 86400,
 };
 
 /** Defaults filled in and values checked; a bad one is a `ConfigError` naming `lifecycle.<field>`. */
@@ -71,6 +78,7 @@ export function resolveLifecycleOptions(options: LifecycleOptions | undefined): 
     'versionGraceSeconds',
     'purgeIntervalSeconds',
     'stagingGraceSeconds',
+    'resumableExpirySeconds',
   ] as const;
   for (const field of counts) {
     const value = resolved[field];

@@ -19,7 +19,7 @@ import { StorageRegistry } from '../registry/storage-registry';
 import { UploadPipeline } from './upload-pipeline';
 import { UploadSlots } from './upload-slots';
 import { parseExpires, pickContentType, toReadable } from './upload-input';
-import type { UploadByFileParams, UploadStreamParams } from './upload.types';
+import type { UploadByFileParams, UploadPlan, UploadStreamParams } from './upload.types';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 import { StorageMetrics } from '../metrics/storage-metrics';
 
@@ -90,7 +90,12 @@ export class UploadService {
     }
   }
 
-  private async store(params: UploadStreamParams): Promise<FileRecord> {
+  /**
+   * The rules of an upload applied to its parameters, before any byte: instance, key (the path,
+   * or `{md5}{suffix}`), declared size against the limit, md5 and uid form, the caller's
+   * `authorize`, content type, file name and expiry. Throws the refusal; returns the plan.
+   */
+  check(params: Omit<UploadStreamParams, 'body'>): UploadPlan {
     const instance = this.registry.get(params.storage);
     const path = normalizeKey(params.file);
     const md5 = params.md5 === undefined || params.md5 === '' ? undefined : normalizeMd5(params.md5);
@@ -105,6 +110,11 @@ export class UploadService {
     params.authorize?.(instance.name, key);
     const type = pickContentType(params.contentType, params.fileName ?? path);
     const fileName = normalizeFileName(params.fileName ?? baseName(path), baseName(path));
+    return { instance, path, key, md5, expires, maxBytes, type, fileName };
+  }
+
+  private async store(params: UploadStreamParams): Promise<FileRecord> {
+    const { instance, path, key, md5, expires, maxBytes, type, fileName } = this.check(params);
     const user = params.user ?? null;
     const entity = await this.uploads.run(instance, key, {
       body: params.body,

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { StorageInstance } from '../registry/storage-registry';
 
 /** A file object as multer and similar parsers give it. */
 export interface UploadedFileLike {
@@ -50,4 +51,19 @@ export interface UploadByFileParams {
 export interface UploadStreamParams extends Omit<UploadByFileParams, 'file' | 'data' | 'path'> {
   file: string;
   body: Readable;
+}
+
+/** What `UploadService.check` decided for an upload, before any byte. */
+export interface UploadPlan {
+  instance: StorageInstance;
+  /** The path as given, normalized. */
+  path: string;
+  /** Where the record goes: the path, or `{md5}{suffix}`. */
+  key: string;
+  md5: string | undefined;
+  /** Seconds until the file expires, or null. */
+  expires: number | null;
+  maxBytes: number;
+  type: string;
+  fileName: string;
 }
