@@ -3,7 +3,15 @@ import { announce, byId, h } from './dom';
 import { hashOf, locationOf, type InstanceInfo, type PageContext, type StorageClient } from './context';
 import { listFolder, renderFolder, setUpRowKeys } from './file-list';
 import { setUpPreview } from './preview';
-import { forgetToken, keepInstance, keepToken, keptInstance, serviceBaseUrl, takeToken, tokenFromHash } from './session';
+import {
+  forgetToken,
+  keepInstance,
+  keepToken,
+  keptInstance,
+  serviceBaseUrl,
+  takeToken,
+  tokenFromHash,
+} from './session';
 import { setUpUploads } from './uploads';
 
 /**

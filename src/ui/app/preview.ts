@@ -12,11 +12,7 @@ export async function openPreview(ctx: PageContext, record: FileRecord, download
   const body = byId('preview-body');
   const urls = await fileUrls(ctx, record);
   byId('preview-title').textContent = baseName(record.name);
-  const downloadButton = byId<HTMLAnchorElement>('preview-download');
-  downloadButton.onclick = (event) => {
-    event.preventDefault();
-    download();
-  };
+  byId('preview-download').onclick = download;
   body.replaceChildren(previewElement(record, urls.preview));
   dialog.showModal();
   byId('preview-close').focus();
