@@ -66,6 +66,7 @@ describe('file manager page in Chromium', () => {
 
   const openFolder = async (storage: string, prefix: string) => {
     const hash = new URLSearchParams({ token: TOKEN, storage, path: prefix });
+    await page.goto('about:blank');
     await page.goto(pageUrl(`#${hash}`));
     await page.waitForFunction(() => !document.getElementById('main')!.hidden);
   };
@@ -152,6 +153,15 @@ describe('file manager page in Chromium', () => {
         .then((headers) => fetched.push({ range: headers.range, status: response.status(), afterSeek }));
     };
     page.on('response', onResponse);
+    // At 256 KiB/s the seek comes long before the first response reaches 25 s into the file, so
+    // the player must ask for a later range (unthrottled it may have read all 480 KB already).
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: 256 * 1024,
+      uploadThroughput: -1,
+    });
     await row(key).getByRole('button', { name: 'clip.webm', exact: true }).click();
     const video = page.getByRole('dialog').locator('video');
     await video.waitFor();
@@ -168,6 +178,13 @@ describe('file manager page in Chromium', () => {
         }),
     );
     page.off('response', onResponse);
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: -1,
+    });
+    await cdp.detach();
     expect(seeked).toBeCloseTo(25, 0);
     // The seek fetched a range from past the start of the file, and the service answered 206.
     const seekRanges = fetched.filter((f) => f.afterSeek && Number(/^bytes=(\d+)-/.exec(f.range ?? '')?.[1]) > 0);
