@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Page, Response } from 'playwright-core';
+import type { CDPSession, Page, Response } from 'playwright-core';
 import { dropFile, launchBrowser, watchCspViolations, type Browser } from '../harness/browser';
 import { photoJpeg } from '../harness/images';
 import { s3Instance } from '../harness/peers/instances';
 import { startS3rver, type S3Peer } from '../harness/peers/s3rver';
 import { startSwitchProxy, type SwitchProxy } from '../harness/peers/switch-proxy';
-import { createTestApp, TOKEN, type TestApp } from '../harness/test-app';
+import { createTestApp, OTHER_TOKEN, TOKEN, type TestApp } from '../harness/test-app';
 
 const LOCAL = 'storages.Default';
 const S3 = 'storages.S3';
@@ -41,6 +41,7 @@ describe('file manager page in Chromium', () => {
           [S3]: s3Instance(s3, 'ui-bucket'),
         },
       },
+      env: { API_TOKEN_SCOPES: JSON.stringify({ bob: { storages: [S3] } }) },
     });
     const { port } = t.app.getHttpServer().address() as { port: number };
     proxy = await startSwitchProxy({ port });
@@ -103,6 +104,14 @@ describe('file manager page in Chromium', () => {
     expect(page.url()).not.toContain(TOKEN);
   });
 
+  it('offers in the instance picker only the instances the token may use', async () => {
+    await page.goto('about:blank');
+    await page.goto(pageUrl(`#token=${OTHER_TOKEN}`));
+    await page.getByRole('table').waitFor();
+    const options = page.getByLabel('Instance').locator('option');
+    expect(await options.evaluateAll((o) => o.map((e) => (e as HTMLOptionElement).value))).toEqual([S3]);
+  });
+
   it.each([
     ['local disk', LOCAL],
     ['S3 (s3rver)', S3],
@@ -156,12 +165,7 @@ describe('file manager page in Chromium', () => {
     // At 256 KiB/s the seek comes long before the first response reaches 25 s into the file, so
     // the player must ask for a later range (unthrottled it may have read all 480 KB already).
     const cdp = await page.context().newCDPSession(page);
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: 256 * 1024,
-      uploadThroughput: -1,
-    });
+    await throttleDownloads(cdp, 256 * 1024);
     await row(key).getByRole('button', { name: 'clip.webm', exact: true }).click();
     const video = page.getByRole('dialog').locator('video');
     await video.waitFor();
@@ -178,12 +182,7 @@ describe('file manager page in Chromium', () => {
         }),
     );
     page.off('response', onResponse);
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: -1,
-    });
+    await throttleDownloads(cdp, -1);
     await cdp.detach();
     expect(seeked).toBeCloseTo(25, 0);
     // The seek fetched a range from past the start of the file, and the service answered 206.
@@ -250,6 +249,16 @@ describe('file manager page in Chromium', () => {
     await browser.screenshot('big-upload-resumed');
   }, 120_000);
 });
+
+/** Limits what the page downloads to `bytesPerSecond` (-1: no limit), as a slow network would. */
+async function throttleDownloads(cdp: CDPSession, bytesPerSecond: number): Promise<void> {
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: bytesPerSecond,
+    uploadThroughput: -1,
+  });
+}
 
 async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
