@@ -19,7 +19,7 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: ['@nestjs/*'] }] },
   },
   {
-    files: ['test/**/*.ts', 'src/**/*.spec.ts', 'src/main.ts', 'ormconfig.ts'],
+    files: ['test/**/*.ts', 'bench/**/*.ts', 'src/**/*.spec.ts', 'src/main.ts', 'ormconfig.ts'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },
 );

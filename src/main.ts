@@ -6,9 +6,11 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from './app/app.config';
 import { AppModule } from './app/app.module';
 import { setupStorageApp } from './app/setup-app';
+import { startEventLoopProbe } from './app/event-loop-probe';
 import { Logger as PinoLogger } from 'nestjs-pino';
 
 async function bootstrap(): Promise<void> {
+  startEventLoopProbe(process.env);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(process.env), {
     bufferLogs: true,
   });

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { compileService, killChildServers, startChildServer, type CompiledService } from './harness/child-server';
 import { createTestApp, TOKEN, type TestApp } from './harness/test-app';
 import { enc } from './harness/util';
+import { parseMetrics, sum } from './harness/metrics';
 
 type Layer = { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: Layer[] } };
 
@@ -24,25 +25,6 @@ function registeredRoutes(app: TestApp['app']): string[] {
 
 /** `/storage/files/*path` (Express) and `/storage/files/{path}` (OpenAPI) name the same route. */
 const normalize = (route: string) => route.replace(/\*(\w+)|\{(\w+)\}|:(\w+)/g, '{$1$2$3}');
-
-/** Parses the Prometheus text format into `name{labels}` → value. */
-function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
-
-function sum(metrics: Map<string, number>, name: string, ...has: string[]): number {
-  let total = 0;
-  for (const [key, value] of metrics) {
-    if ((key === name || key.startsWith(`${name}{`)) && has.every((h) => key.includes(h))) total += value;
-  }
-  return total;
-}
 
 describe('operations: OpenAPI and metrics', () => {
   let t: TestApp;

@@ -11,6 +11,10 @@ export interface AppConfig {
   dbTimeoutMs: number;
   /** `SHUTDOWN_TIMEOUT_SECONDS`: how long transfers in flight may finish after SIGTERM. */
   shutdownTimeoutSeconds: number;
+  /** `METRICS_PORT`: `GET /metrics` on a server of its own on this port (0: any free one), not on `port`. */
+  metricsPort?: number;
+  /** `METRICS_TOKEN`: when set, `/metrics` answers only `Authorization: Bearer <token>`. */
+  metricsToken?: string;
   storage: StorageModuleOptions;
 }
 
@@ -30,8 +34,18 @@ export function buildAppConfig(env: NodeJS.ProcessEnv): AppConfig {
     routePrefix: env.ROUTE_PREFIX || 'storage',
     dbTimeoutMs: databaseTimeoutMs(env),
     shutdownTimeoutSeconds: intVar(env, 'SHUTDOWN_TIMEOUT_SECONDS', 30),
+    metricsPort: metricsPort(env),
+    metricsToken: env.METRICS_TOKEN || undefined,
     storage: { ...storage, publicBaseUrl: storage.publicBaseUrl || `http://localhost:${port}` },
   };
+}
+
+/** `METRICS_PORT`, or undefined when unset (metrics then stay on the main port). */
+export function metricsPort(env: NodeJS.ProcessEnv): number | undefined {
+  if (env.METRICS_PORT === undefined || env.METRICS_PORT === '') return undefined;
+  const port = intVar(env, 'METRICS_PORT', 0);
+  if (port > 65535) throw new Error(`METRICS_PORT must be a port number up to 65535 (got '${env.METRICS_PORT}')`);
+  return port;
 }
 
 function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

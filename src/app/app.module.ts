@@ -5,12 +5,13 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { StorageModule } from '../storage/module/storage.module';
-import { buildAppConfig, type AppConfig } from './app.config';
+import { buildAppConfig, metricsPort, type AppConfig } from './app.config';
 import { dataSourceOptions, destroyTimedOutConnections } from './database';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { HealthController } from './health.controller';
 import { loggerParams } from './logging';
 import { MetricsController } from './metrics.controller';
+import { MetricsServer } from './metrics-server';
 import { RootController } from './root.controller';
 import { LoggerModule } from 'nestjs-pino';
 import { GracefulShutdown, HandlersInFlight } from './graceful-shutdown';
@@ -23,8 +24,14 @@ export class AppModule {
     const appConfig = registerAs('app', (): AppConfig => buildAppConfig(env));
     return {
       module: AppModule,
-      controllers: [HealthController, MetricsController, RootController],
-      providers: [HandlersInFlight, { provide: APP_INTERCEPTOR, useExisting: HandlersInFlight }, GracefulShutdown],
+      // With METRICS_PORT, /metrics is served by MetricsServer on that port only.
+      controllers: [HealthController, RootController, ...(metricsPort(env) === undefined ? [MetricsController] : [])],
+      providers: [
+        HandlersInFlight,
+        { provide: APP_INTERCEPTOR, useExisting: HandlersInFlight },
+        GracefulShutdown,
+        MetricsServer,
+      ],
       imports: [
         LoggerModule.forRoot(loggerParams(env)),
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig] }),

@@ -52,6 +52,22 @@ export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
   return isDatabaseUnavailable(driverError, depth + 1) || isDatabaseUnavailable(cause, depth + 1);
 }
 
+/** Codes of a database that did not answer in time (as opposed to one that refused or dropped the connection). */
+const TIMEOUT_CODES = new Set(['PROTOCOL_SEQUENCE_TIMEOUT', 'ETIMEDOUT', 'SQLITE_BUSY', 'SQLITE_LOCKED']);
+
+/**
+ * Of an error `isDatabaseUnavailable` accepts: `timeout` when the database did not answer in time
+ * (a query or connect timeout, SQLite's busy timeout run out), else `unavailable` (refused, lost,
+ * closed). Looks through `cause` and `driverError` as `isDatabaseUnavailable` does.
+ */
+export function databaseFailureKind(err: unknown, depth = 0): 'timeout' | 'unavailable' {
+  if (typeof err !== 'object' || err === null || depth > 4) return 'unavailable';
+  const { code, driverError, cause } = err as { code?: unknown; driverError?: unknown; cause?: unknown };
+  if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return 'timeout';
+  const inner = [driverError, cause].filter((e) => typeof e === 'object' && e !== null);
+  return inner.some((e) => databaseFailureKind(e, depth + 1) === 'timeout') ? 'timeout' : 'unavailable';
+}
+
 /** The 503 for a database that is down or hung; the driver's error stays in `cause` (logged, not shown). */
 export function databaseUnavailable(cause: unknown): StorageError {
   return new StorageError(

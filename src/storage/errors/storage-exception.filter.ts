@@ -2,7 +2,7 @@ import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter 
 import type { Response } from 'express';
 import { MulterError } from 'multer';
 import { quoteInput, StorageError, StorageErrorCode } from './storage.error';
-import { databaseUnavailable, isDatabaseUnavailable } from './database-errors';
+import { databaseFailureKind, databaseUnavailable, isDatabaseUnavailable } from './database-errors';
 
 const CODE_BY_STATUS: Record<number, StorageErrorCode> = {
   400: StorageErrorCode.INVALID_ARGUMENT,
@@ -47,8 +47,11 @@ export interface StorageErrorBody {
  */
 export function writeStorageError(res: Response, exception: unknown): void {
   const body = describeException(exception);
-  // Read by the module's metrics middleware (errors by code) when the answer ends.
+  // Read by the module's metrics middleware (errors by code, database failures by kind) when the answer ends.
   res.locals.storageErrorCode = body.code;
+  if (body.code === StorageErrorCode.DATABASE_UNAVAILABLE) {
+    res.locals.storageDatabaseFailure = databaseFailureKind(exception);
+  }
   if (body.statusCode >= 500) logger.error(`${body.code}: ${describeCause(exception)}`);
   if (res.headersSent) {
     res.destroy();

@@ -5,8 +5,9 @@ import { StorageMetrics } from '../metrics/storage-metrics';
 /**
  * Bound to the module's own routes (never global): counts each request when its answer ends (or
  * the client goes away) by method, route pattern (never the raw path: keys would make the label
- * set unbounded) and status, its duration, the bytes it received and sent (bodies), and its error code when
- * the exception filter answered it.
+ * set unbounded) and status, its duration, the bytes it received and sent (bodies, also by the
+ * storage instance the handler named with `noteStorageInstance`), and its error code (and a
+ * database failure's kind) when the exception filter answered it.
  */
 @Injectable()
 export class StorageMetricsMiddleware implements NestMiddleware {
@@ -42,13 +43,21 @@ export class StorageMetricsMiddleware implements NestMiddleware {
       // the headers, before this middleware ran); else what the socket read meanwhile (chunked).
       const declared = Number(req.headers['content-length']);
       const bodyIn = Number.isFinite(declared) ? declared : req.socket.bytesRead - readBefore;
-      this.metrics.bytesIn.inc({ route }, Math.max(0, bodyIn));
-      this.metrics.bytesOut.inc({ route }, sent);
+      const instance = (res.locals.storageInstance as string | undefined) ?? 'none';
+      this.metrics.bytesIn.inc({ route, instance }, Math.max(0, bodyIn));
+      this.metrics.bytesOut.inc({ route, instance }, sent);
       const code = res.locals.storageErrorCode as string | undefined;
       if (code) this.metrics.errors.inc({ code });
+      const databaseFailure = res.locals.storageDatabaseFailure as string | undefined;
+      if (databaseFailure) this.metrics.databaseFailures.inc({ kind: databaseFailure });
     };
     res.once('finish', record);
     res.once('close', record);
     next();
   }
+}
+
+/** Names the storage instance a request reads from or writes to, for the byte counters' `instance` label. */
+export function noteStorageInstance(res: Response, instance: string | null | undefined): void {
+  if (instance) res.locals.storageInstance = instance;
 }

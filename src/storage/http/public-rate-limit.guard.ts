@@ -8,6 +8,7 @@ import {
 } from '@nestjs/throttler';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import type { ResolvedRateLimitOptions } from '../options/rate-limit.options';
+import { StorageMetrics } from '../metrics/storage-metrics';
 
 /** The throttler options of the public routes (`publicRateLimits`), one per module registration. */
 export const PUBLIC_RATE_LIMITS = Symbol('PUBLIC_RATE_LIMITS');
@@ -54,6 +55,7 @@ export class PublicRateLimitGuard extends ThrottlerGuard {
     @Inject(PUBLIC_RATE_LIMITS) options: ThrottlerModuleOptions,
     @Inject(PUBLIC_RATE_LIMIT_STORAGE) storage: ThrottlerStorage,
     reflector: Reflector,
+    private readonly metrics: StorageMetrics,
   ) {
     super(options, storage, reflector);
   }
@@ -67,9 +69,10 @@ export class PublicRateLimitGuard extends ThrottlerGuard {
   }
 
   protected override async throwThrottlingException(
-    _context: ExecutionContext,
+    context: ExecutionContext,
     detail: ThrottlerLimitDetail,
   ): Promise<void> {
+    if (groupOf(context) === 'thumbnail') this.metrics.thumbnailRefusals.inc({ reason: 'rate_limited' });
     throw new StorageError(
       StorageErrorCode.TOO_MANY_REQUESTS,
       `too many requests from this address; retry in ${detail.timeToBlockExpire} s, or send an API token`,

@@ -5,6 +5,7 @@ import { contentDisposition } from './content-disposition';
 import type { FileResponse } from '../serving/file-response';
 import { writeStorageError } from '../errors/storage-exception.filter';
 import { parseRange } from './http-range';
+import { noteStorageInstance } from './metrics.middleware';
 
 /** Marks a response as never to be sniffed. Called first, so that error answers carry it too. */
 export function noSniff(res: Response): void {
@@ -40,6 +41,7 @@ export async function sendStorageResponse(
  */
 export async function sendFileResponse(req: Request, res: Response, file: FileResponse): Promise<void> {
   const { size, etag, lastModified } = file;
+  noteStorageInstance(res, file.instance);
   setHeaders(res, file);
   if (isNotModified(req, etag, lastModified)) {
     res.status(304).end();

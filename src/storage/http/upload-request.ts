@@ -8,6 +8,7 @@ import type { StorageService } from '../storage.service';
 import { ENGINE_ERRORS, ServiceStorageEngine, type StoredPart } from './multer-storage.engine';
 import { UPLOAD_FIELD_NAMES, uploadFields } from './upload-fields';
 import { rejectOnAbort, uploadIdleSignal } from './upload-idle';
+import { noteStorageInstance } from './metrics.middleware';
 
 const MULTIPART_LIMITS: multer.Options['limits'] = {
   files: 1,
@@ -29,7 +30,7 @@ export async function readMultipartUpload(
     throw StorageError.invalidArgument('send multipart/form-data with a "file" part, or PUT the raw bytes');
   }
   const idle = uploadIdleSignal(req);
-  const engine = new ServiceStorageEngine(service, user, authorize, idle);
+  const engine = new ServiceStorageEngine(service, user, notingInstance(res, authorize), idle);
   const handler = multer({ storage: engine, limits: MULTIPART_LIMITS, defParamCharset: 'utf8' }).single('file');
   const parsed = new Promise<void>((resolve, reject) =>
     handler(req, res, (err?: unknown) => (err ? reject(multipartError(err)) : resolve())),
@@ -98,10 +99,18 @@ export function readRawUpload(
       contentType: fields.contentType ?? req.headers['content-type'],
       size,
       user,
-      authorize,
+      authorize: notingInstance(res, authorize),
       signal,
     });
   });
+}
+
+/** `authorize`, also naming the upload's instance for the byte counters once the service resolved it. */
+function notingInstance(res: Response, authorize?: (storage: string, key: string) => void) {
+  return (storage: string, key: string): void => {
+    noteStorageInstance(res, storage);
+    authorize?.(storage, key);
+  };
 }
 
 /** Stores a raw request body, given the abort signal and the declared `Content-Length`. */
@@ -135,7 +144,9 @@ export async function streamRawBody(req: Request, res: Response, handler: RawBod
   };
   idle?.addEventListener('abort', onIdle, { once: true });
   try {
-    return await handler(body, abort.signal, declared === undefined ? undefined : Number(declared));
+    const record = await handler(body, abort.signal, declared === undefined ? undefined : Number(declared));
+    noteStorageInstance(res, record.storeFullName);
+    return record;
   } catch (err) {
     discardRest(req, res);
     // Whatever the storage layers made of the stopped body, the client is told why.

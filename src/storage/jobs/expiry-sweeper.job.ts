@@ -13,6 +13,7 @@ import { LifecycleService } from './lifecycle.service';
 import { ObjectLedger } from '../ledger/object-ledger';
 import { Clock } from '../ledger/clock';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
+import { StorageMetrics } from '../metrics/storage-metrics';
 
 /**
  * The scheduled sweeper: on `lifecycle.sweepCron`, removes expired files (`sweepExpired`) and,
@@ -36,6 +37,7 @@ export class ExpirySweeperJob implements OnApplicationBootstrap, OnModuleDestroy
     private readonly lifecycle: LifecycleService,
     private readonly objects: ObjectLedger,
     @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
+    private readonly metrics: StorageMetrics,
     @Optional() private readonly scheduler?: SchedulerRegistry,
   ) {}
 
@@ -83,6 +85,7 @@ export class ExpirySweeperJob implements OnApplicationBootstrap, OnModuleDestroy
         await this.lifecycle.reconcile();
       }
     } catch (err) {
+      this.metrics.countDatabaseFailure(err);
       this.logger.error(`sweeper run failed: ${(err as Error).stack ?? err}`);
     }
   }

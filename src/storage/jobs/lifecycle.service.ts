@@ -12,6 +12,7 @@ import { SignedUploadService } from '../signing/signed-upload.service';
 import { Clock } from '../ledger/clock';
 import { KeyLocks } from '../ledger/key-locks';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
+import { StorageMetrics } from '../metrics/storage-metrics';
 
 export interface SweptFile {
   id: number;
@@ -73,6 +74,7 @@ export class LifecycleService implements OnApplicationBootstrap {
     private readonly signedUploads: SignedUploadService,
     @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
     @InjectRepository(UploadGrantEntity) private readonly grants: Repository<UploadGrantEntity>,
+    private readonly metrics: StorageMetrics,
   ) {}
 
   /**
@@ -87,7 +89,11 @@ export class LifecycleService implements OnApplicationBootstrap {
   }
 
   /** Removes expired files now, of every instance or of `storage` only; then works the removal queue. */
-  async sweepExpired(options: LifecycleScope = {}): Promise<SweepReport> {
+  sweepExpired(options: LifecycleScope = {}): Promise<SweepReport> {
+    return this.metrics.sweeper.observe(() => this.sweep(options), sweepCounts);
+  }
+
+  private async sweep(options: LifecycleScope): Promise<SweepReport> {
     const report: SweepReport = {
       removed: [],
       objectsRemoved: 0,
@@ -129,7 +135,7 @@ export class LifecycleService implements OnApplicationBootstrap {
 
   /** Storage against records, of every instance or of `storage` only; see `Reconciler`. */
   reconcile(options: LifecycleScope = {}): Promise<ReconcileReport> {
-    return this.reconciler.reconcile(options.storage);
+    return this.metrics.reconciler.observe(() => this.reconciler.reconcile(options.storage), reconcileCounts);
   }
 
   private async sweepKey(candidate: Candidate, report: SweepReport): Promise<void> {
@@ -176,4 +182,30 @@ export class LifecycleService implements OnApplicationBootstrap {
     if (storage) query.andWhere('f.storeFullName = :storage', { storage });
     return query.groupBy('f.keyHash').orderBy('f.keyHash', 'ASC').limit(limit).getRawMany<Candidate>();
   }
+}
+
+/** What a sweep did, by the action label of `storage_sweeper_items_total`. */
+export function sweepCounts(report: SweepReport): Record<string, number> {
+  return {
+    records_expired: report.removed.length,
+    objects_removed: report.objectsRemoved,
+    retired_objects_removed: report.retiredRemoved,
+    signed_upload_grants_removed: report.grantsRemoved,
+    staged_uploads_removed: report.stagedRemoved,
+    keys_skipped: report.skipped,
+    failures: report.failed,
+  };
+}
+
+/** What a reconciliation did or found, by the action label of `storage_reconciler_items_total`. */
+export function reconcileCounts(report: ReconcileReport): Record<string, number> {
+  return {
+    pins_released: report.stalePins,
+    orphans_removed: report.orphansRemoved.length,
+    temp_files_removed: report.tempFilesRemoved,
+    multipart_uploads_aborted: report.uploadsAborted,
+    thumbnails_removed: report.derivativesRemoved,
+    missing_objects: report.missingObjects.length,
+    size_mismatches: report.sizeMismatches.length,
+  };
 }

@@ -14,12 +14,13 @@ import {
 } from '../http/public-rate-limit.guard';
 import { RedisRateLimitStorage } from '../http/redis-rate-limit.storage';
 import { STORAGE_OPTIONS, type ResolvedStorageOptions } from '../options/resolved-options';
+import { StorageMetrics } from '../metrics/storage-metrics';
 
-/** Builds (and validates) every configured storage instance once, at start-up. */
+/** Builds (and validates) every configured storage instance once, at start-up; their failures are counted. */
 export const storageRegistryProvider: Provider = {
   provide: StorageRegistry,
-  inject: [STORAGE_MODULE_OPTIONS],
-  useFactory: (options: StorageOptions) => StorageRegistry.create(options),
+  inject: [STORAGE_MODULE_OPTIONS, StorageMetrics],
+  useFactory: (options: StorageOptions, metrics: StorageMetrics) => StorageRegistry.create(options, metrics),
 };
 
 export function authGuardProvider(extras: StorageModuleExtras): Provider {

@@ -14,6 +14,7 @@ import { startRepeating } from '../ledger/repeating-task';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
+import { StorageMetrics } from '../metrics/storage-metrics';
 
 export interface PurgeReport {
   /** Objects removed from their backend (with their derivatives). */
@@ -48,6 +49,7 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly ledger: ObjectLedger,
     private readonly registry: StorageRegistry,
     private readonly thumbnails: ThumbnailService,
+    private readonly metrics: StorageMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -56,7 +58,10 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
     this.schedule = startRepeating(
       seconds,
       () => this.purgeDue(),
-      (err) => this.logger.error(`purging retired objects: ${String(err)}`),
+      (err) => {
+        this.metrics.countDatabaseFailure(err);
+        this.logger.error(`purging retired objects: ${String(err)}`);
+      },
       0,
     );
   }

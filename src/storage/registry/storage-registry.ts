@@ -5,6 +5,8 @@ import { type ParsedInstance, parseInstance } from '../drivers/driver-definition
 import type { StorageDriver } from '../drivers/storage-driver';
 import { StorageError } from '../errors/storage.error';
 import type { StorageOptions } from '../options/storage.options';
+import type { StorageMetrics } from '../metrics/storage-metrics';
+import { meteredDriver } from './metered-driver';
 
 export interface StorageInstance {
   /** Element name, e.g. `storages.Default`. */
@@ -53,11 +55,15 @@ export class StorageRegistry {
     readonly defaultName: string,
   ) {}
 
-  static async create(options: StorageOptions): Promise<StorageRegistry> {
+  /** With `metrics`, each driver's failed calls are counted in `storage_backend_failures_total`. */
+  static async create(options: StorageOptions, metrics?: StorageMetrics): Promise<StorageRegistry> {
     const instances = new Map<string, StorageInstance>();
     const baseDir = options.baseDir ?? process.cwd();
     for (const [name, parsed] of validateStorageConfig(options)) {
-      const driver = await parsed.create({ name, baseDir });
+      const created = await parsed.create({ name, baseDir });
+      const driver = metrics
+        ? meteredDriver(created, (operation, code) => metrics.backendFailures.inc({ instance: name, operation, code }))
+        : created;
       instances.set(name, { name, type: parsed.type, config: options.storages[name], driver, public: parsed.public });
     }
     return new StorageRegistry(instances, defaultStorageName(options));

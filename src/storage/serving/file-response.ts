@@ -21,6 +21,8 @@ export interface FileResponse {
   cacheControl: string;
   /** More headers: `Content-Security-Policy`, `Vary`. */
   headers: Record<string, string>;
+  /** The storage instance the bytes come from (element name): the byte counters' `instance` label. */
+  instance?: string;
   open(range?: ByteRange, signal?: AbortSignal): Promise<Readable>;
 }
 
@@ -51,6 +53,7 @@ export function storedFileResponse(
     fileName: entity.fileName,
     cacheControl: options.cacheControl,
     headers: inlinePdf ? {} : { 'Content-Security-Policy': SANDBOX_CSP },
+    instance: instance.name,
     open: (range, signal) => instance.driver.get(entity.objectKey, { range, signal }),
   };
 }

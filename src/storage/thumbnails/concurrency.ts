@@ -51,7 +51,7 @@ export class Limiter {
       throw new StorageError(
         StorageErrorCode.TOO_MANY_REQUESTS,
         'you have too many thumbnails waiting to be made; retry shortly',
-        { retryAfterSeconds: 1 },
+        { retryAfterSeconds: 1, reason: 'client_queue_full' },
       );
     }
     if (this.total >= this.maxQueue) this.makeRoom(client, mine.length);
@@ -91,7 +91,7 @@ export class Limiter {
 }
 
 function busy(what: string): StorageError {
-  return new StorageError(StorageErrorCode.BACKEND_UNAVAILABLE, `${what}; retry shortly`);
+  return new StorageError(StorageErrorCode.BACKEND_UNAVAILABLE, `${what}; retry shortly`, { reason: 'queue_full' });
 }
 
 /**

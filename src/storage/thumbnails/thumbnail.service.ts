@@ -14,6 +14,8 @@ import { thumbnailParams, type ThumbnailParams, type ThumbnailRequestOptions } f
 import { assertImage, checkPixels, HEADER_BYTES, renderThumbnail } from './thumbnail-renderer';
 import { ThumbnailEntity } from '../database/entities/thumbnail.entity';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
+import { StorageMetrics } from '../metrics/storage-metrics';
+import { thumbnailRefusalReason } from './thumbnail-refusals';
 
 /** A live source file, as the service found it (expiry already checked). */
 export interface ThumbnailSource {
@@ -50,6 +52,7 @@ export class ThumbnailService {
   constructor(
     @InjectStorageOptions() options: ResolvedStorageOptions,
     @InjectRepository(ThumbnailEntity) rows: Repository<ThumbnailEntity>,
+    private readonly metrics: StorageMetrics,
   ) {
     this.options = options.thumbnails;
     this.store = new DerivativeStore(rows);
@@ -67,16 +70,25 @@ export class ThumbnailService {
     height: number | undefined,
     request: ThumbnailRequestOptions = {},
   ): Promise<FileResponse> {
-    const params = thumbnailParams(width, height, request, this.options);
-    const from = toDerivativeSource(source);
-    const stored = await this.store.find(from, params.key);
-    const made = stored
-      ? { row: stored }
-      : await this.flights.run(`${from.keyHash}/${from.md5}/${params.key}`, () =>
-          this.limiter.run(() => this.make(source, from, params), request.client ?? 'library'),
-        );
-    if (!made.data) this.stats.hits++;
-    return this.response(source, params, made);
+    try {
+      const params = thumbnailParams(width, height, request, this.options);
+      const from = toDerivativeSource(source);
+      const stored = await this.store.find(from, params.key);
+      const made = stored
+        ? { row: stored }
+        : await this.flights.run(`${from.keyHash}/${from.md5}/${params.key}`, () =>
+            this.limiter.run(() => this.make(source, from, params), request.client ?? 'library'),
+          );
+      if (!made.data) {
+        this.stats.hits++;
+        this.metrics.thumbnailCacheHits.inc();
+      }
+      return this.response(source, params, made);
+    } catch (err) {
+      const reason = thumbnailRefusalReason(err);
+      if (reason) this.metrics.thumbnailRefusals.inc({ reason });
+      throw err;
+    }
   }
 
   /**
@@ -127,8 +139,10 @@ export class ThumbnailService {
     if (found) return { row: found };
     const input = await this.readSource(source);
     this.stats.renders++;
-    const image = await renderThumbnail(input, params, this.options);
+    const rendered = this.metrics.thumbnailRenderDuration.startTimer();
+    const image = await renderThumbnail(input, params, this.options).finally(() => rendered());
     const { row, stored } = await this.store.save(from, params.key, image, this.options.maxDerivativesPerSource);
+    this.metrics.thumbnailRenders.inc({ stored: String(stored) });
     if (!stored) this.stats.unstored++;
     // The source may have been deleted while this rendered; then nothing must outlive it.
     if (stored && !(await source.instance.driver.exists(source.entity.objectKey))) {
@@ -166,6 +180,7 @@ export class ThumbnailService {
       fileName: `${stem}.${row.derivedKey.slice(row.derivedKey.lastIndexOf('.') + 1)}`,
       cacheControl: this.options.cacheControl,
       headers: { 'Content-Security-Policy': SANDBOX_CSP, ...(params.negotiated ? { Vary: 'Accept' } : {}) },
+      instance: instance.name,
       open: made.data
         ? bufferBody(made.data)
         : (range, signal) =>

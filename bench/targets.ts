@@ -1,0 +1,105 @@
+/** The targets of issue 12, checked against this run's figures (ratios to the same run's bare server). */
+import type { BenchOptions } from './options';
+import { BARE, type Results } from './report';
+import { bigScenario } from './scenarios/big';
+import { GET_SCENARIO } from './scenarios/get';
+import { UPLOAD_SCENARIO } from './scenarios/upload';
+
+const HINTS = {
+  get:
+    'the download path: read buffers sized to what is read (a 4 KiB GET allocates two 1 MiB buffers), one stat per ' +
+    'request, no AbortController/DOMException per response, fewer thread-pool trips',
+  upload:
+    'the upload path: one short transaction and a handful of statements per upload, no process-wide serial queue, ' +
+    'hand-written SQL where TypeORM query building costs, one fsync per object plus the folder',
+  bigGet: 'large reads with 1 MiB buffers end to end, no hashing on the event loop while streaming',
+  bigPut: 'one fsync, hashing off the event loop (a worker) or overlapped with the write, large write buffers',
+  rss: 'backpressure all the way (no buffering of the body), bounded buffers',
+  flat: 'queries whose plans read an index in the order they return (no sort of the whole table per page)',
+  sweep:
+    'set-based batches: one delete per batch, an index-driven claim query, one summary log line and a summary answer',
+  loop: 'no long synchronous work on the event loop (hashing, big JSON answers, per-key logging in a loop)',
+};
+
+function ratio(results: Results, scenario: string, subject: string, metric: string): number | undefined {
+  const m = results.get(scenario, subject, metric);
+  const bare = results.get(scenario, BARE, metric);
+  return m && bare?.median ? m.median / bare.median : undefined;
+}
+
+export function checkTargets(results: Results, options: BenchOptions): void {
+  for (const db of options.dbs) {
+    if (options.scenarios.includes('get')) {
+      for (const what of ['download', 'preview']) {
+        const subject = `service ${db} ${what}`;
+        results.target({
+          id: `get-${what}-rps-${db}`,
+          text: `small ${what} req/s vs bare (${db})`,
+          value: ratio(results, GET_SCENARIO, subject, 'req/s'),
+          kind: 'min',
+          limit: 0.5,
+          hint: HINTS.get,
+        });
+        results.target({
+          id: `get-${what}-p99-${db}`,
+          text: `small ${what} p99 vs bare (${db})`,
+          value: ratio(results, GET_SCENARIO, subject, 'p99'),
+          kind: 'max',
+          limit: 2,
+          hint: HINTS.get,
+        });
+      }
+    }
+    if (options.scenarios.includes('upload')) {
+      results.target({
+        id: `upload-${db}`,
+        text: `small uploads/s vs bare (${db})`,
+        value: ratio(results, UPLOAD_SCENARIO, `service ${db}`, 'uploads/s'),
+        kind: 'min',
+        limit: db === 'sqlite' ? 0.4 : 0.3,
+        hint: HINTS.upload,
+      });
+    }
+  }
+  if (options.scenarios.includes('big')) checkBig(results, options);
+  const loop = results.eventLoop.length ? Math.max(...results.eventLoop.map((e) => e.maxMs)) : undefined;
+  results.target({
+    id: 'event-loop',
+    text: 'largest event-loop delay (ms)',
+    value: loop,
+    kind: 'max',
+    limit: 100,
+    hint: HINTS.loop,
+  });
+}
+
+function checkBig(results: Results, options: BenchOptions): void {
+  const scenario = bigScenario(options.big);
+  const subject = `service ${options.dbs[0]}`;
+  results.target({
+    id: 'big-get',
+    text: 'large GET MB/s vs bare',
+    value: ratio(results, scenario, subject, 'GET MB/s'),
+    kind: 'min',
+    limit: 0.9,
+    hint: HINTS.bigGet,
+  });
+  results.target({
+    id: 'big-put',
+    text: 'large raw PUT MB/s vs bare (same fsyncs)',
+    value: ratio(results, scenario, subject, 'PUT MB/s'),
+    kind: 'min',
+    limit: 0.8,
+    hint: HINTS.bigPut,
+  });
+  for (const what of ['PUT', 'POST', 'GET']) {
+    results.target({
+      id: `big-rss-${what.toLowerCase()}`,
+      text: `peak RSS growth during a large ${what} (MiB)`,
+      value: results.get(scenario, subject, `${what} RSS growth`)?.max,
+      kind: 'max',
+      limit: 64,
+      hint: HINTS.rss,
+    });
+  }
+}
