@@ -171,10 +171,16 @@ describe('host app: documents with attachments stored by storage-svc', () => {
   });
 
   it('serves the file manager page built into the package, under its own prefix and policy', async () => {
-    const page = await http().get('/files-api/ui/').expect(200).expect('Content-Type', /text\/html/);
+    const page = await http()
+      .get('/files-api/ui/')
+      .expect(200)
+      .expect('Content-Type', /text\/html/);
     expect(page.headers['content-security-policy']).toContain("default-src 'self'");
     expect(page.text).toContain('src="app.js"');
-    const script = await http().get('/files-api/ui/app.js').expect(200).expect('Content-Type', /javascript/);
+    const script = await http()
+      .get('/files-api/ui/app.js')
+      .expect(200)
+      .expect('Content-Type', /javascript/);
     expect(Number(script.headers['content-length'])).toBeGreaterThan(1000);
   });
 
