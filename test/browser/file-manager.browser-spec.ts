@@ -78,6 +78,10 @@ describe('file manager page in Chromium', () => {
       return !!img && img.complete && img.naturalWidth > 0;
     }, `tr[data-name="${key}"] img.thumb`);
 
+  it('fails, saying how to install Chromium, where it is missing (never skips)', async () => {
+    await expect(launchBrowser(path.join(files, 'no-chromium'))).rejects.toThrow('apt-get install -y chromium');
+  });
+
   it('asks for a token, refuses a wrong one, and keeps the right one for the session', async () => {
     await page.goto(pageUrl());
     await page.getByLabel('API token').fill('not-the-token');
@@ -233,7 +237,7 @@ describe('file manager page in Chromium', () => {
     const sent = proxy.bytesForwarded - before;
     console.log(
       `200 MiB upload: cut after ${(cutAt / MiB).toFixed(1)} MiB, paused at ${((pausedAt - before) / MiB).toFixed(1)} MiB, ` +
-        `${(sent / MiB).toFixed(1)} MiB sent in all`,
+        `${(sent / MiB).toFixed(1)} MiB sent in all (${((sent - size) / 1024).toFixed(0)} KiB over the file's size, headers included)`,
     );
     // The cut shows in the console as failed requests, and as nothing else.
     expect(

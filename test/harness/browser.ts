@@ -34,16 +34,16 @@ export interface Browser {
  * Headless Chromium with a fresh profile in a temp folder. Fails (never skips) when Chromium is
  * missing, saying how to install it.
  */
-export async function launchBrowser(): Promise<Browser> {
-  if (!fs.existsSync(CHROMIUM_PATH)) {
+export async function launchBrowser(executablePath = CHROMIUM_PATH): Promise<Browser> {
+  if (!fs.existsSync(executablePath)) {
     throw new Error(
-      `Chromium is not installed at ${CHROMIUM_PATH}: the browser tests need it. ` +
+      `Chromium is not installed at ${executablePath}: the browser tests need it. ` +
         'Install it with `apt-get install -y chromium` (Debian/Ubuntu), or set CHROMIUM_PATH to a Chromium binary.',
     );
   }
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'storage-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM_PATH,
+    executablePath,
     headless: true,
     args: ARGS,
     viewport: { width: 1280, height: 800 },
