@@ -194,7 +194,10 @@ describe('file manager page in Chromium', () => {
     expect(seekRanges.length).toBeGreaterThan(0);
     expect(seekRanges.every((f) => f.status === 206)).toBe(true);
     await browser.screenshot('video-preview');
-    await page.getByRole('button', { name: 'Close' }).click();
+    // Escape closes the preview and gives the focus back to the row it was opened from.
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'hidden' });
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('clip.webm');
   });
 
   it('deletes a file: the row goes, and so does the file', async () => {

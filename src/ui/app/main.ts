@@ -44,6 +44,10 @@ async function signIn(token: string): Promise<void> {
     );
     return;
   }
+  if (instances.length === 0) {
+    showLogin('That token may use no storage instance.');
+    return;
+  }
   keepToken(token);
   fillInstancePicker(instances);
   byId('login').hidden = true;
@@ -62,8 +66,7 @@ function fillInstancePicker(list: InstanceInfo[]): void {
 async function show(client: StorageClient): Promise<void> {
   const where = locationOf(location.hash);
   const wanted = where.storage ?? keptInstance();
-  const instance =
-    instances.find((i) => i.name === wanted) ?? instances.find((i) => i.default) ?? (instances[0] as InstanceInfo);
+  const instance = instances.find((i) => i.name === wanted) ?? instances.find((i) => i.default) ?? instances[0];
   keepInstance(instance.name);
   byId<HTMLSelectElement>('instance').value = instance.name;
   const ctx: PageContext = {
