@@ -36,6 +36,21 @@ describe('file manager page (served files)', () => {
     expect(page.headers['x-content-type-options']).toBe('nosniff');
   });
 
+  it('sends the script gzipped to clients that take it, each representation with its own tag', async () => {
+    const plain = await t.http.get('/storage/ui/app.js').set('Accept-Encoding', 'identity').expect(200);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    for (const accept of ['gzip', 'br, gzip;q=0.5', 'deflate, GZIP']) {
+      const zipped = await t.http.get('/storage/ui/app.js').set('Accept-Encoding', accept).expect(200);
+      expect(zipped.headers['content-encoding']).toBe('gzip');
+      expect(zipped.headers.vary).toBe('Accept-Encoding');
+      expect(zipped.text).toBe(plain.text);
+      expect(Number(zipped.headers['content-length'])).toBeLessThan(plain.text.length / 2);
+      expect(zipped.headers.etag).not.toBe(plain.headers.etag);
+    }
+    const refused = await t.http.get('/storage/ui/app.js').set('Accept-Encoding', 'gzip;q=0, br').expect(200);
+    expect(refused.headers['content-encoding']).toBeUndefined();
+  });
+
   it('answers a revalidation with 304 and an unknown file with 404', async () => {
     const first = await t.http.get('/storage/ui/app.js').expect(200);
     await t.http.get('/storage/ui/app.js').set('If-None-Match', first.headers.etag).expect(304);

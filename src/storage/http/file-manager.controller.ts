@@ -58,19 +58,35 @@ export class FileManagerController {
 }
 
 function sendAsset(req: Request, res: Response, asset: UiAsset): void {
+  // The gzipped bytes are another representation, so they carry their own tag.
+  const gzip = acceptsGzip(req);
+  const [body, etag] = gzip ? [asset.gzipped, `${asset.etag.slice(0, -1)}-gz"`] : [asset.body, asset.etag];
   res.setHeader('Content-Security-Policy', FILE_MANAGER_CSP);
   res.setHeader('X-Frame-Options', 'DENY');
   res.setHeader('Referrer-Policy', 'no-referrer');
   res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
   res.setHeader('Cache-Control', 'no-cache');
-  res.setHeader('ETag', asset.etag);
-  if (req.headers['if-none-match'] === asset.etag) {
+  res.setHeader('Vary', 'Accept-Encoding');
+  res.setHeader('ETag', etag);
+  if (req.headers['if-none-match'] === etag) {
     res.status(304).end();
     return;
   }
+  if (gzip) res.setHeader('Content-Encoding', 'gzip');
   res.setHeader('Content-Type', asset.type);
-  res.setHeader('Content-Length', asset.body.length);
-  res.status(200).end(req.method === 'HEAD' ? undefined : asset.body);
+  res.setHeader('Content-Length', body.length);
+  res.status(200).end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** Whether the client takes gzip: `Accept-Encoding` names it without `q=0`. */
+function acceptsGzip(req: Request): boolean {
+  const header = req.headers['accept-encoding'];
+  if (typeof header !== 'string') return false;
+  return header.split(',').some((entry) => {
+    const [coding, ...params] = entry.split(';').map((part) => part.trim().toLowerCase());
+    const q = params.find((param) => param.startsWith('q='));
+    return coding === 'gzip' && (q === undefined || Number(q.slice(2)) > 0);
+  });
 }
 
 function splitUrl(url: string): [string, string] {
