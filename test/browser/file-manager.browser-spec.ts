@@ -227,7 +227,7 @@ describe('file manager page in Chromium', () => {
     proxy.up();
 
     // Pause stops the bytes; Resume goes on from where the service's bytes end.
-    await waitFor(() => proxy.bytesForwarded - before > 140 * MiB, 60_000);
+    await waitFor(() => proxy.bytesForwarded - before > 110 * MiB, 60_000);
     await upload.getByRole('button', { name: 'Pause big.bin' }).click();
     await new Promise((resolve) => setTimeout(resolve, 300));
     const pausedAt = proxy.bytesForwarded;
