@@ -34,6 +34,10 @@ describe('file manager page in Chromium', () => {
   beforeAll(async () => {
     files = fs.mkdtempSync(path.join(os.tmpdir(), 'storage-ui-'));
     s3 = await startS3rver(['ui-bucket']);
+    // The browser's way in, and the service's PUBLIC_URL (its signed URLs point there): the proxy
+    // reads its target's port at each connection, so it can start before the service.
+    const service = { port: 0 };
+    proxy = await startSwitchProxy(service);
     t = await createTestApp({
       config: {
         storages: {
@@ -41,10 +45,9 @@ describe('file manager page in Chromium', () => {
           [S3]: s3Instance(s3, 'ui-bucket'),
         },
       },
-      env: { API_TOKEN_SCOPES: JSON.stringify({ bob: { storages: [S3] } }) },
+      env: { PUBLIC_URL: proxy.endpoint, API_TOKEN_SCOPES: JSON.stringify({ bob: { storages: [S3] } }) },
     });
-    const { port } = t.app.getHttpServer().address() as { port: number };
-    proxy = await startSwitchProxy({ port });
+    service.port = (t.app.getHttpServer().address() as { port: number }).port;
     browser = await launchBrowser();
     page = browser.page;
     page.setDefaultTimeout(15_000);
@@ -198,6 +201,19 @@ describe('file manager page in Chromium', () => {
     await page.keyboard.press('Escape');
     await page.getByRole('dialog').waitFor({ state: 'hidden' });
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('clip.webm');
+  });
+
+  it('downloads a file through a signed URL, with its name and bytes', async () => {
+    const key = `${folder()}photo.jpg`;
+    await openFolder(LOCAL, folder());
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      row(key).getByRole('button', { name: 'Download photo.jpg' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('photo.jpg');
+    const saved = fs.readFileSync(await download.path());
+    const meta = await t.http.get(`/storage/meta/${key}`).set('Authorization', t.auth).expect(200);
+    expect(md5(saved)).toBe(meta.body.md5);
   });
 
   it('deletes a file: the row goes, and so does the file', async () => {

@@ -19,6 +19,7 @@ export interface SwitchProxy {
 /**
  * A TCP proxy on a free loopback port in front of a real peer, that the test can switch off and
  * on: the way to make a backend go away and come back without restarting it (its data stays).
+ * `target.port` is read at each new connection, so the peer may be started after the proxy.
  */
 export async function startSwitchProxy(target: { host?: string; port: number }): Promise<SwitchProxy> {
   let isDown = false;
