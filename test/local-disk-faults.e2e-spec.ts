@@ -162,6 +162,10 @@ withStrace('the local driver syncs before it acknowledges (observed with strace)
     const order = { syncedFile, renamed, syncedFolder, acknowledged };
     expect(Object.values(order).every((i) => i > created)).toBe(true);
     expect([syncedFile < renamed, renamed < syncedFolder, syncedFolder < acknowledged]).toEqual([true, true, true]);
+    // One open of the temp file, and one fsync of it, on the descriptor it was written through.
+    const tempOpens = calls.filter((c) => c.name === 'openat' && c.text.includes(`"${temp}"`)).length;
+    const fileSyncs = calls.filter((c) => /^f(data)?sync$/.test(c.name) && c.text.includes(`<${temp}>`)).length;
+    expect({ tempOpens, fileSyncs }).toEqual({ tempOpens: 1, fileSyncs: 1 });
   });
 });
 

@@ -56,6 +56,9 @@ describe('resumable uploads (tus) with tus-js-client', () => {
     expect(url).toMatch(/\/storage\/tus\/[0-9a-f]{32}$/);
     expect(await downloaded(name, storage.name)).toBe(md5(data));
     expect(await staged(storage.name)).toEqual([]);
+    // Resuming the finished upload (only a HEAD is sent) gives the record too.
+    const again = await clientUpload(`${base}/storage/tus`, t.auth, data, { uploadUrl: url });
+    expect(again.record).toEqual(record);
   });
 
   it('uploads to S3 in several PATCHes (one staged chunk each), then leaves nothing staged', async () => {

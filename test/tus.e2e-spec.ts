@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import { isolatedStorage } from './harness/lifecycle';
 import { createTestApp, OTHER_TOKEN, TOKEN, type TestApp } from './harness/test-app';
 import { baseUrl, createTusUpload, storageRecord, tusMetadata, tusRequest } from './harness/tus';
-import { md5 } from './harness/util';
+import { eventually, md5 } from './harness/util';
+import { openUpload } from './harness/open-upload';
 
 const PATCH_TYPE = { 'Content-Type': 'application/offset+octet-stream' };
 
@@ -87,6 +89,9 @@ describe('resumable uploads (tus): protocol', () => {
     const got = await tusRequest(base, 'GET', location, { auth: t.auth });
     expect(got.status).toBe(200);
     expect(JSON.parse(got.body.toString())).toEqual(record);
+    const headAfter = await tusRequest(base, 'HEAD', location, { auth: t.auth });
+    expect(headAfter.headers['upload-offset']).toBe('3000');
+    expect(storageRecord(headAfter)).toEqual(record);
     expect(md5(await download(name))).toBe(md5(data));
     // The chunks are gone from the backend once the record is made.
     expect(fs.existsSync(`${storage.root}/.uploads/tus/${location.split('/').pop()}`)).toBe(false);
@@ -124,6 +129,7 @@ describe('resumable uploads (tus): protocol', () => {
       body: Buffer.from('{"a":1}'),
     });
     expect(wrongType.status).toBe(415);
+    expect(wrongType.headers['tus-resumable']).toBe('1.0.0');
     expect(JSON.parse(wrongType.body.toString()).code).toBe('E_UNSUPPORTED_MEDIA_TYPE');
     expect((await tusRequest(base, 'HEAD', location, { auth: t.auth })).headers['upload-offset']).toBe('0');
   });
@@ -248,5 +254,90 @@ describe('resumable uploads (tus): protocol', () => {
     expect(JSON.parse(refused.body.toString()).code).toBe('E_MD5_MISMATCH');
     // A refused upload can never pass: it is ended.
     expect((await tusRequest(base, 'HEAD', wrong, { auth: t.auth })).status).toBe(404);
+  });
+});
+
+/**
+ * A completion that fails for a reason that passes (here the per-user cap of uploads in flight,
+ * a real 429) keeps the finished upload; `GET {prefix}/tus/{id}` makes the record later.
+ */
+describe('resumable uploads (tus): a completion that fails for a passing reason', () => {
+  const storage = isolatedStorage();
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp({ config: storage.config, env: { MAX_CONCURRENT_UPLOADS_PER_USER: '1' } });
+  });
+  afterAll(async () => {
+    await t.close();
+    storage.remove();
+  });
+
+  it('keeps the upload on a 429 and records it on GET once the cap allows', async () => {
+    const base = baseUrl(t);
+    const data = randomBytes(5000);
+    const name = `${t.prefix}/capped/late.bin`;
+    const location = await createTusUpload(base, t.auth, data.length, { name });
+    const busy = openUpload(base, 'PUT', `/storage/files/${t.prefix}/capped/busy.bin`, {
+      Authorization: t.auth,
+      'Content-Type': 'application/octet-stream',
+    });
+    await busy.write(Buffer.alloc(1000));
+    expect(
+      await eventually(async () => (await t.http.get('/metrics')).text.includes('storage_uploads_in_flight 1')),
+    ).toBe(true);
+    const last = await tusRequest(base, 'PATCH', location, {
+      auth: t.auth,
+      headers: { ...PATCH_TYPE, 'Upload-Offset': '0' },
+      body: data,
+    });
+    expect(last.status).toBe(429);
+    expect(JSON.parse(last.body.toString()).code).toBe('E_TOO_MANY_REQUESTS');
+    const head = await tusRequest(base, 'HEAD', location, { auth: t.auth });
+    expect(head.status).toBe(200);
+    expect(head.headers['upload-offset']).toBe(String(data.length));
+
+    expect((await busy.finish(Buffer.alloc(10))).status).toBe(201);
+    const got = await tusRequest(base, 'GET', location, { auth: t.auth });
+    expect(got.status).toBe(200);
+    expect(JSON.parse(got.body.toString())).toMatchObject({ name, size: data.length, md5: md5(data) });
+  });
+});
+
+/** A PATCH whose body stalls is cut after the idle timeout; what arrived is kept and the upload freed. */
+describe('resumable uploads (tus): a stalled PATCH', () => {
+  const storage = isolatedStorage();
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp({ config: storage.config, env: { UPLOAD_IDLE_TIMEOUT_SECONDS: '1' } });
+  });
+  afterAll(async () => {
+    await t.close();
+    storage.remove();
+  });
+
+  it('is cut after UPLOAD_IDLE_TIMEOUT_SECONDS, keeping what arrived', async () => {
+    const base = baseUrl(t);
+    const location = await createTusUpload(base, t.auth, 100_000, { name: `${t.prefix}/stalled.bin` });
+    const req = http.request(`${base}${location}`, {
+      method: 'PATCH',
+      agent: false,
+      headers: {
+        Authorization: t.auth,
+        'Tus-Resumable': '1.0.0',
+        'Content-Type': 'application/offset+octet-stream',
+        'Upload-Offset': '0',
+        'Content-Length': '100000',
+      },
+    });
+    let closed = false;
+    req.on('error', () => undefined);
+    req.on('close', () => (closed = true));
+    await new Promise<void>((resolve) => req.write(Buffer.alloc(30_000, 3), () => resolve()));
+    // Nothing more is sent: the service ends the request by itself, without another request asking.
+    expect(await eventually(() => closed, 5_000)).toBe(true);
+    const head = await tusRequest(base, 'HEAD', location, { auth: t.auth });
+    expect(head.headers['upload-offset']).toBe('30000');
   });
 });

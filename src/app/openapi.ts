@@ -70,7 +70,50 @@ function errorResponse(status: number): unknown {
   };
 }
 
+/** tus 1.0.0 (see README, "Resumable uploads"): the protocol's headers and answers, by method. */
+const TUS_OPERATIONS: Record<string, { summary: string; statuses: number[] }> = {
+  options: {
+    summary: 'tus: protocol discovery (Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm)',
+    statuses: [204],
+  },
+  post: {
+    summary:
+      'tus: create an upload (Upload-Length, Upload-Metadata: name, filename, filetype, storage, md5, expires); a body of application/offset+octet-stream is its first bytes',
+    statuses: [201, 413],
+  },
+  head: { summary: "tus: the upload's offset (Upload-Offset, Upload-Length, Upload-Metadata)", statuses: [200, 410] },
+  patch: {
+    summary:
+      'tus: append application/offset+octet-stream at Upload-Offset (Upload-Checksum optional); the last answers Storage-Record',
+    statuses: [204, 409, 410, 413, 415, 460],
+  },
+  delete: { summary: 'tus: terminate the upload and remove what it staged', statuses: [204] },
+  get: { summary: "the finished upload's file record (409 while bytes are missing)", statuses: [200, 409] },
+};
+
+function describeTus(method: string, op: Operation): void {
+  const tus = TUS_OPERATIONS[method];
+  if (!tus) return;
+  (op as { summary?: string }).summary = tus.summary;
+  for (const status of tus.statuses) {
+    op.responses[String(status)] ??= status < 300 ? { description: 'done' } : errorResponse(status);
+  }
+  if (method === 'get') {
+    op.responses['200'] = {
+      description: 'the file record',
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/FileRecord' } } },
+    };
+  }
+  if (method === 'patch' || method === 'post') {
+    op.requestBody = {
+      required: method === 'patch',
+      content: { 'application/offset+octet-stream': { schema: { type: 'string', format: 'binary' } } },
+    };
+  }
+}
+
 function describeOperation(method: string, path: string, op: Operation): void {
+  if (/\/tus(\/\{id\})?$/.test(path)) describeTus(method, op);
   const upload = method === 'put' || (path.endsWith('/files') && method === 'post');
   const read = (method === 'get' || method === 'head') && /\/(files|preview|thumbnail)\//.test(path);
   for (const status of [...COMMON_ERRORS, ...(upload ? UPLOAD_ERRORS : []), ...(read ? READ_ERRORS : [])]) {

@@ -20,6 +20,7 @@ import type { ThumbnailRequestOptions } from './thumbnails/thumbnail-params';
 import { ThumbnailService } from './thumbnails/thumbnail.service';
 import { StorageRegistry, type StorageInstance } from './registry/storage-registry';
 import { FileRecords } from './records/file-records';
+import { openObject } from './drivers/shared/open-object';
 import type { ListParams } from './records/file-records';
 import type { OpenedFile } from './serving/opened-file';
 import type { UploadByFileParams, UploadStreamParams } from './upload/upload.types';
@@ -67,8 +68,8 @@ export class StorageService implements OnApplicationShutdown {
   /** Record, instance and object stat of a live file: what a response needs before the body. */
   async open(file: string, storage?: string): Promise<OpenedFile> {
     const { entity, instance } = await this.findLive(file, storage);
-    const stat = await instance.driver.stat(entity.objectKey);
-    return { entity, instance, stat, record: this.toRecord(entity) };
+    const object = await openObject(instance.driver, entity.objectKey);
+    return { entity, instance, stat: object.stat, object, record: this.toRecord(entity) };
   }
 
   /** A readable of a live file, whole or a byte range of it. */
@@ -77,10 +78,7 @@ export class StorageService implements OnApplicationShutdown {
     options: { storage?: string; range?: ByteRange; signal?: AbortSignal } = {},
   ): Promise<OpenedFile & { stream: Readable }> {
     const opened = await this.open(file, options.storage);
-    const stream = await opened.instance.driver.get(opened.entity.objectKey, {
-      range: options.range,
-      signal: options.signal,
-    });
+    const stream = await opened.object.stream(options.range, options.signal);
     return { ...opened, stream };
   }
 
@@ -92,12 +90,13 @@ export class StorageService implements OnApplicationShutdown {
     const limit = this.options.maxBufferSize;
     const opened = await this.open(file, storage);
     if (opened.stat.size > limit) {
+      opened.object.close();
       throw new StorageError(
         StorageErrorCode.TOO_LARGE,
         `${quoteInput(opened.entity.name)} is ${opened.stat.size} bytes, more than download() returns in memory (${limit}); use downloadStream()`,
       );
     }
-    const stream = await opened.instance.driver.get(opened.entity.objectKey);
+    const stream = await opened.object.stream();
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);

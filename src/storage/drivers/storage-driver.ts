@@ -27,6 +27,22 @@ export interface GetOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * An object opened for reading: its stat, taken from what was opened, and its bytes. A response
+ * reads the stat (size, dates) before a byte, then streams; one open serves both.
+ */
+export interface OpenObject {
+  stat: ObjectStat;
+  /**
+   * The bytes, whole or `range` (already checked against `stat.size`). The first call streams
+   * what was opened and releases it when the stream ends or is destroyed; a later call, or one
+   * after `close`, opens the key again.
+   */
+  stream(range?: ByteRange, signal?: AbortSignal): Promise<Readable>;
+  /** Releases what was opened when no stream is taken (a 304, a HEAD, an error). Idempotent. */
+  close(): void;
+}
+
 export interface SignUploadOptions {
   contentType: string;
   /** Seconds from now until the URL stops working. */
@@ -110,6 +126,13 @@ export interface StorageDriver {
 
   /** The object's size and dates; rejects with `E_NOT_FOUND` when absent. */
   stat(key: string): Promise<ObjectStat>;
+
+  /**
+   * Optional: `key` opened once for its stat and its bytes (local disk: one file descriptor),
+   * `E_NOT_FOUND` when absent. Drivers without it are served by `openObject` (stat, then `get`).
+   * What is opened and never streamed is released by `close`, or by the driver after a while.
+   */
+  open?(key: string): Promise<OpenObject>;
 
   exists(key: string): Promise<boolean>;
 

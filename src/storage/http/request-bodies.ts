@@ -19,7 +19,7 @@ type Shielded = Request & { [HIDDEN]?: Record<string, string | string[] | undefi
  * answer, and the module's own small body limit for JSON and form bodies (a host's parsers, when
  * it has them, ran first and are left as they are). A raw upload's headers, hidden from the host's
  * parsers by `shieldRawUploads`, are put back here; raw bodies (`PUT`, tus `PATCH` and creation) are
- * left unread. Uploads (every `PUT`, multipart `POST`) are
+ * left unread. Uploads (those raw bodies, multipart `POST`) are
  * timed by their progress from here on (`watchUploadIdle`).
  */
 @Injectable()
@@ -38,7 +38,7 @@ export class StorageRequestMiddleware implements NestMiddleware {
       for (const name of BODY_HEADERS) if (hidden[name] !== undefined) req.headers[name] = hidden[name] as string;
       delete (req as Shielded)[HIDDEN];
     }
-    const upload = req.method === 'PUT' || (req.method === 'POST' && Boolean(req.is('multipart/form-data')));
+    const upload = isRawBody(req) || (req.method === 'POST' && Boolean(req.is('multipart/form-data')));
     if (upload && !req.complete) watchUploadIdle(req, res, this.options.uploads.idleTimeoutMs);
     if (isRawBody(req)) return next();
     const [jsonParser, formParser] = this.parsers;

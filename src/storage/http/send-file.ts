@@ -1,8 +1,9 @@
 import type { Request, Response } from 'express';
-import { pipeline } from 'node:stream/promises';
+import { finished, type Readable } from 'node:stream';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import { contentDisposition } from './content-disposition';
 import type { FileResponse } from '../serving/file-response';
+import type { ByteRange } from '../drivers/storage-driver';
 import { writeStorageError } from '../errors/storage-exception.filter';
 import { parseRange } from './http-range';
 import { noteStorageInstance } from './metrics.middleware';
@@ -40,12 +41,25 @@ export async function sendStorageResponse(
  * `Content-Range` naming the size), HEAD, and a streamed body. Every header is set before a byte is read.
  */
 export async function sendFileResponse(req: Request, res: Response, file: FileResponse): Promise<void> {
+  let streaming = false;
+  try {
+    const range = answerHeaders(req, res, file);
+    if (range === 'no body' || res.destroyed) return;
+    streaming = true;
+    await sendBody(res, file, range ?? undefined);
+  } finally {
+    if (!streaming) file.close?.();
+  }
+}
+
+/** Status and headers; 304 and HEAD answered here (`'no body'`); else the range to send, if any. */
+function answerHeaders(req: Request, res: Response, file: FileResponse): ByteRange | null | 'no body' {
   const { size, etag, lastModified } = file;
   noteStorageInstance(res, file.instance);
   setHeaders(res, file);
   if (isNotModified(req, etag, lastModified)) {
     res.status(304).end();
-    return;
+    return 'no body';
   }
   const range = rangeFor(req, size, etag, lastModified);
   if (range === 'unsatisfiable') {
@@ -58,15 +72,55 @@ export async function sendFileResponse(req: Request, res: Response, file: FileRe
   } else {
     res.status(200).setHeader('Content-Length', String(size));
   }
-  if (req.method === 'HEAD') {
-    res.end();
-    return;
-  }
+  if (req.method !== 'HEAD') return range;
+  res.end();
+  return 'no body';
+}
+
+/**
+ * Streams the body. A client that goes away aborts the open (cloud drivers) and the stream. A
+ * response that ends normally aborts nothing and makes no exception (`stream/promises`' pipeline
+ * aborts a controller of its own on every finish): the body is piped, its end awaited with `finished`.
+ */
+async function sendBody(res: Response, file: FileResponse, range: ByteRange | undefined): Promise<void> {
   const controller = new AbortController();
-  res.once('close', () => controller.abort());
-  const stream = await file.open(range ?? undefined, controller.signal);
-  await pipeline(stream, res).catch((err: unknown) => {
-    if (!controller.signal.aborted) throw err;
+  const gone = () => {
+    if (!res.writableFinished) controller.abort();
+  };
+  res.once('close', gone);
+  try {
+    const stream = await file.open(range, controller.signal).catch((err: unknown) => {
+      if (!controller.signal.aborted) throw err;
+    });
+    // The client went away (before or while the body was sent): nothing to answer, not a fault;
+    // a failed read is one (logged, and the connection cut since the headers are gone).
+    if (stream) await pipeToResponse(stream, res).catch((err: unknown) => void rethrowUnless(ResponseClosed, err));
+  } finally {
+    res.off('close', gone);
+  }
+}
+
+function rethrowUnless(kind: new () => Error, err: unknown): void {
+  if (!(err instanceof kind)) throw err;
+}
+
+/** The response closed before its end: the client went away. */
+class ResponseClosed extends Error {}
+
+/** Pipes `stream` into `res`; rejects with the stream's error, or `ResponseClosed` when the client left. */
+function pipeToResponse(stream: Readable, res: Response): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let failure: unknown;
+    stream.once('error', (err) => {
+      failure = err;
+      res.destroy();
+    });
+    finished(res, (err) => {
+      if (!err) return resolve();
+      stream.destroy();
+      reject(failure ?? new ResponseClosed());
+    });
+    stream.pipe(res);
   });
 }
 

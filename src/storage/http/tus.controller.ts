@@ -23,7 +23,8 @@ import { StorageExceptionFilter } from '../errors/storage-exception.filter';
 import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import { CHECKSUM_ALGORITHMS, parseUploadChecksum } from '../tus/upload-checksum';
 import type { TusRequest } from '../tus/tus-request';
-import { TusService } from '../tus/tus.service';
+import { RECORD_HEADER, TusService } from '../tus/tus.service';
+import { uploadIdleSignal } from './upload-idle';
 
 const OFFSET_STREAM = 'application/offset+octet-stream';
 
@@ -38,8 +39,10 @@ const OFFSET_STREAM = 'application/offset+octet-stream';
  *   before any byte (403/413/400 with the service's JSON error), then 201 with `Location`.
  * - The request that brings the last byte (a `PATCH`, or the creation itself) answers
  *   `Storage-Record: encodeURIComponent(JSON.stringify(record))`: the file record, as every
- *   upload route returns it (`JSON.parse(decodeURIComponent(value))`). A refusal then (md5
- *   mismatch) is the service's JSON error, and the upload is gone.
+ *   upload route returns it (`JSON.parse(decodeURIComponent(value))`), and so does a `HEAD` of
+ *   the finished upload (what a client resuming a complete upload sends). A refusal then (md5
+ *   mismatch) is the service's JSON error, and the upload is gone; another failure (429, a
+ *   backend down) keeps it, and `GET` below records it later.
  * - `GET {prefix}/tus/{id}` (the upload's URL): 200 with the record JSON once complete (making it
  *   first if the last byte arrived but the answer was lost), 409 `E_CONFLICT` while bytes are
  *   missing, 404 once the upload expired (`Upload-Expires`) or was terminated.
@@ -69,13 +72,16 @@ export class TusController {
 
   @Head('tus/:id')
   @RequireScope('write')
-  offset(@Req() req: Request, @Res() res: Response, @Caller() caller?: StorageUser): Promise<void> {
+  async offset(@Req() req: Request, @Res() res: Response, @Caller() caller?: StorageUser): Promise<void> {
+    const record = await this.tus.finishedRecordHeader(req.params.id as string | undefined, caller?.name);
+    if (record) res.setHeader(RECORD_HEADER, record);
     return this.serve(req, res, caller);
   }
 
   @Patch('tus/:id')
   @RequireScope('write')
   append(@Req() req: Request, @Res() res: Response, @Caller() caller?: StorageUser): Promise<void> {
+    res.setHeader('Tus-Resumable', '1.0.0');
     if (req.headers['content-type'] !== OFFSET_STREAM) {
       throw new StorageError(StorageErrorCode.UNSUPPORTED_MEDIA_TYPE, `send the bytes as ${OFFSET_STREAM}`);
     }
@@ -96,6 +102,8 @@ export class TusController {
   }
 
   private serve(req: Request, res: Response, caller: StorageUser | undefined): Promise<void> {
+    // Also on the refusals answered here, before tus runs (the protocol wants it on every answer).
+    if (req.method !== 'OPTIONS') res.setHeader('Tus-Resumable', '1.0.0');
     const parsed = parseUploadChecksum(header(req, 'upload-checksum'));
     if (parsed.outcome === 'unsupported' || parsed.outcome === 'malformed') {
       throw StorageError.invalidArgument(
@@ -110,7 +118,11 @@ export class TusController {
       checksum: parsed.outcome === 'ok' ? parsed.checksum : undefined,
       declaredLength: length === undefined ? undefined : Number(length),
     };
-    return this.tus.handle(req, res, scope);
+    // A body that stalls for the idle timeout is cut: tus then keeps what arrived and frees the upload.
+    const idle = uploadIdleSignal(req);
+    const cut = () => req.destroy(idle?.reason as Error);
+    idle?.addEventListener('abort', cut, { once: true });
+    return this.tus.handle(req, res, scope).finally(() => idle?.removeEventListener('abort', cut));
   }
 
   private writer(caller: StorageUser | undefined) {

@@ -5,6 +5,7 @@ import { StorageError, StorageErrorCode } from '../errors/storage.error';
 const METERED = new Set([
   'put',
   'get',
+  'open',
   'stat',
   'exists',
   'delete',

@@ -24,6 +24,8 @@ export interface FileResponse {
   /** The storage instance the bytes come from (element name): the byte counters' `instance` label. */
   instance?: string;
   open(range?: ByteRange, signal?: AbortSignal): Promise<Readable>;
+  /** Releases what was opened for the body when `open` is not called (a 304, a HEAD, a refusal). */
+  close?(): void;
 }
 
 /**
@@ -41,7 +43,7 @@ export function storedFileResponse(
   opened: OpenedFile,
   options: { disposition: 'inline' | 'attachment'; cacheControl: string },
 ): FileResponse {
-  const { entity, instance, stat } = opened;
+  const { entity, instance, stat, object } = opened;
   const inlinePdf = options.disposition === 'inline' && entity.type.toLowerCase().startsWith('application/pdf');
   return {
     size: stat.size,
@@ -54,7 +56,8 @@ export function storedFileResponse(
     cacheControl: options.cacheControl,
     headers: inlinePdf ? {} : { 'Content-Security-Policy': SANDBOX_CSP },
     instance: instance.name,
-    open: (range, signal) => instance.driver.get(entity.objectKey, { range, signal }),
+    open: (range, signal) => object.stream(range, signal),
+    close: () => object.close(),
   };
 }
 

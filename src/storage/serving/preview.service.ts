@@ -26,7 +26,10 @@ export class PreviewService {
   }
 
   async preview(opened: OpenedFile): Promise<FileResponse> {
-    const inline = await this.inline(opened);
+    const inline = await this.inline(opened).catch((err: unknown) => {
+      opened.object.close();
+      throw err;
+    });
     return storedFileResponse(opened, {
       disposition: inline ? 'inline' : 'attachment',
       cacheControl: this.options.cacheControl,

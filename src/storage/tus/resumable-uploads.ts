@@ -28,6 +28,21 @@ export type ResumableMetadata = Record<string, string | null>;
 const BATCH = 100;
 
 /**
+ * What the upload rules say of the bytes or the caller: no retry can pass, so the upload ends.
+ * Anything else (a backend down or refusing, the in-flight caps, a timeout) leaves it complete
+ * and unrecorded, for `GET {prefix}/tus/{id}` to finish later.
+ */
+const REFUSALS = new Set<StorageErrorCode>([
+  StorageErrorCode.MD5_MISMATCH,
+  StorageErrorCode.TOO_LARGE,
+  StorageErrorCode.INVALID_PATH,
+  StorageErrorCode.INVALID_ARGUMENT,
+  StorageErrorCode.FORBIDDEN,
+  StorageErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  StorageErrorCode.UNKNOWN_STORAGE,
+]);
+
+/**
  * The state of resumable uploads in the database (shared by every replica) and their chunks in
  * the instance's backend: creation, appending a chunk, completion through the normal upload path
  * (`UploadService`: md5, dedup, versions, expiry, limits), termination and clean-up.
@@ -128,7 +143,8 @@ export class ResumableUploads {
    * The file record of a complete upload: made now through the normal upload path if it is not
    * made yet (the chunks streamed in order as one body), under the upload's lease so that one
    * replica does it once; the chunks are removed after. `E_CONFLICT` while bytes are missing. A
-   * refusal by the upload rules (md5 mismatch, limits) ends the upload: its bytes can never pass.
+   * refusal by the upload rules (`REFUSALS`: md5 mismatch, limits) ends the upload: its bytes can
+   * never pass; any other failure keeps it for a later try.
    */
   async complete(id: string, authorize?: (storage: string, key: string) => void): Promise<FileRecord> {
     const lock = this.locker.newLock(id);
@@ -143,7 +159,7 @@ export class ResumableUploads {
         );
       }
       const record = await this.store(row, authorize).catch(async (err: unknown) => {
-        if (err instanceof StorageError && err.status < 500) await this.discard(row);
+        if (err instanceof StorageError && REFUSALS.has(err.code)) await this.discard(row);
         throw err;
       });
       await this.locks.exclusive(() =>
@@ -202,7 +218,8 @@ export class ResumableUploads {
         await this.locker.release(row.id, owner);
       }
     }
-    await this.locker.removeStale();
+    // Leases belong to no instance: only a run over every instance clears the long dead ones.
+    if (!storage) await this.locker.removeStale();
     return removed;
   }
 

@@ -63,6 +63,17 @@ export class TusService {
     return row.recordId !== null ? this.uploads.recordOf(row) : this.uploads.complete(id, authorize);
   }
 
+  /**
+   * `Storage-Record` for a `HEAD` of a finished upload by its owner: so that a client resuming an
+   * upload that is already complete (tus-js-client then sends only the `HEAD`) still gets the record.
+   */
+  async finishedRecordHeader(id: string | undefined, user: string | undefined): Promise<string | undefined> {
+    const row = id === undefined ? null : await this.uploads.find(id);
+    if (!row || row.recordId === null || (row.owner ?? undefined) !== user) return undefined;
+    const record = await this.uploads.recordOf(row).catch(() => undefined);
+    return record && encodeURIComponent(JSON.stringify(record));
+  }
+
   /** The normal upload rules on the metadata and the length, before any byte is accepted. */
   private checkCreation(upload: Upload): { metadata?: Upload['metadata'] } {
     const scope = tusRequest();

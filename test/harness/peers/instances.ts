@@ -32,3 +32,12 @@ export function minioInstance(peer: Pick<S3Peer, 'port' | 'credentials'>, bucket
 export function azureInstance(peer: AzurePeer, container: string) {
   return { type: 'storages.AzureBlobType', connectionString: peer.connectionString, container, createBucket: true };
 }
+
+/** A `storages.OssType` instance on the test OSS server (second-level domain off, its account). */
+export function ossInstance(
+  peer: { endpoint: string },
+  bucket: string,
+  account: { accessKeyId: string; accessKeySecret: string },
+) {
+  return { type: 'storages.OssType', endpoint: peer.endpoint, sldEnable: true, ...account, bucket };
+}

@@ -12,16 +12,16 @@ export class CreateResumableUploads1764058100000 implements MigrationInterface {
   async up(queryRunner: QueryRunner): Promise<void> {
     const type = queryRunner.connection.options.type;
     const mysql = type === 'mysql' || type === 'mariadb';
-    const [autoId, text, tail] = mysql
-      ? ['id int NOT NULL AUTO_INCREMENT', 'mediumtext', ') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin']
-      : ['id integer PRIMARY KEY AUTOINCREMENT NOT NULL', 'text', ')'];
+    const [autoId, tail] = mysql
+      ? ['id int NOT NULL AUTO_INCREMENT', ') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin']
+      : ['id integer PRIMARY KEY AUTOINCREMENT NOT NULL', ')'];
     const primary = mysql ? ',\n        PRIMARY KEY (id)' : '';
     await queryRunner.query(`
       CREATE TABLE storage_resumable_uploads (
         id varchar(64) NOT NULL PRIMARY KEY,
         storeFullName varchar(255) NOT NULL,
         name varchar(1024) NOT NULL,
-        metadata ${text} NOT NULL,
+        metadata text NOT NULL,
         size bigint NOT NULL,
         uploadOffset bigint NOT NULL,
         owner varchar(255) NULL,

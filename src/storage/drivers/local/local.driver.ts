@@ -1,14 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import * as fs from 'node:fs/promises';
+import fsCallbacks, { constants as fsConstants, type Stats, type WriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { quoteInput, StorageError, StorageErrorCode } from '../../errors/storage.error';
 import { found } from '../shared/backend-errors';
-import { bindSignal } from '../shared/deadline';
 import { publicUrlOf } from '../shared/public-url';
-import type { DriverContext, GetOptions, ObjectStat, PutOptions, StorageDriver } from '../storage-driver';
+import type { DriverContext, GetOptions, ObjectStat, OpenObject, PutOptions, StorageDriver } from '../storage-driver';
+import { closeFd, fstatFd, fsyncFd, LocalOpenObject, openFd, pathOfFd, READ_CHUNK } from './local-files';
 import { LOCAL_TYPE, type LocalDriverOptions } from './local.options';
 
 /** Temp files live beside their target so the final rename is atomic; their names start so. */
@@ -25,7 +25,6 @@ export function tempTag(key: string): string {
 function tempPathFor(dir: string, key: string): string {
   return path.join(dir, `${TEMP_PREFIX}${tempTag(key)}.${randomUUID()}`);
 }
-const READ_CHUNK = 1024 * 1024;
 /** Opens refuse a symbolic link as the last component (ELOOP); 0 where the platform lacks it. */
 const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
 
@@ -41,10 +40,14 @@ const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
  * anything outside it. The root itself may be a link: it is the operator's choice.
  * Gap: Node has no `openat`, so a component swapped for a link between the check and the use
  * (a race by someone who can already write into the root) is only caught for the last one.
+ * Reads check after the open instead, where Linux shows the path of an open descriptor
+ * (`/proc/self/fd`): one call instead of an `lstat` per component, and it checks what was opened;
+ * only when that path is not the expected one (or there is no `/proc`) are the components checked.
  */
 export class LocalDriver implements StorageDriver {
   readonly type = LOCAL_TYPE;
   readonly root: string;
+  private realRoot?: Promise<string>;
 
   constructor(private readonly options: LocalDriverOptions) {
     this.root = path.resolve(options.root);
@@ -64,8 +67,9 @@ export class LocalDriver implements StorageDriver {
     });
     const dir = path.dirname(target);
     const temp = tempPathFor(dir, key);
+    let info: Stats;
     try {
-      await this.writeTemp(dir, temp, body, options.signal);
+      info = await this.writeTemp(dir, temp, body, options.signal);
       await fs.rename(temp, target);
       await fsyncDir(dir);
     } catch (err) {
@@ -73,36 +77,62 @@ export class LocalDriver implements StorageDriver {
       await fs.rm(temp, { force: true }).catch(() => undefined);
       throw mapFsError(err, key);
     }
-    return this.stat(key);
+    return { key, size: info.size, lastModified: info.mtime };
   }
 
-  private async writeTemp(dir: string, temp: string, body: Readable, signal?: AbortSignal): Promise<void> {
-    const handle = await openTemp(dir, temp);
-    // The stream owns the handle from here and closes it when it finishes or fails.
-    await pipeline(body, handle.createWriteStream({ highWaterMark: READ_CHUNK }), { signal });
-    const synced = await fs.open(temp, fsConstants.O_RDWR | NO_FOLLOW);
+  /** Writes the temp file, then fsyncs and stats it on the descriptor it was written through. */
+  private async writeTemp(dir: string, temp: string, body: Readable, signal?: AbortSignal): Promise<Stats> {
+    const fd = await openTemp(dir, temp);
+    // The stream owns the descriptor: it closes it when destroyed, on failure or below.
+    const out = fsCallbacks.createWriteStream(temp, { fd, highWaterMark: READ_CHUNK, autoClose: false });
     try {
-      await synced.sync();
+      await pipeline(body, out, { signal });
+      await fsyncFd(fd);
+      return await fstatFd(fd);
     } finally {
-      await synced.close();
+      await closeStream(out);
     }
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
-    const target = await this.resolveReal(key);
-    const handle = await fs.open(target, fsConstants.O_RDONLY | NO_FOLLOW).catch((err) => {
+    return (await this.open(key)).stream(options.range, options.signal);
+  }
+
+  /** `key` opened once: its stat from the descriptor, then its bytes streamed from it. */
+  async open(key: string): Promise<OpenObject> {
+    const target = this.resolve(key);
+    const fd = await openFd(target, fsConstants.O_RDONLY | NO_FOLLOW).catch(async (err: unknown) => {
+      await this.resolveReal(key); // a link on the way is refused as such, not as "not found"
       throw mapLinkError(err, key, 'read');
     });
-    const info = await handle.stat();
-    if (!info.isFile()) {
-      await handle.close();
-      throw StorageError.notFound(key);
+    try {
+      // Both ask the kernel about the same descriptor: side by side, one thread-pool wait.
+      const [, info] = await Promise.all([this.checkOpened(fd, key, target), fstatFd(fd)]);
+      if (!info.isFile()) throw StorageError.notFound(key);
+      const stat = { key, size: info.size, lastModified: info.mtime };
+      return new LocalOpenObject(fd, target, stat, async (range, signal) =>
+        (await this.open(key)).stream(range, signal),
+      );
+    } catch (err) {
+      await closeFd(fd);
+      throw mapFsError(err, key, 'read');
     }
-    const { range, signal } = options;
-    return bindSignal(
-      handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK }),
-      signal,
-    );
+  }
+
+  /**
+   * Refuses a descriptor opened through a symbolic link below the root: its path as the kernel
+   * names it must be the key's real path; when it is not (or cannot be read), the components are
+   * checked one by one, as before an open elsewhere.
+   */
+  private async checkOpened(fd: number, key: string, target: string): Promise<void> {
+    const [opened, realRoot] = await Promise.all([pathOfFd(fd), this.realRootPath()]);
+    if (opened !== null && opened === path.join(realRoot, path.relative(this.root, target))) return;
+    await this.resolveReal(key);
+  }
+
+  private realRootPath(): Promise<string> {
+    this.realRoot ??= fs.realpath(this.root).catch(() => this.root);
+    return this.realRoot;
   }
 
   async stat(key: string): Promise<ObjectStat> {
@@ -142,7 +172,7 @@ export class LocalDriver implements StorageDriver {
         reader.destroy();
         throw err;
       });
-      await pipeline(reader, output.createWriteStream({ highWaterMark: READ_CHUNK }));
+      await pipeline(reader, fsCallbacks.createWriteStream(temp, { fd: output, highWaterMark: READ_CHUNK }));
       await fs.rename(temp, target);
     } catch (err) {
       await fs.rm(temp, { force: true }).catch(() => undefined);
@@ -275,12 +305,12 @@ export function createDriver(options: LocalDriverOptions, context: DriverContext
  * Creates the temp file (and its folders). A concurrent delete may prune an emptied folder
  * between the mkdir and the open (or between the levels mkdir makes), so the pair is retried.
  */
-async function openTemp(dir: string, temp: string): Promise<fs.FileHandle> {
+async function openTemp(dir: string, temp: string): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     try {
       // mkdir itself can fail with ENOENT when a level it just made is pruned under it.
       await fs.mkdir(dir, { recursive: true });
-      return await fs.open(temp, 'wx', 0o644);
+      return await openFd(temp, 'wx', 0o644);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
     }
@@ -288,14 +318,23 @@ async function openTemp(dir: string, temp: string): Promise<fs.FileHandle> {
 }
 
 async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
+  const fd = await openFd(dir, 'r');
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } catch {
     // Some filesystems refuse fsync on a directory; the file itself is already synced.
   } finally {
-    await handle.close();
+    await closeFd(fd);
   }
+}
+
+/** Destroys a write stream (closing its descriptor) and waits until it has closed. */
+function closeStream(out: WriteStream): Promise<void> {
+  if (out.closed) return Promise.resolve();
+  return new Promise((resolve) => {
+    out.once('close', () => resolve());
+    out.destroy();
+  });
 }
 
 /**
