@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { createStorageClient, type StorageClient } from '../src/client';
-import { startOssServer, type OssServer } from './oss-server/oss-server';
-import { startAzurite, type AzurePeer } from './harness/peers/azurite';
-import { startS3rver, type S3Peer } from './harness/peers/s3rver';
+import { createStorageClient, LARGE_FILE, type StorageClient } from '../src/client';
+import { startCloudPeers, type CloudPeers } from './harness/peers/cloud-peers';
+import { s3Instance } from './harness/peers/instances';
+import { startSwitchProxy, type SwitchProxy } from './harness/peers/switch-proxy';
 import { binaryParser } from './harness/images';
-import { azureInstance, minioInstance, s3Instance } from './harness/peers/instances';
 import { createTestApp, TOKEN, type TestApp } from './harness/test-app';
 import { md5 } from './harness/util';
 
-const OSS_ID = 'LTAI-client-id';
-const OSS_SECRET = 'oss-client-secret';
 const MIB = 1024 * 1024;
 const CLOUD = ['storages.S3', 'storages.Minio', 'storages.Oss', 'storages.Azure'];
 
@@ -21,46 +18,39 @@ const CLOUD = ['storages.S3', 'storages.Minio', 'storages.Oss', 'storages.Azure'
  * themselves when the client never completes them.
  */
 describe('browser client: direct uploads', () => {
-  let s3: S3Peer;
-  let azure: AzurePeer;
-  let oss: OssServer;
+  let peers: CloudPeers;
+  let proxy: SwitchProxy;
   let t: TestApp;
   let client: StorageClient;
+  let baseUrl: string;
+  /** Part PUTs sent by the client, by part number (every attempt counts). */
+  const partRequests = new Map<string, number>();
 
   beforeAll(async () => {
-    [s3, azure, oss] = await Promise.all([
-      startS3rver(['client-s3', 'client-minio']),
-      startAzurite(),
-      startOssServer({ accessKeyId: OSS_ID, accessKeySecret: OSS_SECRET, buckets: ['client-oss'] }),
-    ]);
-    t = await createTestApp({
-      config: {
-        storages: {
-          'storages.S3': s3Instance(s3, 'client-s3'),
-          'storages.Minio': minioInstance(s3, 'client-minio'),
-          'storages.Oss': {
-            type: 'storages.OssType',
-            endpoint: oss.endpoint,
-            sldEnable: true,
-            accessKeyId: OSS_ID,
-            accessKeySecret: OSS_SECRET,
-            bucket: 'client-oss',
-          },
-          'storages.Azure': azureInstance(azure, 'client-azure'),
-        },
-      },
-    });
+    peers = await startCloudPeers('client');
+    proxy = await startSwitchProxy({ port: peers.s3.port });
+    // storages.S3Cut: the same s3rver through a proxy the test can cut, for the client as for the service.
+    const cut = s3Instance({ endpoint: proxy.endpoint, credentials: peers.s3.credentials }, 'client-s3');
+    t = await createTestApp({ config: { storages: { ...peers.storages, 'storages.S3Cut': cut } } });
     const { port } = t.app.getHttpServer().address() as AddressInfo;
     const origin = `http://127.0.0.1:${port}`;
     // Local signed URLs name the configured public address; in the test that is the app's port.
-    const rewrite: typeof fetch = (input, init) =>
-      fetch(typeof input === 'string' ? input.replace('http://storage.test', origin) : input, init);
-    client = createStorageClient({ baseUrl: `${origin}/storage`, token: TOKEN, fetch: rewrite });
+    const rewrite: typeof fetch = (input, init) => {
+      const url = typeof input === 'string' ? input.replace('http://storage.test', origin) : input;
+      const part =
+        typeof url === 'string' && init?.method === 'PUT' ? /[?&]partNumber=(\d+)/.exec(url)?.[1] : undefined;
+      if (part) partRequests.set(part, (partRequests.get(part) ?? 0) + 1);
+      return fetch(url, init);
+    };
+    baseUrl = `${origin}/storage`;
+    client = createStorageClient({ baseUrl, token: TOKEN, fetch: rewrite });
   }, 60_000);
   afterAll(async () => {
     await t?.close();
-    await Promise.all([s3?.close(), azure?.close(), oss?.close()]);
+    await proxy?.close();
+    await peers?.close();
   });
+  beforeEach(() => partRequests.clear());
 
   const download = async (name: string, storage: string) =>
     (
@@ -79,6 +69,23 @@ describe('browser client: direct uploads', () => {
     expect(byName['storages.S3']).toMatchObject({ kind: 's3', uploads: { multipart: { minPartSize: 5 * MIB } } });
     expect(byName['storages.Oss'].kind).toBe('oss');
     expect(byName['storages.Azure'].kind).toBe('azure-blob');
+  });
+
+  it('auto in Node: a large file to local disk goes by a signed PUT (tus needs a browser’s Blob reading)', async () => {
+    const data = randomBytes(LARGE_FILE + 1024);
+    const path = `${t.prefix}/large/local.bin`;
+    const handle = client.upload(new Blob([data]), { path, storage: 'storages.Default' });
+    expect(await handle.strategy).toBe('put');
+    expect(await handle.promise).toMatchObject({ name: path, size: data.length, md5: md5(data) });
+  });
+
+  it('an unknown instance rejects the upload and its strategy, naming the instance', async () => {
+    const handle = client.upload(new Blob(['x']), { path: `${t.prefix}/x.txt`, storage: 'storages.Nope' });
+    await expect(handle.promise).rejects.toMatchObject({
+      code: 'E_UNKNOWN_STORAGE',
+      message: expect.stringContaining('Nope'),
+    });
+    await expect(handle.strategy).rejects.toMatchObject({ code: 'E_UNKNOWN_STORAGE' });
   });
 
   it.each(CLOUD)('%s: a direct multipart upload of three parts completes and records the file', async (storage) => {
@@ -103,7 +110,7 @@ describe('browser client: direct uploads', () => {
     expect(seen[seen.length - 1]).toBe(data.length);
     expect(md5(await download(path, storage))).toBe(md5(data));
     if (storage !== 'storages.Azure' && storage !== 'storages.Oss') {
-      expect(await s3.openUploads(storage === 'storages.S3' ? 'client-s3' : 'client-minio')).toEqual([]);
+      expect(await peers.s3.openUploads(storage === 'storages.S3' ? 'client-s3' : 'client-minio')).toEqual([]);
     }
   });
 
@@ -147,7 +154,54 @@ describe('browser client: direct uploads', () => {
     });
     await expect(handle.promise).rejects.toMatchObject({ code: 'E_ABORTED' });
     await expect(client.meta(`${t.prefix}/aborted.bin`, 'storages.S3')).rejects.toMatchObject({ status: 404 });
-    expect(await s3.openUploads('client-s3')).toEqual([]);
+    expect(await peers.s3.openUploads('client-s3')).toEqual([]);
+  });
+
+  it('a part cut off by the network is sent again after a back-off; acknowledged parts are not', async () => {
+    const data = randomBytes(15 * MIB);
+    const path = `${t.prefix}/cut/resumed.bin`;
+    let cut = false;
+    const handle = client.upload(new Blob([data]), {
+      path,
+      storage: 'storages.S3Cut',
+      strategy: 'multipart',
+      partSize: 5 * MIB,
+      concurrency: 1,
+      onProgress: (sent) => {
+        if (sent < 5 * MIB || cut) return;
+        cut = true;
+        proxy.down();
+        setTimeout(() => proxy.up(), 400);
+      },
+    });
+    const record = await handle.promise;
+    expect(record).toMatchObject({ name: path, size: data.length, md5: md5(data) });
+    expect(partRequests.get('1')).toBe(1);
+    expect(partRequests.get('2')).toBeGreaterThan(1);
+    expect(partRequests.get('3')).toBe(1);
+  });
+
+  it('pause holds back the next part until resume', async () => {
+    const data = randomBytes(11 * MIB);
+    let pausedAt = 0;
+    const handle: ReturnType<StorageClient['upload']> = client.upload(new Blob([data]), {
+      path: `${t.prefix}/paused.bin`,
+      storage: 'storages.S3',
+      strategy: 'multipart',
+      partSize: 5 * MIB,
+      concurrency: 1,
+      onProgress: (sent) => {
+        if (sent >= 5 * MIB && !pausedAt) {
+          pausedAt = sent;
+          handle.pause();
+        }
+      },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect([...partRequests.keys()]).toEqual(['1']);
+    handle.resume();
+    expect(await handle.promise).toMatchObject({ size: data.length, md5: md5(data) });
+    expect([...partRequests.values()]).toEqual([1, 1, 1]);
   });
 
   it.each(['storages.Default', ...CLOUD])('%s: one signed request (put), completed by the client', async (storage) => {
@@ -158,6 +212,31 @@ describe('browser client: direct uploads', () => {
     expect(await handle.strategy).toBe('put');
     expect(md5(await download(path, storage))).toBe(md5(data));
   });
+
+  it.each(['storages.Default', 'storages.S3'])(
+    '%s: list, meta, urls and remove as a page uses them',
+    async (storage) => {
+      const data = randomBytes(5000);
+      const path = `${t.prefix}/page/${storage.slice(9)}/ü file.txt`;
+      await client.upload(new Blob([data], { type: 'text/plain' }), { path, storage }).promise;
+      const page = await client.list({ prefix: `${t.prefix}/page/${storage.slice(9)}/`, storage });
+      expect(page.items.map((r) => r.name)).toEqual([path]);
+      expect(await client.meta(path, storage)).toMatchObject({ name: path, size: 5000 });
+
+      const urls = await client.urls(path, { storage, expiresIn: 60 });
+      const local = (url: string) => url.replace('http://storage.test', new URL(baseUrl).origin);
+      const got = await fetch(local(urls.download));
+      expect(md5(Buffer.from(await got.arrayBuffer()))).toBe(md5(data));
+      // Preview works without a token: public instance, or the signed query on a private one.
+      const preview = await fetch(local(urls.preview));
+      expect(preview.status).toBe(200);
+      expect(urls.thumbnail(64, 64)).toContain('width=64');
+      expect(urls.expiresAt).toBeGreaterThan(Date.now());
+
+      await client.remove(path, storage);
+      await expect(client.meta(path, storage)).rejects.toMatchObject({ code: 'E_NOT_FOUND', status: 404 });
+    },
+  );
 
   /** A direct upload straight to the bucket's signed form or SAS URL, never completed. */
   async function uploadWithoutComplete(storage: string, path: string, data: Buffer): Promise<void> {

@@ -19,9 +19,23 @@ import { encodePath, pickStrategy, uploadMultipart, uploadSigned, uploadTus, typ
 
 export * from './types';
 export { StorageClientError } from './transport';
-export { pickStrategy, LARGE_FILE } from './upload';
+export { pickStrategy, LARGE_FILE, TUS_USABLE } from './upload';
 
 type Concrete = Exclude<UploadStrategy, 'auto'>;
+
+/**
+ * `auto`'s tus, falling back to one signed request when the service has no tus endpoint (404 or
+ * 405 to the creation request: a deployment without it).
+ */
+async function tusOrSigned(ctx: UploadContext, control: { tus?: TusUpload }): Promise<FileRecord> {
+  try {
+    return await uploadTus(ctx, control);
+  } catch (err) {
+    const status = (err as StorageClientError).status;
+    if (status !== 404 && status !== 405) throw err;
+    return uploadSigned(ctx);
+  }
+}
 
 /** A client of one service (its base URL with the route prefix) with one token. */
 export function createStorageClient(options: StorageClientOptions): StorageClient {
@@ -72,10 +86,15 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
     let paused: { promise: Promise<void>; resolve: () => void } | null = null;
     const control: { tus?: TusUpload } = {};
     let chosen!: (s: Concrete) => void;
-    const strategy = new Promise<Concrete>((resolve) => (chosen = resolve));
+    let unchosen!: (err: unknown) => void;
+    const strategy = new Promise<Concrete>((resolve, reject) => ([chosen, unchosen] = [resolve, reject]));
+    strategy.catch(() => undefined);
 
     const run = async (): Promise<FileRecord> => {
-      const instance = await instanceInfo(storage);
+      const instance = await instanceInfo(storage).catch((err: unknown) => {
+        unchosen(err);
+        throw err;
+      });
       const picked = pickStrategy(instance, file.size, opts.strategy);
       chosen(picked);
       const ctx: UploadContext = {
@@ -91,7 +110,7 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
         running: () => paused?.promise ?? Promise.resolve(),
       };
       if (picked === 'multipart') return uploadMultipart(ctx);
-      if (picked === 'tus') return uploadTus(ctx, control);
+      if (picked === 'tus') return opts.strategy === 'tus' ? uploadTus(ctx, control) : tusOrSigned(ctx, control);
       return uploadSigned(ctx);
     };
 
@@ -103,8 +122,8 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       pause() {
         if (paused) return;
         let resolve!: () => void;
-        paused = { promise: new Promise<void>((r) => (resolve = r)), resolve };
-        paused.resolve = resolve;
+        const promise = new Promise<void>((r) => (resolve = r));
+        paused = { promise, resolve };
         void control.tus?.abort(false);
       },
       resume() {

@@ -1,8 +1,9 @@
 // The public API of `storage-svc/client`: browser code (fetch, XMLHttpRequest, Blob), no Node
 // imports. Types only come from the library below (erased at build time).
 import type { FileRecord } from '../storage/database/file-record';
+import type { InstanceInfo } from '../storage/registry/instance-info';
 
-export type { FileRecord };
+export type { FileRecord, InstanceInfo };
 
 /** How the bytes travel: tus to `{prefix}/tus`, one signed PUT/POST, or signed multipart parts. */
 export type UploadStrategy = 'auto' | 'tus' | 'put' | 'multipart';
@@ -16,26 +17,6 @@ export interface StorageClientOptions {
   storage?: string;
   /** `fetch` to use (tests, or a wrapper adding headers); the global one by default. */
   fetch?: typeof fetch;
-}
-
-/** One storage instance as `GET {prefix}/instances` describes it. */
-export interface InstanceInfo {
-  /** Element name, e.g. `storages.Default`. */
-  name: string;
-  /** Backend kind: `local`, `s3`, `minio`, `oss`, `azure-blob`, `memory`. */
-  kind: string;
-  default: boolean;
-  public: boolean;
-  /** The largest upload the service accepts, bytes. */
-  maxUploadSize: number;
-  uploads: {
-    /** `POST {prefix}/sign` gives a URL the client sends the whole file to (PUT, or a POST form). */
-    signed: boolean;
-    /** Direct multipart (`POST {prefix}/sign/multipart` and its sub-routes) with these bounds. */
-    multipart: { partSize: number; minPartSize: number; maxParts: number } | null;
-    /** The tus endpoint (`{prefix}/tus`) takes uploads for this instance. */
-    tus: boolean;
-  };
 }
 
 export interface UploadOptions {

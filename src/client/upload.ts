@@ -24,15 +24,25 @@ export interface UploadContext {
 /** Files above this size go to multipart (cloud) or tus (local) under `auto`. */
 export const LARGE_FILE = 64 * 1024 * 1024;
 
-/** `auto`: multipart for large files where the backend has it, tus for large files elsewhere, else one signed request. */
+/**
+ * Whether tus-js-client can read a Blob here: in browsers (its browser build slices it); its Node
+ * build takes only Buffers and Node streams, which this browser module does not make.
+ */
+export const TUS_USABLE = typeof (globalThis as { FileReader?: unknown }).FileReader === 'function';
+
+/**
+ * `auto`: multipart for large files where the backend has it, tus for large files elsewhere
+ * (where tus works here), else one signed request.
+ */
 export function pickStrategy(
   instance: InstanceInfo,
   size: number,
   asked: UploadStrategy = 'auto',
+  tusUsable = TUS_USABLE,
 ): Exclude<UploadStrategy, 'auto'> {
   if (asked !== 'auto') return asked;
   if (size > LARGE_FILE && instance.uploads.multipart) return 'multipart';
-  if (size > LARGE_FILE && instance.uploads.tus) return 'tus';
+  if (size > LARGE_FILE && instance.uploads.tus && tusUsable) return 'tus';
   return 'put';
 }
 

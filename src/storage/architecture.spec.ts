@@ -110,3 +110,35 @@ describe('architecture of the file manager page', () => {
     expect(outside).toEqual([]);
   });
 });
+
+/**
+ * `src/client` is browser code beside the library, on no floor: it may take types from
+ * `src/storage` (erased at build time) but no value, and nothing from Node.
+ */
+describe('the browser client (src/client)', () => {
+  const CLIENT = path.join(ROOT, '..', 'client');
+  const files = sources(CLIENT);
+
+  it('imports only types from src/storage and nothing from Node', () => {
+    const refused: string[] = [];
+    for (const file of files) {
+      const text = fs.readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/^\s*(import|export)\s+(type\s+)?[^'"]*?from\s*'([^']+)'/gm)) {
+        const [, , typeOnly, spec] = m;
+        const storage = spec.startsWith('.') && path.resolve(path.dirname(file), spec).startsWith(ROOT);
+        if ((storage && !typeOnly) || spec.startsWith('node:') || /^(fs|path|http|https|stream|crypto)$/.test(spec)) {
+          refused.push(`${path.relative(CLIENT, file)} -> ${spec}`);
+        }
+      }
+    }
+    expect(files.length).toBeGreaterThan(0);
+    expect(refused).toEqual([]);
+  });
+
+  it('is not imported by the library', () => {
+    const importers = sources(ROOT).filter((file) =>
+      importsOf(file).some((target) => target.startsWith(CLIENT + path.sep)),
+    );
+    expect(importers).toEqual([]);
+  });
+});

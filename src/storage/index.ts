@@ -52,7 +52,17 @@ export { Clock } from './ledger/clock';
 export { StorageRegistry } from './registry/storage-registry';
 export { StorageMetrics } from './metrics/storage-metrics';
 export type { StorageInstance } from './registry/storage-registry';
-export type { StorageDriver, ObjectStat, ByteRange, SignedUpload, SignedUrl } from './drivers/storage-driver';
+export type {
+  StorageDriver,
+  ObjectStat,
+  ByteRange,
+  SignedUpload,
+  SignedUrl,
+  UploadedPart,
+  MultipartLimits,
+  SignPartOptions,
+} from './drivers/storage-driver';
+export type { InstanceInfo } from './registry/instance-info';
 export { MemoryDriver } from './drivers/memory/memory.driver';
 export { InjectStorageDriver } from './module/storage.providers';
 export { storageDriverToken } from './module/storage.constants';

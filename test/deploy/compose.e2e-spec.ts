@@ -142,7 +142,12 @@ describe('docker-compose.yml', () => {
       ({ on, condition }) => condition !== (oneShots.has(on) ? 'service_completed_successfully' : 'service_healthy'),
     );
     expect(wrong).toEqual([]);
-    expect(Object.keys(dependsOn(service('app'))).sort()).toEqual(['azurite', 'mariadb', 'minio-setup']);
+    expect(Object.keys(dependsOn(service('app'))).sort()).toEqual([
+      'azurite',
+      'azurite-setup',
+      'mariadb',
+      'minio-setup',
+    ]);
   });
 
   it('runs one app replica by default; the scale profile adds a second, a proxy in front of both, and Redis', () => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { StorageError, StorageErrorCode } from '../../src/storage/errors/storage.error';
 import type { ObjectStat, StorageDriver } from '../../src/storage/drivers/storage-driver';
 import { freePort } from '../harness/peers/ports';
@@ -339,6 +339,47 @@ export function describeDriverContract(
           StorageErrorCode.INVALID_ARGUMENT,
         );
       }
+    });
+
+    itSigned('takes a direct multipart upload: parts PUT with plain fetch to signed URLs, then joined', async () => {
+      const { beginMultipart, signPart, completeMultipart, abortMultipart, multipartLimits } = driver;
+      if (!beginMultipart || !signPart || !completeMultipart || !abortMultipart || !multipartLimits) {
+        throw new Error('direct multipart is missing');
+      }
+      const key = k('direct/ü multi.bin');
+      const first = randomBytes(Math.max(multipartLimits.minPartSize, 1000));
+      const last = randomBytes(777);
+      const uploadId = await beginMultipart.call(driver, key, 'application/x-parts');
+      const parts = [];
+      for (const [i, data] of [first, last].entries()) {
+        const signed = await signPart.call(driver, key, uploadId, i + 1, {
+          expiresIn: 300,
+          contentType: 'application/x-parts',
+        });
+        expect(signed.method).toBe('PUT');
+        expectNoSecretIn(signed.url);
+        const res = await fetch(signed.url, { method: 'PUT', headers: signed.headers, body: data });
+        await res.arrayBuffer();
+        expect(res.status).toBeGreaterThanOrEqual(200);
+        expect(res.status).toBeLessThan(300);
+        parts.push({ partNumber: i + 1, etag: res.headers.get('etag') ?? '' });
+      }
+      // Nothing is visible before the parts are joined.
+      expect(await driver.exists(key)).toBe(false);
+      await completeMultipart.call(driver, key, uploadId, parts, 'application/x-parts');
+      // Compared whole (a diff of megabytes would take jest minutes to print).
+      expect((await readAll(await driver.get(key))).equals(Buffer.concat([first, last]))).toBe(true);
+      expect((await driver.stat(key)).contentType).toBe('application/x-parts');
+      await expectCode(
+        signPart.call(driver, key, uploadId, 1, { expiresIn: 8 * 24 * 3600, contentType: 'x/y' }),
+        StorageErrorCode.INVALID_ARGUMENT,
+      );
+      await driver.delete(key);
+      // An aborted upload leaves nothing; aborting an unknown one is not an error.
+      const dropped = await beginMultipart.call(driver, k('direct/dropped.bin'), 'text/plain');
+      await abortMultipart.call(driver, k('direct/dropped.bin'), dropped);
+      await abortMultipart.call(driver, k('direct/dropped.bin'), dropped);
+      expect(await driver.exists(k('direct/dropped.bin'))).toBe(false);
     });
 
     it('has no public URL unless one is configured', () => {

@@ -87,6 +87,12 @@ export interface UploadedPart {
   etag: string;
 }
 
+/** A part URL's expiry (seconds from now) and the upload's content type (signed where the backend signs it). */
+export interface SignPartOptions {
+  expiresIn: number;
+  contentType: string;
+}
+
 /** What a backend allows a direct multipart upload: part sizes in bytes and the part count. */
 export interface MultipartLimits {
   minPartSize: number;
@@ -174,12 +180,7 @@ export interface StorageDriver {
    * A URL the client PUTs part `partNumber` (from 1) of `uploadId` to, with exactly `headers`,
    * valid for `expiresIn` seconds. The backend answers with the part's `ETag`.
    */
-  signPart?(
-    key: string,
-    uploadId: string,
-    partNumber: number,
-    options: { expiresIn: number; contentType: string },
-  ): Promise<SignedUpload>;
+  signPart?(key: string, uploadId: string, partNumber: number, options: SignPartOptions): Promise<SignedUpload>;
 
   /**
    * Joins `parts` (ascending numbers) into the object `key` with `contentType`. A missing part or

@@ -9,6 +9,7 @@ import type { UploadedPart } from '../drivers/storage-driver';
 import { StorageError } from '../errors/storage.error';
 import { StorageExceptionFilter } from '../errors/storage-exception.filter';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
+import type { InstanceInfo } from '../registry/instance-info';
 import { StorageRegistry, type StorageInstance } from '../registry/storage-registry';
 import {
   DirectMultipartService,
@@ -16,20 +17,6 @@ import {
   type SignedPart,
   type StartedMultipart,
 } from '../signing/direct-multipart.service';
-
-/** One instance as a client sees it: what it is and how files may be uploaded to it. */
-export interface InstanceInfo {
-  name: string;
-  kind: string;
-  default: boolean;
-  public: boolean;
-  maxUploadSize: number;
-  uploads: {
-    signed: boolean;
-    multipart: { partSize: number; minPartSize: number; maxParts: number } | null;
-    tus: boolean;
-  };
-}
 
 /**
  * What a browser client needs to upload straight to a bucket: the instances and their upload

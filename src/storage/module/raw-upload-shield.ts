@@ -1,6 +1,8 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { shieldRawUploads } from '../http/request-bodies';
+import { installStorageCors } from '../http/storage-cors';
+import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 import { STORAGE_HTTP, type StorageHttpParts } from './storage.constants';
 
 /**
@@ -9,7 +11,8 @@ import { STORAGE_HTTP, type StorageHttpParts } from './storage.constants';
  * of a raw upload to this module's routes. Also warns when the host's server has a total request
  * timeout (`server.requestTimeout`, 300 s by default in Node): the module cannot lift it for its
  * upload routes alone (Node applies it to every request of the server), so it would cut long
- * uploads however fast they progress; the module times uploads by progress itself.
+ * uploads however fast they progress; the module times uploads by progress itself. With the
+ * `cors` option, installs the module's CORS handler the same way (`installStorageCors`).
  */
 @Injectable()
 export class RawUploadShield implements OnModuleInit {
@@ -18,6 +21,7 @@ export class RawUploadShield implements OnModuleInit {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     @Inject(STORAGE_HTTP) private readonly http: StorageHttpParts,
+    @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
   ) {}
 
   onModuleInit(): void {
@@ -31,6 +35,10 @@ export class RawUploadShield implements OnModuleInit {
           `uploads to /${this.http.prefix} included: set app.getHttpServer().requestTimeout = 0 before listen ` +
           '(uploads are ended when they stall, by uploadIdleTimeoutSeconds)',
       );
+    }
+    const { cors } = this.options;
+    if (cors && !installStorageCors(adapter.getInstance(), this.http.prefix, cors)) {
+      this.logger.warn(`could not install CORS for /${this.http.prefix} (not Express?): configure it on the host app`);
     }
     if (!shieldRawUploads(adapter.getInstance(), this.http.prefix)) {
       this.logger.warn(

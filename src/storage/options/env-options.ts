@@ -7,6 +7,7 @@ import { withEnvLimits } from './api-tokens.options';
 import type { LifecycleOptions } from './lifecycle.options';
 import type { StorageOptions } from './storage.options';
 import type { SigningOptions } from './signing.options';
+import { corsFromEnv } from './cors.options';
 import type { UploadLimitOptions } from './upload-limits.options';
 
 const SECRET_FILE = 'signing-secret';
@@ -160,6 +161,7 @@ export function readStorageOptions(params: LoadStorageOptionsParams = {}): Stora
     ...(maxUploadSize !== undefined ? { maxUploadSize } : {}),
     lifecycle: lifecycleFromEnv(env, files.lifecycle),
     signing: signingFromEnv(env, dataDir, files.signing),
+    cors: corsFromEnv(env.CORS_ORIGINS, files.cors),
     ...(env.REDIS_URL && files.rateLimit !== false ? { rateLimit: { ...files.rateLimit, redis: env.REDIS_URL } } : {}),
   };
 }

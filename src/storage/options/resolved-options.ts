@@ -8,6 +8,7 @@ import {
 } from './preview.options';
 import { resolveRateLimitOptions, type ResolvedRateLimitOptions } from './rate-limit.options';
 import { SIGNING_DEFAULTS } from './signing.options';
+import { resolveCorsOptions, type ResolvedCorsOptions } from './cors.options';
 import { parseApiTokens, type ResolvedApiToken } from './api-tokens.options';
 import { ConfigError } from '../config/storage-config';
 import { DEFAULTS, type RecordUrlBuilder, type StorageOptions } from './storage.options';
@@ -39,6 +40,8 @@ export interface ResolvedStorageOptions {
   readonly signing: { secret: string | undefined; ttlSeconds: number };
   /** The default guard's tokens, each with its limits. */
   readonly apiTokens: readonly ResolvedApiToken[];
+  /** Cross-origin access to the routes; null: off. */
+  readonly cors: ResolvedCorsOptions | null;
 }
 
 export const STORAGE_OPTIONS = Symbol('STORAGE_OPTIONS');
@@ -69,6 +72,7 @@ export function resolveStorageOptions(
       ttlSeconds: given.signing?.ttlSeconds ?? SIGNING_DEFAULTS.ttlSeconds,
     },
     apiTokens: parseApiTokens(given.apiTokens, Object.keys(given.storages ?? {})),
+    cors: resolveCorsOptions(given.cors),
   };
 }
 

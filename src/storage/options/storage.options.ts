@@ -4,6 +4,7 @@ import type { LifecycleOptions } from './lifecycle.options';
 import type { PreviewOptions, ThumbnailOptions } from './preview.options';
 import type { RateLimitOptions } from './rate-limit.options';
 import type { SigningOptions } from './signing.options';
+import type { CorsOptions } from './cors.options';
 import type { UploadLimitOptions } from './upload-limits.options';
 
 /**
@@ -51,6 +52,8 @@ export interface StorageOptions extends StorageConfig, UploadLimitOptions {
   lifecycle?: LifecycleOptions;
   /** Signed direct-upload URLs (`getSignUrl`, `POST /storage/sign`). */
   signing?: SigningOptions;
+  /** Which page origins may call the routes from a browser (`CORS_ORIGINS`); off by default. */
+  cors?: CorsOptions | false;
 }
 
 export const DEFAULTS = {

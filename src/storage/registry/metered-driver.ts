@@ -15,6 +15,10 @@ const METERED = new Set([
   'signDownload',
   'listUnfinishedUploads',
   'abortUnfinishedUpload',
+  'beginMultipart',
+  'signPart',
+  'completeMultipart',
+  'abortMultipart',
 ]);
 
 /**

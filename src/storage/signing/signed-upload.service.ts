@@ -73,7 +73,9 @@ export class SignedUploadService {
 
   /**
    * `POST {prefix}/sign/complete`: after a direct upload to a cloud backend's presigned URL,
-   * records the newest open staged grant of `file` by `user` (see `completeGrant`).
+   * records the newest open staged grant of `file` by `user` whose object has arrived (see
+   * `completeGrant`); a newer grant with nothing staged yet (another URL, or a multipart upload
+   * still sending parts) does not hide it. `E_NOT_FOUND` when nothing arrived.
    */
   async complete(file: string, storage: string | undefined, user: string | undefined): Promise<FileRecord> {
     const instance = this.registry.get(storage);
@@ -83,9 +85,12 @@ export class SignedUploadService {
       );
     }
     const key = normalizeKey(file);
-    const pending = await this.grants.pendingStaged(instance.name, key, user ?? null);
-    if (!pending) throw StorageError.notFound(key, instance.name);
-    return this.completeGrant(instance, pending);
+    const open = (await this.grants.openStaged(instance.name, key)).filter((g) => g.uploadUser === (user ?? null));
+    if (open.length === 0) throw StorageError.notFound(key, instance.name);
+    for (const grant of open) {
+      if (await instance.driver.exists(grant.stagingKey as string)) return this.completeGrant(instance, grant);
+    }
+    throw new StorageError(StorageErrorCode.NOT_FOUND, `nothing was uploaded for ${quoteInput(key)} yet`, { key });
   }
 
   /**

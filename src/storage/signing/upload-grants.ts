@@ -185,21 +185,6 @@ export class UploadGrants {
     await this.locks.exclusive(() => this.grants.update({ nonce: grant.nonce }, { usedAt: null }));
   }
 
-  /** The newest unused staged grant of `key` by `user`: what `complete` finishes. */
-  async pendingStaged(storage: string, key: string, user: string | null): Promise<UploadGrantEntity | null> {
-    const found = await this.grants.find({
-      where: {
-        keyHash: this.objects.ref(storage, key).keyHash,
-        storeFullName: storage,
-        usedAt: IsNull(),
-        uploadUser: user ?? IsNull(),
-        expiresAt: MoreThan(this.clock.now() - this.options.lifecycle.stagingGraceSeconds * 1000),
-      },
-      order: { createdAt: 'DESC' },
-    });
-    return found.find((g) => g.stagingKey !== null && g.name === key) ?? null;
-  }
-
   /**
    * Unused staged grants still within their completion window (`stagingGraceSeconds` past
    * expiry), newest first, of `key` when given, else of `storage` (or all), a batch at a time:

@@ -22,6 +22,7 @@ import type {
   SignDownloadOptions,
   SignedUpload,
   SignedUrl,
+  SignPartOptions,
   SignUploadOptions,
   StorageDriver,
   UploadedPart,
@@ -166,12 +167,7 @@ export class AzureBlobDriver extends CloudDriverBase implements StorageDriver {
    * on `publicEndpoint` when one is set. Azure answers 201 with no ETag worth keeping: blocks
    * are committed by id.
    */
-  async signPart(
-    key: string,
-    uploadId: string,
-    partNumber: number,
-    options: { expiresIn: number },
-  ): Promise<SignedUpload> {
+  async signPart(key: string, uploadId: string, partNumber: number, options: SignPartOptions): Promise<SignedUpload> {
     checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
     const blob = this.container.getBlockBlobClient(key);
     this.assertAccountKey(blob.credential, key);

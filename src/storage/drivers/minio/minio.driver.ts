@@ -18,6 +18,7 @@ import type {
   SignDownloadOptions,
   SignedUpload,
   SignedUrl,
+  SignPartOptions,
   SignUploadOptions,
   StorageDriver,
   UploadedPart,
@@ -104,12 +105,7 @@ export class MinioDriver extends CloudDriverBase implements StorageDriver {
   }
 
   /** A presigned UploadPart (`partNumber`, `uploadId` in the signed query), for `publicEndpoint` when one is set. */
-  async signPart(
-    key: string,
-    uploadId: string,
-    partNumber: number,
-    options: { expiresIn: number },
-  ): Promise<SignedUpload> {
+  async signPart(key: string, uploadId: string, partNumber: number, options: SignPartOptions): Promise<SignedUpload> {
     checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
     const requestDate = new Date(Math.floor(Date.now() / 1000) * 1000);
     const params = { partNumber: String(partNumber), uploadId };

@@ -16,6 +16,7 @@ import type {
   SignDownloadOptions,
   SignedUpload,
   SignedUrl,
+  SignPartOptions,
   SignUploadOptions,
   StorageDriver,
   UploadedPart,
@@ -117,26 +118,14 @@ export class OssDriver extends CloudDriverBase implements StorageDriver {
    * A V1-signed UploadPart URL (`partNumber` and `uploadId` are signed sub-resources), for
    * `publicEndpoint` when one is set. The Content-Type is signed too, so the client must send it.
    */
-  async signPart(
-    key: string,
-    uploadId: string,
-    partNumber: number,
-    options: { expiresIn: number; contentType: string },
-  ): Promise<SignedUpload> {
-    checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
-    let url: string;
-    try {
-      url = this.signer.signatureUrl(key, {
-        method: 'PUT',
-        expires: options.expiresIn,
-        'Content-Type': options.contentType,
-        subResource: { partNumber: String(partNumber), uploadId },
-      } as OSS.SignatureUrlOptions);
-    } catch (err) {
-      throw mapOssError(err, key);
-    }
-    const expires = Number(new URL(url).searchParams.get('Expires'));
-    return { url, method: 'PUT', headers: { 'Content-Type': options.contentType }, expiresAt: expires * 1000 };
+  async signPart(key: string, uploadId: string, partNumber: number, options: SignPartOptions): Promise<SignedUpload> {
+    const { url, expiresAt } = this.signedUrl(key, {
+      method: 'PUT',
+      expires: options.expiresIn,
+      'Content-Type': options.contentType,
+      subResource: { partNumber: String(partNumber), uploadId },
+    } as OSS.SignatureUrlOptions);
+    return { url, method: 'PUT', headers: { 'Content-Type': options.contentType }, expiresAt };
   }
 
   async completeMultipart(key: string, uploadId: string, parts: UploadedPart[]): Promise<void> {
@@ -238,19 +227,24 @@ export class OssDriver extends CloudDriverBase implements StorageDriver {
 
   /** A V1 signed GET URL, for `publicEndpoint` when one is set; `fileName` as the response's Content-Disposition. */
   async signDownload(key: string, options: SignDownloadOptions): Promise<SignedUrl> {
-    checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
+    const { url, expiresAt } = this.signedUrl(key, {
+      method: 'GET',
+      expires: options.expiresIn,
+      ...(options.fileName ? { response: { 'content-disposition': attachmentDisposition(options.fileName) } } : {}),
+    });
+    return { url, method: 'GET', headers: {}, expiresAt };
+  }
+
+  /** `signatureUrl` within the 7-day bound, errors mapped; `expiresAt` (epoch ms) from the URL's `Expires`. */
+  private signedUrl(key: string, options: OSS.SignatureUrlOptions): { url: string; expiresAt: number } {
+    checkExpiresIn(options.expires ?? 0, MAX_SIGN_SECONDS);
     let url: string;
     try {
-      url = this.signer.signatureUrl(key, {
-        method: 'GET',
-        expires: options.expiresIn,
-        ...(options.fileName ? { response: { 'content-disposition': attachmentDisposition(options.fileName) } } : {}),
-      });
+      url = this.signer.signatureUrl(key, options);
     } catch (err) {
       throw mapOssError(err, key);
     }
-    const expires = Number(new URL(url).searchParams.get('Expires'));
-    return { url, method: 'GET', headers: {}, expiresAt: expires * 1000 };
+    return { url, expiresAt: Number(new URL(url).searchParams.get('Expires')) * 1000 };
   }
 
   /** ali-oss keeps no sockets of its own beyond its shared agent; nothing to release. */

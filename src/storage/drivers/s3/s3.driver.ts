@@ -35,6 +35,7 @@ import type {
   SignDownloadOptions,
   SignedUpload,
   SignedUrl,
+  SignPartOptions,
   SignUploadOptions,
   StorageDriver,
   UnfinishedUpload,
@@ -192,12 +193,7 @@ export class S3Driver extends CloudDriverBase implements StorageDriver {
   }
 
   /** A presigned UploadPart (no headers bound), for `publicEndpoint` when one is set. */
-  async signPart(
-    key: string,
-    uploadId: string,
-    partNumber: number,
-    options: { expiresIn: number },
-  ): Promise<SignedUpload> {
+  async signPart(key: string, uploadId: string, partNumber: number, options: SignPartOptions): Promise<SignedUpload> {
     checkExpiresIn(options.expiresIn, MAX_SIGN_SECONDS);
     const signingDate = new Date(Math.floor(Date.now() / 1000) * 1000);
     const command = new UploadPartCommand({
