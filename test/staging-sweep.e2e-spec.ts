@@ -74,10 +74,7 @@ describe('spent staging objects', () => {
     const report = await sweep();
     expect(report.body.stagedRecorded).toBe(1);
     expect(await staged()).toEqual([]);
-    const meta = await t.http
-      .get(`/storage/meta/${file}?storage=${STORAGE}`)
-      .set('Authorization', t.auth)
-      .expect(200);
+    const meta = await t.http.get(`/storage/meta/${file}?storage=${STORAGE}`).set('Authorization', t.auth).expect(200);
     expect(meta.body).toMatchObject({ name: file, size: data.length });
     const late = await t.http
       .post('/storage/sign/complete')
