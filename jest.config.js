@@ -1,6 +1,7 @@
-// Three projects: unit specs beside the code, end-to-end specs in test/ against the real app, and
-// the driver contract (test/drivers) against each backend's protocol peer, started by the specs.
-// `npm test` runs all three (e2e on embedded SQLite); `npm run test:mysql` runs e2e with DB_URL set.
+// Four projects: unit specs beside the code, end-to-end specs in test/ against the real app, the
+// file manager page in headless Chromium (test/browser), and the driver contract (test/drivers)
+// against each backend's protocol peer, started by the specs. `npm test` runs all four (e2e on
+// embedded SQLite); `npm run test:mysql` runs e2e with DB_URL set.
 // ali-oss ships .ts sources beside its .js files: resolve .js first or Jest loads the ESM .ts.
 const transform = { '^.+\\.(t|j|mj)s$': ['@swc/jest'] };
 // Nest 12 ships ES modules only: Jest (on Node 20) loads CommonJS, so those packages are compiled too.
@@ -21,6 +22,14 @@ module.exports = {
       displayName: 'e2e',
       rootDir: 'test',
       testRegex: '\\.e2e-spec\\.ts$',
+      globalSetup: '<rootDir>/harness/global-setup.ts',
+    },
+    {
+      // The file manager page in headless Chromium (test/harness/browser.ts says how to install it).
+      ...common,
+      displayName: 'browser',
+      rootDir: 'test',
+      testRegex: '\\.browser-spec\\.ts$',
       globalSetup: '<rootDir>/harness/global-setup.ts',
     },
     {

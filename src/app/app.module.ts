@@ -9,6 +9,7 @@ import { HealthController } from './health.controller';
 import { loggerParams } from './logging';
 import { MetricsController } from './metrics.controller';
 import { MetricsServer } from './metrics-server';
+import { RootController } from './root.controller';
 
 /** The standalone service: the core (configuration, database, storage) with its HTTP extras. */
 @Module({})
@@ -18,7 +19,7 @@ export class AppModule {
     return {
       module: AppModule,
       // With METRICS_PORT, /metrics is served by MetricsServer on that port only.
-      controllers: [HealthController, ...(metricsPort(env) === undefined ? [MetricsController] : [])],
+      controllers: [HealthController, RootController, ...(metricsPort(env) === undefined ? [MetricsController] : [])],
       providers: [
         HandlersInFlight,
         { provide: APP_INTERCEPTOR, useExisting: HandlersInFlight },

@@ -94,6 +94,24 @@ describe('architecture of src/storage', () => {
 });
 
 /**
+ * The file manager page (`src/ui/app`) is browser code bundled on its own: it may import its own
+ * files and the browser client (`src/client`), never the service's code.
+ */
+describe('architecture of the file manager page', () => {
+  const PAGE = path.resolve(ROOT, '..', 'ui', 'app');
+  const CLIENT = path.resolve(ROOT, '..', 'client');
+
+  it('imports only its own files and the browser client', () => {
+    const outside = sources(PAGE).flatMap((file) =>
+      importsOf(file)
+        .filter((target) => !target.startsWith(PAGE + path.sep) && !target.startsWith(CLIENT))
+        .map((target) => `${path.relative(PAGE, file)} -> ${path.relative(PAGE, target)}`),
+    );
+    expect(outside).toEqual([]);
+  });
+});
+
+/**
  * `src/client` is browser code beside the library, on no floor: it may take types from
  * `src/storage` (erased at build time) but no value, and nothing from Node.
  */

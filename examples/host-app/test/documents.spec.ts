@@ -170,6 +170,20 @@ describe('host app: documents with attachments stored by storage-svc', () => {
     expect(files.headers['cache-control']).toBe('no-store');
   });
 
+  it('serves the file manager page built into the package, under its own prefix and policy', async () => {
+    const page = await http()
+      .get('/files-api/ui/')
+      .expect(200)
+      .expect('Content-Type', /text\/html/);
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(page.text).toContain('src="app.js"');
+    const script = await http()
+      .get('/files-api/ui/app.js')
+      .expect(200)
+      .expect('Content-Type', /javascript/);
+    expect(Number(script.headers['content-length'])).toBeGreaterThan(1000);
+  });
+
   it('a storage error from its own route (the file vanished under a document) is the module’s 404', async () => {
     const doc = await createDocument('Vanishing', text, 'vanishing.txt');
     await storage.delete(doc.attachment.name);

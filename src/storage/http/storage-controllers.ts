@@ -1,6 +1,7 @@
 import { Controller, type Type } from '@nestjs/common';
 import { AdminController } from './admin.controller';
 import { DirectUploadController } from './direct-upload.controller';
+import { FileManagerController } from './file-manager.controller';
 import { FilesController } from './files.controller';
 import { PreviewController } from './preview.controller';
 import { SignController } from './sign.controller';
@@ -11,8 +12,9 @@ const BASES: Type[] = [
   PreviewController,
   AdminController,
   SignController,
-  TusController,
   DirectUploadController,
+  TusController,
+  FileManagerController,
 ];
 
 /**

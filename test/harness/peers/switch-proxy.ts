@@ -12,12 +12,15 @@ export interface SwitchProxy {
    */
   hang(): void;
   up(): void;
+  /** Bytes passed from clients to the peer so far (requests: headers and bodies). */
+  readonly bytesForwarded: number;
   close(): Promise<void>;
 }
 
 /**
  * A TCP proxy on a free loopback port in front of a real peer, that the test can switch off and
  * on: the way to make a backend go away and come back without restarting it (its data stays).
+ * `target.port` is read at each new connection, so the peer may be started after the proxy.
  */
 export async function startSwitchProxy(
   target: { host?: string; port: number },
@@ -25,6 +28,7 @@ export async function startSwitchProxy(
 ): Promise<SwitchProxy> {
   let isDown = false;
   let isHung = false;
+  let forwarded = 0;
   const sockets = new Set<net.Socket>();
   const pairs = new Set<[net.Socket, net.Socket]>();
   const hung = new Set<net.Socket>();
@@ -49,6 +53,7 @@ export async function startSwitchProxy(
       socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => undefined);
     }
+    client.on('data', (chunk: Buffer) => (forwarded += chunk.length));
     client.pipe(upstream).pipe(client);
     const pair: [net.Socket, net.Socket] = [client, upstream];
     pairs.add(pair);
@@ -74,6 +79,9 @@ export async function startSwitchProxy(
       isHung = false;
       for (const socket of hung) socket.destroy();
       hung.clear();
+    },
+    get bytesForwarded() {
+      return forwarded;
     },
     async close() {
       for (const socket of [...sockets, ...hung]) socket.destroy();
