@@ -117,8 +117,11 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
         return;
       }
       await this.removeObject(instance, row.objectKey, row.objectHash);
-      await this.locks.exclusive(() => this.dataSource.getRepository(RetiredObjectEntity).delete({ id: row.id }));
-      report.removed += 1;
+      const dequeued = await this.locks.exclusive(() =>
+        this.dataSource.getRepository(RetiredObjectEntity).delete({ id: row.id }),
+      );
+      // Another runner that read the same row removed it too (harmless, it is gone): one counts it.
+      if (dequeued.affected !== 0) report.removed += 1;
     } catch (err) {
       report.failed += 1;
       await this.postpone(row, err);
