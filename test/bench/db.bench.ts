@@ -43,7 +43,7 @@ async function openDb(dataDir: string): Promise<Db> {
   const Sqlite = (await import('better-sqlite3')).default;
   const db = new Sqlite(path.join(dataDir, 'storage.sqlite'));
   db.pragma('journal_mode = WAL');
-  const statements = new Map<string, ReturnType<typeof db.prepare>>();
+  const statements = new Map<string, { run(...params: unknown[]): unknown }>();
   const prepare = (sql: string) => statements.get(sql) ?? statements.set(sql, db.prepare(sql)).get(sql)!;
   return { exec: async (sql, params = []) => void prepare(sql).run(...params), close: async () => void db.close() };
 }
