@@ -68,7 +68,7 @@ describe('query plans', () => {
   ])("the sweeper's claim query (by storage: %s) reads %s in order, with no sort", async (byStorage, index) => {
     const now = BASE + ROWS * 1000;
     const params = [now, BASE + 10_000, BASE + 10_000, 0, ...(byStorage ? [store] : []), 100];
-    expectIndexOrder(await plan(expiredRecordsQuery(byStorage), params), index);
+    expectIndexOrder(await plan(expiredRecordsQuery(byStorage, mysql), params), index);
   });
 
   const idAt = 'SELECT id FROM storage_files WHERE storeFullName = ? ORDER BY id LIMIT 1 OFFSET ?';
