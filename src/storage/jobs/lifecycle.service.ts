@@ -5,7 +5,9 @@ import { FileEntity } from '../database/entities/file.entity';
 import { UploadGrantEntity } from '../database/entities/upload-grant.entity';
 import { ObjectPurger } from '../purge/object-purger';
 import { SKIPPED } from '../ledger/key-locks';
-import { ObjectLedger } from '../ledger/object-ledger';
+import { ObjectLedger, type SweptRecord } from '../ledger/object-ledger';
+import type { ObjectRef } from '../ledger/key-locks';
+import { sql } from '../ledger/sql';
 import { Reconciler, type ReconcileReport } from './reconciler';
 import { UploadGrants } from '../signing/upload-grants';
 import { SignedUploadService } from '../signing/signed-upload.service';
@@ -22,9 +24,17 @@ export interface SweptFile {
   expires: number | null;
 }
 
+/** How many removed records a sweep report lists by name; `recordsRemoved` counts them all. */
+export const LISTED_REMOVALS = 100;
+
+/** How many objects of a sweep batch are removed at once. */
+const PURGE_CONCURRENCY = 16;
+
 export interface SweepReport {
-  /** The expired records removed by this run. */
+  /** The expired records removed by this run: the first `LISTED_REMOVALS` of them. */
   removed: SweptFile[];
+  /** How many expired records this run removed (all of them, listed or not). */
+  recordsRemoved: number;
   /** Objects removed because their last reference expired. */
   objectsRemoved: number;
   /** Queued removals done by this run: superseded versions past their grace, earlier failures retried. */
@@ -46,18 +56,26 @@ export interface LifecycleScope {
   storage?: string;
 }
 
-interface Candidate {
+/** Where the claim query stopped: its index's order, `(expires, id)`. */
+interface Cursor {
+  expires: number;
+  id: number;
+}
+
+interface Candidate extends Cursor {
   keyHash: string;
   storeFullName: string;
   name: string;
 }
 
 /**
- * The sweeper's work: removes expired files nobody touched. Keys with expired records are read
- * in batches of `batchSize`, in key-hash order; each key is then handled in its own locked
- * step that re-reads the key's records, so the run is idempotent and a file re-uploaded after
- * it was picked keeps its new record and its object. Two replicas sweeping at once share the
- * work: a key one of them holds is skipped (`SKIP LOCKED`) by the other, never removed twice.
+ * The sweeper's work: removes expired files nobody touched. Expired records are read in
+ * batches of `batchSize` in the order of the expiry index (`expires, id`: a range scan, never a
+ * sort); each batch's keys are then handled together in one locked, set-based step
+ * (`ObjectLedger.removeExpiredBatch`) that re-reads the keys' records, so the run is idempotent
+ * and a file re-uploaded after it was picked keeps its new record and its object. Two replicas
+ * sweeping at once share the work: keys one of them holds are skipped (`SKIP LOCKED`) by the
+ * other, never removed twice. One summary line is logged per run, not one per file.
  */
 @Injectable()
 export class LifecycleService implements OnApplicationBootstrap {
@@ -96,6 +114,7 @@ export class LifecycleService implements OnApplicationBootstrap {
   private async sweep(options: LifecycleScope): Promise<SweepReport> {
     const report: SweepReport = {
       removed: [],
+      recordsRemoved: 0,
       objectsRemoved: 0,
       retiredRemoved: 0,
       skipped: 0,
@@ -106,11 +125,11 @@ export class LifecycleService implements OnApplicationBootstrap {
     };
     const now = this.clock.now();
     const { batchSize } = this.options.lifecycle;
-    for (let after = ''; ;) {
-      const batch = await this.expiredKeys(now, after, batchSize, options.storage);
-      for (const candidate of batch) await this.sweepKey(candidate, report);
+    for (let cursor: Cursor = { expires: Number.MIN_SAFE_INTEGER, id: 0 }; ;) {
+      const batch = await this.expiredRecords(now, cursor, batchSize, options.storage);
+      if (batch.length > 0) await this.sweepBatch(keysOf(batch), report);
       if (batch.length < batchSize) break;
-      after = batch[batch.length - 1].keyHash;
+      cursor = batch[batch.length - 1];
     }
     report.stagedRecorded = await this.signedUploads.completeArrived(options.storage);
     report.stagedRemoved = await this.uploadGrants.sweepStaging(options.storage);
@@ -124,9 +143,9 @@ export class LifecycleService implements OnApplicationBootstrap {
     const purged = await this.purger.purgeDue(options.storage);
     report.retiredRemoved = purged.removed;
     report.failed += purged.failed;
-    if (report.removed.length > 0 || report.failed > 0) {
+    if (report.recordsRemoved > 0 || report.failed > 0) {
       this.logger.log(
-        `swept ${report.removed.length} expired record(s), ${report.objectsRemoved} object(s); ` +
+        `swept ${report.recordsRemoved} expired record(s), ${report.objectsRemoved} object(s); ` +
           `${report.skipped} key(s) busy, ${report.failed} failed`,
       );
     }
@@ -138,60 +157,96 @@ export class LifecycleService implements OnApplicationBootstrap {
     return this.metrics.reconciler.observe(() => this.reconciler.reconcile(options.storage), reconcileCounts);
   }
 
-  private async sweepKey(candidate: Candidate, report: SweepReport): Promise<void> {
-    const ref = { storeFullName: candidate.storeFullName, name: candidate.name, keyHash: candidate.keyHash };
+  /** One batch of keys in one set-based step; keys without a row go one by one. */
+  private async sweepBatch(refs: ObjectRef[], report: SweepReport): Promise<void> {
+    try {
+      const result = await this.objects.removeExpiredBatch(refs);
+      report.skipped += result.busy;
+      await this.account(result.records, result.retired, report);
+      for (const ref of result.missing) await this.sweepKey(ref, report);
+    } catch (err) {
+      report.failed += refs.length;
+      this.logger.error(`sweeping a batch of ${refs.length} key(s) failed: ${(err as Error).message}`);
+    }
+  }
+
+  private async sweepKey(ref: ObjectRef, report: SweepReport): Promise<void> {
     try {
       const result = await this.objects.removeRecords(ref, { expired: true }, { skipLocked: true });
       if (result === SKIPPED) {
         report.skipped += 1;
         return;
       }
-      for (const r of result.records) {
-        report.removed.push({
-          id: r.id,
-          storage: r.storeFullName,
-          name: r.name,
-          fileName: r.fileName,
-          expires: r.expires,
-        });
-      }
-      const purged = await this.purger.purge(result.retired);
-      report.objectsRemoved += purged.removed;
-      report.failed += purged.failed;
-      if (result.records.length > 0) {
-        const ids = result.records.map((r) => r.id).join(', ');
-        this.logger.log(
-          `removed expired '${ref.name}' in ${ref.storeFullName}: record(s) ${ids}` +
-            (result.retired.length > 0 ? ', and its object' : '; the object stays (still referenced)'),
-        );
-      }
+      await this.account(result.records, result.retired, report);
     } catch (err) {
       report.failed += 1;
       this.logger.error(`sweeping '${ref.name}' in ${ref.storeFullName} failed: ${(err as Error).message}`);
     }
   }
 
-  private expiredKeys(now: number, after: string, limit: number, storage?: string): Promise<Candidate[]> {
-    const query = this.files
-      .createQueryBuilder('f')
-      .select('f.keyHash', 'keyHash')
-      .addSelect('MIN(f.storeFullName)', 'storeFullName')
-      .addSelect('MIN(f.name)', 'name')
-      .where('f.expires IS NOT NULL AND f.expires <= :now', { now })
-      .andWhere('f.keyHash > :after', { after });
-    if (storage) query.andWhere('f.storeFullName = :storage', { storage });
-    return query.groupBy('f.keyHash').orderBy('f.keyHash', 'ASC').limit(limit).getRawMany<Candidate>();
+  /** Removes the objects the step retired, and counts (and lists the first few of) the records. */
+  private async account(records: SweptRecord[], retired: number[], report: SweepReport): Promise<void> {
+    report.recordsRemoved += records.length;
+    for (const r of records.slice(0, Math.max(0, LISTED_REMOVALS - report.removed.length))) {
+      report.removed.push({
+        id: r.id,
+        storage: r.storeFullName,
+        name: r.name,
+        fileName: r.fileName,
+        expires: r.expires,
+      });
+    }
+    const purged = await this.purgeConcurrently(retired);
+    report.objectsRemoved += purged.removed;
+    report.failed += purged.failed;
+  }
+
+  /**
+   * Removes a batch's objects `PURGE_CONCURRENCY` at a time: each removal waits on the backend
+   * (several file-system calls on local disk, a round trip on a cloud), so one at a time leaves
+   * the process idle for most of a sweep.
+   */
+  private async purgeConcurrently(ids: number[]): Promise<{ removed: number; failed: number }> {
+    const lanes = Array.from({ length: Math.min(PURGE_CONCURRENCY, ids.length) }, (_, lane) =>
+      ids.filter((_, i) => i % PURGE_CONCURRENCY === lane),
+    );
+    const reports = await Promise.all(lanes.map((lane) => this.purger.purge(lane)));
+    return {
+      removed: reports.reduce((sum, r) => sum + r.removed, 0),
+      failed: reports.reduce((sum, r) => sum + r.failed, 0),
+    };
+  }
+
+  /**
+   * Up to `limit` expired records after `cursor`, in `(expires, id)` order: the order of
+   * `IDX_storage_files_expires` (which ends with the primary key on both databases), so the
+   * database reads a range of that index and stops after `limit`, whatever the backlog.
+   */
+  private async expiredRecords(now: number, cursor: Cursor, limit: number, storage?: string): Promise<Candidate[]> {
+    const { rows } = await sql<Record<string, unknown>>(
+      this.files.manager,
+      expiredRecordsQuery(storage !== undefined, isMysql(this.files.manager.connection.options.type)),
+      [now, cursor.expires, cursor.expires, cursor.id, ...(storage !== undefined ? [storage] : []), limit],
+    );
+    return rows.map((r) => ({
+      id: Number(r.id),
+      expires: Number(r.expires),
+      keyHash: String(r.keyHash),
+      storeFullName: String(r.storeFullName),
+      name: String(r.name),
+    }));
   }
 }
 
 /** What a sweep did, by the action label of `storage_sweeper_items_total`. */
 export function sweepCounts(report: SweepReport): Record<string, number> {
   return {
-    records_expired: report.removed.length,
+    records_expired: report.recordsRemoved,
     objects_removed: report.objectsRemoved,
     retired_objects_removed: report.retiredRemoved,
     signed_upload_grants_removed: report.grantsRemoved,
     staged_uploads_removed: report.stagedRemoved,
+    staged_uploads_recorded: report.stagedRecorded,
     keys_skipped: report.skipped,
     failures: report.failed,
   };
@@ -208,4 +263,27 @@ export function reconcileCounts(report: ReconcileReport): Record<string, number>
     missing_objects: report.missingObjects.length,
     size_mismatches: report.sizeMismatches.length,
   };
+}
+
+/** The sweeper's claim query (see `expiredRecords`); `test/query-plans` checks its plan. */
+export function expiredRecordsQuery(byStorage: boolean, mysql: boolean): string {
+  const index = byStorage ? 'IDX_storage_files_store_expires' : 'IDX_storage_files_expires';
+  // MariaDB takes a table scan and a sort when most rows qualify, not seeing that the LIMIT
+  // stops an in-order index read early: the index is named to it.
+  return (
+    `SELECT id, expires, keyHash, storeFullName, name FROM storage_files${mysql ? ` FORCE INDEX (${index})` : ''} ` +
+    'WHERE expires IS NOT NULL AND expires <= ? AND (expires > ? OR (expires = ? AND id > ?))' +
+    (byStorage ? ' AND storeFullName = ?' : '') +
+    ' ORDER BY expires, id LIMIT ?'
+  );
+}
+
+function isMysql(type: string): boolean {
+  return type === 'mysql' || type === 'mariadb';
+}
+
+/** The distinct keys of a batch of records. */
+function keysOf(batch: Candidate[]): ObjectRef[] {
+  const keys = new Map(batch.map((c) => [c.keyHash, c]));
+  return [...keys.values()].map((c) => ({ keyHash: c.keyHash, storeFullName: c.storeFullName, name: c.name }));
 }

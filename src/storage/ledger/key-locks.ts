@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Clock } from './clock';
 import type { DataSource, EntityManager } from 'typeorm';
 import { StorageObjectEntity } from '../database/entities/storage-object.entity';
+import { OBJECT_COLUMNS, objectRow, placeholders, sql } from './sql';
 
 /** A key in one storage instance, as the lock and the object row know it. */
 export interface ObjectRef {
@@ -17,6 +18,16 @@ export interface LockedKey {
   row: StorageObjectEntity;
   /** The row was made by this lock: the key had none before. */
   created: boolean;
+}
+
+/** What set-based locked work sees: the rows it holds, and the keys it could not take. */
+export interface LockedBatch {
+  manager: EntityManager;
+  rows: StorageObjectEntity[];
+  /** Held by another transaction (MySQL): left for a later run. */
+  busy: ObjectRef[];
+  /** No row: for `run`, one by one. */
+  missing: ObjectRef[];
 }
 
 /** Returned instead of running the work when `skipLocked` found the key locked elsewhere. */
@@ -64,13 +75,18 @@ export class KeyLocks {
     options: { skipLocked?: boolean } = {},
   ): Promise<T | typeof SKIPPED> {
     if (!this.mysql) return this.exclusive(() => this.runSqlite(ref, work));
+    return this.retrying(ref.name, () => this.runMysql(ref, work, options.skipLocked ?? false));
+  }
+
+  /** Runs a MySQL transaction again after a deadlock, a lock wait timeout or a lost race to make a row. */
+  private async retrying<T>(name: string, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.runMysql(ref, work, options.skipLocked ?? false);
+        return await fn();
       } catch (err) {
         const errno = (err as { driverError?: { errno?: number } }).driverError?.errno;
         if (errno === undefined || !RETRYABLE_ERRNO.has(errno) || attempt >= RETRIES) throw err;
-        this.logger.debug(`retrying the lock on '${ref.name}' after errno ${errno}`);
+        this.logger.debug(`retrying the lock on '${name}' after errno ${errno}`);
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
       }
     }
@@ -87,6 +103,37 @@ export class KeyLocks {
     return next;
   }
 
+  /**
+   * Locks the rows of many keys at once for set-based work (the sweeper's batches), never
+   * waiting: on MySQL with `SKIP LOCKED`, so keys another transaction holds are left out (`busy`)
+   * and two batch holders can never wait on each other; on SQLite behind the same queue as
+   * `run`. Keys that have no row yet are `missing` (locked work makes their row; the caller
+   * takes them one by one through `run`).
+   */
+  async runBatch<T>(refs: ObjectRef[], work: (batch: LockedBatch) => Promise<T>): Promise<T> {
+    const locked = async (manager: EntityManager) => {
+      const hashes = refs.map((r) => r.keyHash);
+      const lock = this.mysql ? ' FOR UPDATE SKIP LOCKED' : '';
+      const { rows } = await sql(
+        manager,
+        `SELECT ${OBJECT_COLUMNS} FROM storage_objects WHERE keyHash IN (${placeholders(hashes.length)})${lock}`,
+        hashes,
+      );
+      const taken = rows.map(objectRow);
+      const seen = new Set(taken.map((r) => r.keyHash));
+      const unseen = refs.filter((r) => !seen.has(r.keyHash));
+      const held = new Set(this.mysql && unseen.length > 0 ? await existingKeys(manager, unseen) : []);
+      return work({
+        manager,
+        rows: taken,
+        busy: unseen.filter((r) => held.has(r.keyHash)),
+        missing: unseen.filter((r) => !held.has(r.keyHash)),
+      });
+    };
+    if (!this.mysql) return this.exclusive(() => this.dataSource.transaction(locked));
+    return this.retrying('a batch of keys', () => this.dataSource.transaction('READ COMMITTED', locked));
+  }
+
   private runMysql<T>(ref: ObjectRef, work: (key: LockedKey) => Promise<T>, skipLocked: boolean) {
     return this.dataSource.transaction('READ COMMITTED', async (manager) => {
       const locked = await this.lockRow(manager, ref, skipLocked);
@@ -97,48 +144,61 @@ export class KeyLocks {
 
   private runSqlite<T>(ref: ObjectRef, work: (key: LockedKey) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(async (manager) => {
-      const row = await manager.findOne(StorageObjectEntity, { where: { keyHash: ref.keyHash } });
-      const locked = row ? { row, created: false } : { row: await this.insertRow(manager, ref), created: true };
+      const locked = await this.lockRow(manager, ref, false);
+      if (locked === SKIPPED) throw new Error('unreachable: SQLite never skips');
       return work({ manager, ...locked });
     });
   }
 
+  /**
+   * The key's row, locked (`FOR UPDATE` on MySQL; on SQLite the queue and the transaction are
+   * the lock), made first when missing. The INSERT locks the new row itself, so it is not read
+   * again; two first uploads of one key racing to make it end in a duplicate key, retried.
+   */
   private async lockRow(
     manager: EntityManager,
     ref: ObjectRef,
     skipLocked: boolean,
   ): Promise<{ row: StorageObjectEntity; created: boolean } | typeof SKIPPED> {
-    const select = () => {
-      const query = manager
-        .createQueryBuilder(StorageObjectEntity, 'o')
-        .where('o.keyHash = :keyHash', { keyHash: ref.keyHash })
-        .setLock('pessimistic_write');
-      return skipLocked ? query.setOnLocked('skip_locked') : query;
-    };
-    const row = await select().getOne();
-    if (row) return { row, created: false };
+    const lock = this.mysql ? (skipLocked ? ' FOR UPDATE SKIP LOCKED' : ' FOR UPDATE') : '';
+    const found = await sql(manager, `SELECT ${OBJECT_COLUMNS} FROM storage_objects WHERE keyHash = ?${lock}`, [
+      ref.keyHash,
+    ]);
+    if (found.rows.length > 0) return { row: objectRow(found.rows[0]), created: false };
     // Nothing returned: either there is no row, or (skipLocked) another transaction holds it.
-    if (skipLocked && (await manager.exists(StorageObjectEntity, { where: { keyHash: ref.keyHash } }))) return SKIPPED;
-    await this.insertRow(manager, ref);
-    const mine = await select().getOne();
-    if (!mine) throw new Error(`the object row of '${ref.name}' vanished inside its own transaction`);
-    return { row: mine, created: true };
+    if (skipLocked && (await existingKeys(manager, [ref])).length > 0) return SKIPPED;
+    return { row: await this.insertRow(manager, ref), created: true };
   }
 
-  private insertRow(manager: EntityManager, ref: ObjectRef): Promise<StorageObjectEntity> {
+  private async insertRow(manager: EntityManager, ref: ObjectRef): Promise<StorageObjectEntity> {
     const now = this.clock.now();
-    return manager.save(
-      manager.create(StorageObjectEntity, {
-        keyHash: ref.keyHash,
-        storeFullName: ref.storeFullName,
-        name: ref.name,
-        dedup: false,
-        md5: null,
-        size: null,
-        generation: 0,
-        createdAt: now,
-        updatedAt: now,
-      }),
+    const inserted = await sql(
+      manager,
+      'INSERT INTO storage_objects (keyHash, storeFullName, name, dedup, md5, size, generation, createdAt, updatedAt) ' +
+        'VALUES (?, ?, ?, 0, NULL, NULL, 0, ?, ?)',
+      [ref.keyHash, ref.storeFullName, ref.name, now, now],
     );
+    return Object.assign(new StorageObjectEntity(), {
+      id: inserted.insertId,
+      keyHash: ref.keyHash,
+      storeFullName: ref.storeFullName,
+      name: ref.name,
+      dedup: false,
+      md5: null,
+      size: null,
+      generation: 0,
+      createdAt: now,
+      updatedAt: now,
+    });
   }
+}
+
+/** Which of `refs` have a row (read without locking). */
+async function existingKeys(manager: EntityManager, refs: ObjectRef[]): Promise<string[]> {
+  const { rows } = await sql<{ keyHash: string }>(
+    manager,
+    `SELECT keyHash FROM storage_objects WHERE keyHash IN (${placeholders(refs.length)})`,
+    refs.map((r) => r.keyHash),
+  );
+  return rows.map((r) => r.keyHash);
 }

@@ -8,6 +8,7 @@ import { KeyLocks, type LockedKey, type ObjectRef, type SKIPPED } from './key-lo
 import { RetiredObjectEntity } from '../database/entities/retired-object.entity';
 import { StorageObjectEntity } from '../database/entities/storage-object.entity';
 import { UploadPinEntity } from '../database/entities/upload-pin.entity';
+import { placeholders, sql } from './sql';
 
 /** The record an upload commits; times are filled in under the lock. */
 export type RecordFields = Pick<
@@ -95,6 +96,62 @@ export class ObjectLedger {
     );
   }
 
+  /**
+   * The sweeper's set-based step: for a batch of keys, in one transaction and a fixed number of
+   * statements whatever the batch's size, removes their expired records, retires the objects no
+   * reference is left to (due at once) and drops the keys nothing refers to any more: what
+   * `removeRecords(ref, { expired: true })` does to one key. Keys another transaction holds are
+   * skipped (`SKIP LOCKED`, never waited for); keys without a row are returned in `missing`, for
+   * `removeRecords` one by one.
+   */
+  removeExpiredBatch(refs: ObjectRef[]): Promise<ExpiredBatch> {
+    return this.locks.runBatch(refs, async ({ manager, rows, busy, missing }) => {
+      const now = this.clock.now();
+      const done: ExpiredBatch = { records: [], retired: [], busy: busy.length, missing };
+      if (rows.length === 0) return done;
+      const hashes = rows.map((r) => r.keyHash);
+      const inKeys = `keyHash IN (${placeholders(hashes.length)})`;
+      const records = (
+        await sql<Record<string, unknown>>(
+          manager,
+          `SELECT id, keyHash, storeFullName, name, objectKey, fileName, expires FROM storage_files WHERE ${inKeys}`,
+          hashes,
+        )
+      ).rows.map(sweptRecord);
+      const pinned = await sql<{ keyHash: string }>(
+        manager,
+        `SELECT DISTINCT keyHash FROM storage_upload_pins WHERE ${inKeys}`,
+        hashes,
+      );
+      const kept = new Set([
+        ...pinned.rows.map((p) => p.keyHash),
+        ...records.filter((r) => !isExpired(r, now)).map((r) => r.keyHash),
+      ]);
+      done.records = records.filter((r) => isExpired(r, now));
+      const dedup = new Set(rows.filter((r) => r.dedup).map((r) => r.keyHash));
+      const dropped = rows.filter((r) => !kept.has(r.keyHash));
+      await deleteIds(
+        manager,
+        'storage_files',
+        done.records.map((r) => r.id),
+      );
+      await deleteIds(
+        manager,
+        'storage_objects',
+        dropped.map((r) => r.id),
+      );
+      // A plain key's objects are its records' own; shared content goes only with its key.
+      const objects = [
+        ...done.records.filter((r) => !dedup.has(r.keyHash)).map(objectOf),
+        ...dropped
+          .filter((r) => r.dedup)
+          .map((r) => ({ storeFullName: r.storeFullName, objectKey: r.name, shared: true })),
+      ];
+      done.retired = await this.retireMany(manager, objects, now);
+      return done;
+    });
+  }
+
   /** Unexpired records plus upload pins of `ref`: what keeps the key. */
   async references(ref: ObjectRef): Promise<number> {
     const manager = this.dataSource.manager;
@@ -136,17 +193,37 @@ export class ObjectLedger {
     const unique = new Map(objects.map((o) => [keyHash(o.storeFullName, o.objectKey), o]));
     const ids: number[] = [];
     for (const [objectHash, object] of unique) {
-      const row = manager.create(RetiredObjectEntity, {
-        ...object,
-        objectHash,
-        removeAfter: now + delaySeconds * 1000,
-        attempts: 0,
-        lastError: null,
-        createdAt: now,
-      });
-      ids.push((await manager.save(row)).id);
+      const inserted = await sql(
+        manager,
+        'INSERT INTO storage_retired_objects (storeFullName, objectKey, objectHash, shared, removeAfter, attempts, lastError, createdAt) ' +
+          'VALUES (?, ?, ?, ?, ?, 0, NULL, ?)',
+        [object.storeFullName, object.objectKey, objectHash, object.shared ? 1 : 0, now + delaySeconds * 1000, now],
+      );
+      ids.push(inserted.insertId);
     }
     return ids;
+  }
+
+  /**
+   * `retire` for many objects, due `now`, in two statements: one multi-row INSERT, and one
+   * SELECT of the ids it made (`createdAt` = `now` and the object hashes; ids are not assumed
+   * consecutive, which MySQL does not promise under every `innodb_autoinc_lock_mode`).
+   */
+  private async retireMany(manager: EntityManager, objects: Retiring[], now: number): Promise<number[]> {
+    const unique = [...new Map(objects.map((o) => [keyHash(o.storeFullName, o.objectKey), o])).entries()];
+    if (unique.length === 0) return [];
+    await sql(
+      manager,
+      'INSERT INTO storage_retired_objects (storeFullName, objectKey, objectHash, shared, removeAfter, attempts, lastError, createdAt) VALUES ' +
+        unique.map(() => '(?, ?, ?, ?, ?, 0, NULL, ?)').join(', '),
+      unique.flatMap(([hash, o]) => [o.storeFullName, o.objectKey, hash, o.shared ? 1 : 0, now, now]),
+    );
+    const made = await sql<{ id: number | string }>(
+      manager,
+      `SELECT id FROM storage_retired_objects WHERE objectHash IN (${placeholders(unique.length)}) AND createdAt = ? AND removeAfter <= ?`,
+      [...unique.map(([hash]) => hash), now, now],
+    );
+    return made.rows.map((r) => Number(r.id));
   }
 
   /** Unexpired records of `ref`. */
@@ -167,6 +244,39 @@ export class ObjectLedger {
       (await manager.count(RetiredObjectEntity, where))
     );
   }
+}
+
+/** What the sweeper reports of a record it removed, and what retiring its object needs. */
+export type SweptRecord = Pick<
+  FileEntity,
+  'id' | 'keyHash' | 'storeFullName' | 'name' | 'objectKey' | 'fileName' | 'expires'
+>;
+
+/** What `removeExpiredBatch` did. */
+export interface ExpiredBatch {
+  records: SweptRecord[];
+  /** Queue rows of the objects that lost their last reference: due at once. */
+  retired: number[];
+  /** Keys another transaction held: left for a later run. */
+  busy: number;
+  /** Keys with records but no row: to be taken one by one (`removeRecords`). */
+  missing: ObjectRef[];
+}
+
+function sweptRecord(raw: Record<string, unknown>): SweptRecord {
+  return {
+    id: Number(raw.id),
+    keyHash: String(raw.keyHash),
+    storeFullName: String(raw.storeFullName),
+    name: String(raw.name),
+    objectKey: String(raw.objectKey),
+    fileName: String(raw.fileName),
+    expires: raw.expires === null ? null : Number(raw.expires),
+  };
+}
+
+async function deleteIds(manager: EntityManager, table: string, ids: number[]): Promise<void> {
+  if (ids.length > 0) await sql(manager, `DELETE FROM ${table} WHERE id IN (${placeholders(ids.length)})`, ids);
 }
 
 function objectOf(record: Pick<FileEntity, 'storeFullName' | 'objectKey'>): Retiring {

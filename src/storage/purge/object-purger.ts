@@ -75,7 +75,7 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
     const report: PurgeReport = { removed: 0, revived: 0, failed: 0 };
     if (ids.length === 0) return report;
     const rows = await this.dataSource.getRepository(RetiredObjectEntity).find({ where: { id: In(ids) } });
-    for (const row of rows) await this.purgeRow(row, report);
+    await this.purgeRows(rows, report);
     return report;
   }
 
@@ -94,7 +94,7 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
         .orderBy('r.id', 'ASC')
         .take(BATCH)
         .getMany();
-      for (const row of rows) await this.purgeRow(row, report);
+      await this.purgeRows(rows, report);
       if (rows.length < BATCH) break;
       afterId = rows[rows.length - 1].id;
     }
@@ -110,23 +110,40 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
     await this.thumbnails.removeDerivatives(instance, objectHash);
   }
 
-  private async purgeRow(row: RetiredObjectEntity, report: PurgeReport): Promise<void> {
+  /**
+   * Removes the rows' objects one after the other, then takes the removed plain objects' rows
+   * off the queue in one statement (one commit, not one per object). A crash in between leaves
+   * rows whose object is gone: the next run removes nothing and dequeues them.
+   */
+  private async purgeRows(rows: RetiredObjectEntity[], report: PurgeReport): Promise<void> {
+    const done: number[] = [];
+    for (const row of rows) if (await this.purgeRow(row, report)) done.push(row.id);
+    if (done.length === 0) return;
+    const dequeued = await this.locks.exclusive(() =>
+      this.dataSource.getRepository(RetiredObjectEntity).delete({ id: In(done) }),
+    );
+    // Another runner that read the same rows removed them too (harmless, they are gone): one counts each.
+    report.removed += dequeued.affected ?? done.length;
+  }
+
+  /** Removes one queued object; true when it was a plain object whose row is left to dequeue. */
+  private async purgeRow(row: RetiredObjectEntity, report: PurgeReport): Promise<boolean> {
     const now = this.clock.now();
-    if (row.removeAfter > now || !this.registry.names().includes(row.storeFullName)) return;
+    if (row.removeAfter > now || !this.registry.names().includes(row.storeFullName)) return false;
     const instance = this.registry.get(row.storeFullName);
     try {
       if (row.shared) {
         const outcome = await this.purgeShared(instance, row);
         if (outcome === 'revived') report.revived += 1;
         if (outcome === 'removed') report.removed += 1;
-        return;
+        return false;
       }
       await this.removeObject(instance, row.objectKey, row.objectHash);
-      await this.locks.exclusive(() => this.dataSource.getRepository(RetiredObjectEntity).delete({ id: row.id }));
-      report.removed += 1;
+      return true;
     } catch (err) {
       report.failed += 1;
       await this.postpone(row, err);
+      return false;
     }
   }
 

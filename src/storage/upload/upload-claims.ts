@@ -1,17 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { In, LessThan } from 'typeorm';
+import { In } from 'typeorm';
 import { quoteInput, StorageError, StorageErrorCode } from '../errors/storage.error';
 import { FileEntity } from '../database/entities/file.entity';
 import { versionKey } from '../keys/keys';
 import { SKIPPED, type LockedKey, type ObjectRef } from '../ledger/key-locks';
 import { keyHash, ObjectLedger, type RecordFields } from '../ledger/object-ledger';
 import { isDeadOwner, PROCESS_IDENTITY } from '../ledger/process-identity';
-import { RetiredObjectEntity } from '../database/entities/retired-object.entity';
 import { UploadPinEntity } from '../database/entities/upload-pin.entity';
 import { Clock } from '../ledger/clock';
 import { KeyLocks } from '../ledger/key-locks';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import { placeholders, sql } from '../ledger/sql';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
 /** An upload's claim on its key, from `claim` until `commit` or `abandon`. */
@@ -24,6 +24,8 @@ export interface UploadClaim {
   /** `verify`: the content is already stored; the upload only proves it has the same bytes. */
   mode: 'write' | 'verify';
 }
+
+type PinState = Pick<UploadPinEntity, 'id' | 'kind' | 'objectKey' | 'owner' | 'heartbeatAt'>;
 
 /** What a commit made: the record, and the superseded objects it queued for removal. */
 export interface Committed {
@@ -61,10 +63,12 @@ export class UploadClaims {
     const claim = await this.locks.run(ref, async (locked) => {
       const { manager, row } = locked;
       const now = this.clock.now();
-      await this.releaseAbandoned(locked, false);
-      const pins = await manager.count(UploadPinEntity, { where: { keyHash: ref.keyHash } });
+      const pins = await this.pinsOf(locked);
+      const gone = pins.filter((pin) => this.isAbandoned(pin));
+      if (gone.length > 0) await this.release(locked, gone, false);
       if (row.dedup !== kind.dedup) {
-        const inUse = row.md5 !== null || pins > 0 || (await this.objects.liveCount(manager, ref, now)) > 0;
+        const inUse =
+          row.md5 !== null || pins.length > gone.length || (await this.objects.liveCount(manager, ref, now)) > 0;
         if (inUse) {
           throw conflict(
             ref,
@@ -76,23 +80,21 @@ export class UploadClaims {
       const mode = kind.dedup && row.md5 === kind.md5 ? 'verify' : 'write';
       const objectKey = kind.dedup ? ref.name : versionKey(ref.name, now);
       const objectHash = keyHash(ref.storeFullName, objectKey);
-      if (kind.dedup) await manager.delete(RetiredObjectEntity, { objectHash });
+      if (kind.dedup) await sql(manager, 'DELETE FROM storage_retired_objects WHERE objectHash = ?', [objectHash]);
       row.generation += 1;
       row.updatedAt = now;
-      await manager.save(row);
-      const pin = await manager.save(
-        manager.create(UploadPinEntity, {
-          keyHash: ref.keyHash,
-          kind: mode,
-          objectKey,
-          objectHash,
-          owner: PROCESS_IDENTITY,
-          generation: row.generation,
-          createdAt: now,
-          heartbeatAt: now,
-        }),
+      await sql(
+        manager,
+        'UPDATE storage_objects SET dedup = ?, md5 = ?, size = ?, generation = ?, updatedAt = ? WHERE id = ?',
+        [row.dedup ? 1 : 0, row.md5, row.size, row.generation, now, row.id],
       );
-      return { ref, pinId: pin.id, dedup: kind.dedup, objectKey, mode } satisfies UploadClaim;
+      const pin = await sql(
+        manager,
+        'INSERT INTO storage_upload_pins (keyHash, kind, objectKey, objectHash, owner, generation, createdAt, heartbeatAt) ' +
+          'VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        [ref.keyHash, mode, objectKey, objectHash, PROCESS_IDENTITY, row.generation, now, now],
+      );
+      return { ref, pinId: pin.insertId, dedup: kind.dedup, objectKey, mode } satisfies UploadClaim;
     });
     if (claim === SKIPPED) throw new Error('unreachable: a claim never skips');
     return claim;
@@ -115,33 +117,36 @@ export class UploadClaims {
     const { ref } = claim;
     const saved = await this.locks.run(ref, async ({ manager, row }) => {
       const now = this.clock.now();
-      const pin = await manager.findOne(UploadPinEntity, { where: { id: claim.pinId } });
-      if (!pin) return null;
-      await manager.delete(UploadPinEntity, { id: pin.id });
-      const { expiresSeconds, ...rest } = fields;
-      const record = await manager.save(
-        manager.create(FileEntity, {
-          ...rest,
-          keyHash: ref.keyHash,
-          objectKey: claim.objectKey,
-          objectHash: pin.objectHash,
-          uid: rest.uid.slice(0, 255),
-          fileName: rest.fileName.slice(0, 1024),
-          expires: expiresSeconds === null ? null : now + expiresSeconds * 1000,
-          uploadTime: now,
-          retentionPeriod: expiresSeconds,
-        }),
-      );
+      const unpinned = await sql(manager, 'DELETE FROM storage_upload_pins WHERE id = ?', [claim.pinId]);
+      if (unpinned.affected === 0) return null;
+      // Under the lock every record of the key is older than the one this commit makes.
+      const older = claim.dedup ? [] : await olderVersions(manager, ref.keyHash);
+      const record = await insertRecord(manager, {
+        ...fields,
+        keyHash: ref.keyHash,
+        objectKey: claim.objectKey,
+        objectHash: keyHash(ref.storeFullName, claim.objectKey),
+        now,
+      });
       let retired: number[] = [];
-      if (!claim.dedup) {
-        const older = await manager.find(FileEntity, { where: { keyHash: ref.keyHash, id: LessThan(record.id) } });
-        if (older.length > 0) await manager.delete(FileEntity, { id: In(older.map((r) => r.id)) });
+      if (older.length > 0) {
+        await sql(
+          manager,
+          `DELETE FROM storage_files WHERE id IN (${placeholders(older.length)})`,
+          older.map((r) => r.id),
+        );
         const objects = older.map((r) => ({ storeFullName: r.storeFullName, objectKey: r.objectKey, shared: false }));
         retired = await this.objects.retire(manager, objects, this.options.lifecycle.versionGraceSeconds);
       }
-      if (claim.mode === 'write' && claim.dedup) Object.assign(row, { md5: fields.md5, size: fields.size });
-      row.updatedAt = now;
-      await manager.save(row);
+      // The claim stamped the row's updatedAt; only content stored by md5 changes it here.
+      if (claim.mode === 'write' && claim.dedup) {
+        await sql(manager, 'UPDATE storage_objects SET md5 = ?, size = ?, updatedAt = ? WHERE id = ?', [
+          fields.md5,
+          fields.size,
+          now,
+          row.id,
+        ]);
+      }
       return { record, retired };
     });
     if (saved === SKIPPED || saved === null) {
@@ -175,12 +180,28 @@ export class UploadClaims {
 
   /** `collect`: drop the key too when nothing refers to it any more (not when a claim follows). */
   private async releaseAbandoned(locked: LockedKey, collect: boolean): Promise<number[]> {
-    const pins = await locked.manager.find(UploadPinEntity, { where: { keyHash: locked.row.keyHash } });
+    const pins = await this.pinsOf(locked);
     const gone = pins.filter((pin) => this.isAbandoned(pin));
     return gone.length > 0 ? this.release(locked, gone, collect) : [];
   }
 
-  private async release(locked: LockedKey, pins: UploadPinEntity[], collect: boolean): Promise<number[]> {
+  /** The key's pins, with what deciding and releasing them needs. */
+  private async pinsOf(locked: LockedKey): Promise<PinState[]> {
+    const { rows } = await sql<Record<string, unknown>>(
+      locked.manager,
+      'SELECT id, kind, objectKey, owner, heartbeatAt FROM storage_upload_pins WHERE keyHash = ?',
+      [locked.row.keyHash],
+    );
+    return rows.map((r) => ({
+      id: Number(r.id),
+      kind: r.kind as PinState['kind'],
+      objectKey: String(r.objectKey),
+      owner: String(r.owner),
+      heartbeatAt: Number(r.heartbeatAt),
+    }));
+  }
+
+  private async release(locked: LockedKey, pins: PinState[], collect: boolean): Promise<number[]> {
     const { manager, row } = locked;
     await manager.delete(UploadPinEntity, { id: In(pins.map((p) => p.id)) });
     const writes = pins.filter((p) => p.kind === 'write');
@@ -192,6 +213,62 @@ export class UploadClaims {
     const swept = await this.objects.collectIfUnreferenced(locked, this.clock.now(), writes.length > 0);
     return [...retired, ...swept.retired];
   }
+}
+
+/** The key's records, as a plain commit replaces them. */
+async function olderVersions(manager: EntityManager, hash: string) {
+  const { rows } = await sql<Record<string, unknown>>(
+    manager,
+    'SELECT id, storeFullName, objectKey FROM storage_files WHERE keyHash = ?',
+    [hash],
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    storeFullName: String(r.storeFullName),
+    objectKey: String(r.objectKey),
+  }));
+}
+
+const RECORD_COLUMNS = [
+  'keyHash',
+  'objectKey',
+  'objectHash',
+  'md5',
+  'uid',
+  'name',
+  'size',
+  'type',
+  'expires',
+  'fileName',
+  'fullName',
+  'uploadTime',
+  'uploadUser',
+  'updateUserId',
+  'storeFullName',
+  'retentionPeriod',
+] as const;
+
+/** Writes the file record the pin becomes; returns it as the entity the caller answers with. */
+async function insertRecord(
+  manager: EntityManager,
+  input: Omit<RecordFields, 'objectKey'> & Pick<FileEntity, 'keyHash' | 'objectKey' | 'objectHash'> & { now: number },
+): Promise<FileEntity> {
+  const { expiresSeconds, now, ...rest } = input;
+  const record = Object.assign(new FileEntity(), {
+    ...rest,
+    uid: rest.uid.slice(0, 255),
+    fileName: rest.fileName.slice(0, 1024),
+    expires: expiresSeconds === null ? null : now + expiresSeconds * 1000,
+    uploadTime: now,
+    retentionPeriod: expiresSeconds,
+  });
+  const inserted = await sql(
+    manager,
+    `INSERT INTO storage_files (${RECORD_COLUMNS.join(', ')}) VALUES (${placeholders(RECORD_COLUMNS.length)})`,
+    RECORD_COLUMNS.map((column) => record[column]),
+  );
+  record.id = inserted.insertId;
+  return record;
 }
 
 function conflict(ref: ObjectRef, reason: string): StorageError {

@@ -16,6 +16,8 @@ export const bigintNumber: ValueTransformer = {
 @Index('IDX_storage_files_key', ['keyHash'])
 @Index('IDX_storage_files_expires', ['expires'])
 @Index('IDX_storage_files_object', ['objectHash'])
+@Index('IDX_storage_files_store_id', ['storeFullName', 'id'])
+@Index('IDX_storage_files_store_expires', ['storeFullName', 'expires'])
 export class FileEntity {
   @PrimaryGeneratedColumn({ type: 'int' })
   id!: number;
