@@ -262,6 +262,7 @@ export function reconcileCounts(report: ReconcileReport): Record<string, number>
     thumbnails_removed: report.derivativesRemoved,
     missing_objects: report.missingObjects.length,
     size_mismatches: report.sizeMismatches.length,
+    resumable_uploads_removed: report.resumableUploadsRemoved,
   };
 }
 
