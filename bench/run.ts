@@ -15,6 +15,7 @@ import { ROOT, startBaseline, startService, writeServiceConfig, type Server, typ
 import { Results } from './report';
 import { bigTransfers } from './scenarios/big';
 import { smallGets } from './scenarios/get';
+import { recordsAndSweeps } from './scenarios/records';
 import { thumbnails } from './scenarios/thumbnail';
 import { smallUploads } from './scenarios/upload';
 import { startStoragePeer, type StoragePeer } from './storage-peer';
@@ -28,6 +29,7 @@ const RUNNERS: Partial<Record<Scenario, ScenarioRun>> = {
   upload: smallUploads,
   big: bigTransfers,
   thumbnail: thumbnails,
+  records: recordsAndSweeps,
 };
 
 function build(): void {
@@ -89,7 +91,7 @@ async function main(): Promise<void> {
     const bare = await startBaseline('bare node:http', 'bare.ts', baselineDir);
     const express = await startBaseline('express + serve-static', 'static.ts', baselineDir);
     servers.push(bare, express);
-    const ctx: BenchContext = { options, results, services, bare, express, baselineDir, workDir };
+    const ctx: BenchContext = { options, results, services, bare, express, baselineDir, workDir, configFile };
     for (const service of services) await service.eventLoop(); // start-up is not part of any scenario
     for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s))) {
       const runner = RUNNERS[scenario];

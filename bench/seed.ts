@@ -1,0 +1,142 @@
+/**
+ * Fast seeding of many records, straight into the service's database (SQLite file or MariaDB):
+ * a real upload is the template, and its rows in `storage_files` and `storage_objects` are
+ * cloned with new names, key hashes and version keys (as `src/storage/keys` and the object ledger
+ * make them), so each seeded record is one the service serves as it serves its own. Rows go in
+ * large transactions (SQLite: one prepared statement; MariaDB: multi-row INSERTs).
+ */
+import Database from 'better-sqlite3';
+import { linkSync, mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { createConnection, type Connection } from 'mysql2/promise';
+import { md5Hex, versionKey } from '../src/storage/keys/keys';
+import type { ServiceProcess } from './processes';
+
+type Row = Record<string, unknown>;
+
+export interface BenchDb {
+  rows(sql: string, params?: unknown[]): Promise<Row[]>;
+  /** Inserts `rows` (values in `columns` order) in one transaction. */
+  insert(table: string, columns: string[], rows: unknown[][]): Promise<void>;
+  close(): Promise<void>;
+}
+
+function sqliteDb(file: string): BenchDb {
+  const db = new Database(file);
+  db.pragma('busy_timeout = 30000');
+  const statements = new Map<string, Database.Statement>();
+  return {
+    rows: async (sql, params = []) => db.prepare(sql).all(...params) as Row[],
+    insert: async (table, columns, rows) => {
+      const sql = `INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+      const statement = statements.get(sql) ?? db.prepare(sql);
+      statements.set(sql, statement);
+      db.transaction(() => {
+        for (const row of rows) statement.run(...row);
+      })();
+    },
+    close: async () => void db.close(),
+  };
+}
+
+function mysqlDb(connection: Connection): BenchDb {
+  const PER_STATEMENT = 2000;
+  return {
+    rows: async (sql, params = []) => (await connection.query(sql.replaceAll('"', '`'), params))[0] as Row[],
+    insert: async (table, columns, rows) => {
+      await connection.beginTransaction();
+      const sql = `INSERT INTO \`${table}\` (${columns.map((c) => `\`${c}\``).join(', ')}) VALUES ?`;
+      for (let i = 0; i < rows.length; i += PER_STATEMENT)
+        await connection.query(sql, [rows.slice(i, i + PER_STATEMENT)]);
+      await connection.commit();
+    },
+    close: () => connection.end(),
+  };
+}
+
+export async function openDb(service: ServiceProcess): Promise<BenchDb> {
+  if (service.db === 'mysql') return mysqlDb(await createConnection(service.dbUrl));
+  return sqliteDb(path.join(service.dataDir, 'storage.sqlite'));
+}
+
+export interface Template {
+  file: Row;
+  object: Row;
+  store: string;
+  /** The local instance's root folder, and the template's bytes in it (hard-linked as seeded objects). */
+  root: string;
+  objectPath: string;
+}
+
+/** The rows of the record the service made for `name` (uploaded just before). */
+export async function templateOf(db: BenchDb, service: ServiceProcess, name: string): Promise<Template> {
+  const [file] = await db.rows('SELECT * FROM "storage_files" WHERE "name" = ? ORDER BY "id" DESC LIMIT 1', [name]);
+  if (!file) throw new Error(`no record of ${name}`);
+  const [object] = await db.rows('SELECT * FROM "storage_objects" WHERE "keyHash" = ?', [file.keyHash]);
+  if (!object) throw new Error(`no object row of ${name}`);
+  const store = String(file.storeFullName);
+  const root = path.join(service.dataDir, 'files');
+  return { file, object, store, root, objectPath: path.join(root, String(file.objectKey)) };
+}
+
+export interface SeedBatch {
+  /** `seed/0000001.bin`: the name of the i-th record of a batch. */
+  nameOf(i: number): string;
+  from: number;
+  count: number;
+  /** Epoch ms, or null for permanent records. */
+  expires: number | null;
+  /** Hard-link the template's bytes as each record's object (local disk only). */
+  withObjects: boolean;
+}
+
+export function namer(prefix: string): (i: number) => string {
+  return (i) => `${prefix}/${String(i).padStart(7, '0')}.bin`;
+}
+
+const CHUNK = 20_000;
+
+/** Inserts the records of `batch` (and their object rows), CHUNK at a time. */
+export async function seed(db: BenchDb, template: Template, batch: SeedBatch): Promise<void> {
+  const fileColumns = Object.keys(template.file).filter((c) => c !== 'id');
+  const objectColumns = Object.keys(template.object).filter((c) => c !== 'id');
+  const now = Date.now();
+  for (let start = batch.from; start < batch.from + batch.count; start += CHUNK) {
+    const files: unknown[][] = [];
+    const objects: unknown[][] = [];
+    const end = Math.min(start + CHUNK, batch.from + batch.count);
+    for (let i = start; i < end; i++) {
+      const name = batch.nameOf(i);
+      const keyHash = md5Hex(`${template.store}\u0000${name}`);
+      const objectKey = versionKey(name, now);
+      const file: Row = {
+        ...template.file,
+        keyHash,
+        objectKey,
+        objectHash: md5Hex(`${template.store}\u0000${objectKey}`),
+        name,
+        uid: md5Hex(name),
+        fileName: path.basename(name),
+        uploadTime: now,
+        expires: batch.expires,
+        retentionPeriod: batch.expires === null ? null : 1,
+      };
+      files.push(fileColumns.map((c) => file[c]));
+      const object: Row = { ...template.object, keyHash, name, createdAt: now, updatedAt: now };
+      objects.push(objectColumns.map((c) => object[c]));
+      if (batch.withObjects) linkObject(template.objectPath, path.join(template.root, objectKey));
+    }
+    await db.insert('storage_files', fileColumns, files);
+    await db.insert('storage_objects', objectColumns, objects);
+  }
+}
+
+function linkObject(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(path.dirname(to), { recursive: true });
+    linkSync(from, to);
+  }
+}
