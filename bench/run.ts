@@ -11,7 +11,16 @@ import * as path from 'node:path';
 import { log, type BenchContext } from './context';
 import { recreateDatabase } from './database';
 import { parseOptions, SCENARIOS, type BenchOptions, type Scenario } from './options';
-import { ROOT, startBaseline, startService, writeServiceConfig, type Server, type ServiceProcess } from './processes';
+import {
+  ROOT,
+  startBaseline,
+  startService,
+  stopAll,
+  tail,
+  writeServiceConfig,
+  type Server,
+  type ServiceProcess,
+} from './processes';
 import { Results } from './report';
 import { bigTransfers } from './scenarios/big';
 import { smallGets } from './scenarios/get';
@@ -99,11 +108,19 @@ async function main(): Promise<void> {
         results.notes.push(`scenario ${scenario} is not part of this version of the bench`);
         continue;
       }
+      const started = Date.now();
       await runner(ctx);
       await sampleEventLoop(ctx, scenario);
+      results.durations[scenario] = Math.round((Date.now() - started) / 1000);
     }
+  } catch (err) {
+    for (const service of servers.filter((s): s is ServiceProcess => 'logFile' in s)) {
+      process.stderr.write(`\nthe end of ${service.name}'s log:\n${tail(service.logFile)}\n`);
+    }
+    throw err;
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
+    await stopAll();
     await peer?.close();
     rmSync(workDir, { recursive: true, force: true });
   }
@@ -112,6 +129,13 @@ async function main(): Promise<void> {
   const out = path.resolve(ROOT, options.out);
   results.write(out);
   log(`wrote ${path.relative(process.cwd(), out)}`);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\n${signal}: stopping the servers\n`);
+    void stopAll().finally(() => process.exit(130));
+  });
 }
 
 main().catch((err: unknown) => {

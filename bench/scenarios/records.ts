@@ -51,7 +51,7 @@ async function measureReads(ctx: BenchContext, service: ServiceProcess, db: Benc
       run: () => p99(service.url(`/storage/files?limit=${PAGE}&cursor=${lastCursor}`), seconds),
     },
   ];
-  await warmUp(recordsScenario(count), runs(1));
+  await warmUp(recordsScenario(count), runs(2));
   const last = await expectJson<{ items: unknown[] }>(
     service.url(`/storage/files?limit=${PAGE}&cursor=${lastCursor}`),
     200,
@@ -60,7 +60,7 @@ async function measureReads(ctx: BenchContext, service: ServiceProcess, db: Benc
     },
   );
   if (last.items.length === 0) throw new Error('the last list page is empty: the cursor is not what the bench expects');
-  ctx.results.addAll(recordsScenario(count), await interleave(ctx.options.rounds, runs(ctx.options.seconds)), {
+  ctx.results.addAll(recordsScenario(count), await interleave(ctx.options.readRounds, runs(ctx.options.readSeconds)), {
     'req/s': 'req/s',
     p99: 'ms',
   });
