@@ -91,6 +91,11 @@ async function main(): Promise<void> {
   let peer: StoragePeer | undefined;
   try {
     peer = await startStoragePeer(options.storage);
+    if (peer) {
+      results.notes.push(
+        `the default instance is ${options.storage} on its test peer; the baselines still work on local disk, so the ratios compare with local disk I/O`,
+      );
+    }
     const configFile = path.join(workDir, 'bench-config.json');
     writeServiceConfig(configFile, peer?.instance);
     const services = await startServices(options, workDir, configFile, results.notes);
