@@ -73,7 +73,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     storage: 'local',
     quick,
     rounds: quick ? 2 : 3,
-    seconds: quick ? 2 : 4,
+    seconds: quick ? 2 : 3,
     readRounds: quick ? 1 : 2,
     readSeconds: quick ? 1 : 3,
     small: 4 * 1024,

@@ -6,7 +6,7 @@
  * large transactions (SQLite: one prepared statement; MariaDB: multi-row INSERTs).
  */
 import Database from 'better-sqlite3';
-import { linkSync, mkdirSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { createConnection, type Connection } from 'mysql2/promise';
 import { md5Hex, versionKey } from '../src/storage/keys/keys';
@@ -156,6 +156,7 @@ async function seedRows(db: BenchDb, template: Template, batch: SeedBatch): Prom
   const object = rowShape(template.object, ['keyHash', 'name', 'createdAt', 'updatedAt']);
   const now = Date.now();
   const retention = batch.expires === null ? null : 1;
+  const source = { path: template.objectPath };
   for (let start = batch.from; start < batch.from + batch.count; start += CHUNK) {
     const files: unknown[][] = [];
     const objects: unknown[][] = [];
@@ -181,19 +182,29 @@ async function seedRows(db: BenchDb, template: Template, batch: SeedBatch): Prom
       o[object.at.createdAt] = now;
       o[object.at.updatedAt] = now;
       objects.push(o);
-      if (batch.withObjects) linkObject(template.objectPath, path.join(template.root, objectKey));
+      if (batch.withObjects) linkObject(source, path.join(template.root, objectKey));
     }
     await db.insert('storage_files', file.columns, files);
     await db.insert('storage_objects', object.columns, objects);
   }
 }
 
-function linkObject(from: string, to: string): void {
+/**
+ * Gives `to` the template's bytes as a hard link of `source.path`; when that file has as many
+ * links as the filesystem allows (ext4: 65,000), `to` becomes a copy, and the source of the
+ * links after it. Every file made is a seeded object: nothing else is left in the storage root.
+ */
+function linkObject(source: { path: string }, to: string): void {
   try {
-    linkSync(from, to);
+    linkSync(source.path, to);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    mkdirSync(path.dirname(to), { recursive: true });
-    linkSync(from, to);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      mkdirSync(path.dirname(to), { recursive: true });
+      linkObject(source, to);
+    } else if (code === 'EMLINK') {
+      copyFileSync(source.path, to);
+      source.path = to;
+    } else throw err;
   }
 }
