@@ -1,8 +1,8 @@
 /**
- * Many records: a fresh service per database, seeded straight into its tables (`seed.ts`) up to
- * each count of `--sizes records=` (10^3 and 10^6 by default). At each count: meta of random
- * records and the first and last list pages (100 records), at 16 connections; the targets want
- * their p99 flat from the smallest count to the largest. Then `--sizes sweep=` (10^5) expired
+ * Many records: a fresh service per database and per count of `--sizes records=` (10^3 and 10^6
+ * by default), seeded straight into its tables (`seed.ts`). Meta of random records and the first
+ * and last list pages (100 records) at 16 connections, every count's in the same interleaved
+ * rounds; the targets want their p99 flat from the smallest count to the largest. Then `--sizes sweep=` (10^5) expired
  * files, each a real object on disk, are swept (`POST /storage/admin/sweep`) with all those
  * records in the table: files/s from the expired rows counted down while it runs (at most
  * `--sweep-seconds`; a sweep still running then is rated by what it removed so far).
@@ -34,36 +34,42 @@ async function p99(url: string, seconds: number, nextPath?: () => string): Promi
   return { 'req/s': r.perSecond, p99: r.p99Ms, failed: r.failed };
 }
 
-/** Meta, first page and last page, interleaved; figures prefixed by what was asked. */
-async function measureReads(ctx: BenchContext, service: ServiceProcess, db: BenchDb, count: number): Promise<void> {
+/** One service seeded to one record count, with its database open. */
+interface Seeded {
+  service: ServiceProcess;
+  db: BenchDb;
+  template: Template;
+  count: number;
+}
+
+/** Meta of random records, the first and the last list page of one seeded service. */
+async function readRuns(seeded: Seeded, seconds: number): Promise<Run[]> {
+  const { service, db, count } = seeded;
   const [{ maxId }] = await db.rows('SELECT MAX("id") AS "maxId" FROM "storage_files"');
-  const lastCursor = String(Number(maxId) - PAGE);
-  const subject = subjectOf(service);
-  const runs = (seconds: number): Run[] => [
-    {
-      subject: `${subject} meta`,
-      run: () =>
-        p99(service.url('/'), seconds, () => `/storage/meta/${seededName(Math.floor(Math.random() * (count - 1)))}`),
-    },
-    { subject: `${subject} list first page`, run: () => p99(service.url(`/storage/files?limit=${PAGE}`), seconds) },
-    {
-      subject: `${subject} list last page`,
-      run: () => p99(service.url(`/storage/files?limit=${PAGE}&cursor=${lastCursor}`), seconds),
-    },
-  ];
-  await warmUp(recordsScenario(count), runs(2));
-  const last = await expectJson<{ items: unknown[] }>(
-    service.url(`/storage/files?limit=${PAGE}&cursor=${lastCursor}`),
-    200,
-    {
-      headers: AUTH,
-    },
-  );
+  const lastPage = service.url(`/storage/files?limit=${PAGE}&cursor=${Number(maxId) - PAGE}`);
+  const last = await expectJson<{ items: unknown[] }>(lastPage, 200, { headers: AUTH });
   if (last.items.length === 0) throw new Error('the last list page is empty: the cursor is not what the bench expects');
-  ctx.results.addAll(recordsScenario(count), await interleave(ctx.options.readRounds, runs(ctx.options.readSeconds)), {
-    'req/s': 'req/s',
-    p99: 'ms',
-  });
+  const subject = (what: string) => `${recordsScenario(count)}\t${subjectOf(service)} ${what}`;
+  const randomMeta = () => `/storage/meta/${seededName(Math.floor(Math.random() * (count - 1)))}`;
+  return [
+    { subject: subject('meta'), run: () => p99(service.url('/'), seconds, randomMeta) },
+    { subject: subject('list first page'), run: () => p99(service.url(`/storage/files?limit=${PAGE}`), seconds) },
+    { subject: subject('list last page'), run: () => p99(lastPage, seconds) },
+  ];
+}
+
+/**
+ * The reads of every record count, interleaved round by round (a service per count), so that
+ * a slow moment of the machine does not land on one count only.
+ */
+async function measureReads(ctx: BenchContext, all: Seeded[]): Promise<void> {
+  const runs = async (seconds: number) => (await Promise.all(all.map((s) => readRuns(s, seconds)))).flat();
+  await warmUp('records', await runs(2));
+  const collected = await interleave(ctx.options.readRounds, await runs(ctx.options.readSeconds));
+  for (const [key, metrics] of collected) {
+    const [scenario, subject] = key.split('\t');
+    ctx.results.addAll(scenario, new Map([[subject, metrics]]), { 'req/s': 'req/s', p99: 'ms' });
+  }
 }
 
 /** Seeds `count` permanent records in all (the template counts as one); checks one is served. */
@@ -163,38 +169,41 @@ async function sweep(ctx: BenchContext, service: ServiceProcess, db: BenchDb, te
   }
 }
 
-async function recordsOn(ctx: BenchContext, db: 'sqlite' | 'mysql'): Promise<void> {
-  const dataDir = path.join(ctx.workDir, `records-${db}`);
-  const dbUrl = ctx.options.dbUrl.replace(/\/(\w+)$/, '/$1_records');
+/** A fresh service (own data folder and database) seeded to `count` records. */
+async function seededService(ctx: BenchContext, db: 'sqlite' | 'mysql', count: number, index: number): Promise<Seeded> {
+  const dataDir = path.join(ctx.workDir, `records-${db}-${index}`);
+  const dbUrl = ctx.options.dbUrl.replace(/\/(\w+)$/, `/$1_records${index}`);
   if (db === 'mysql') await recreateDatabase(dbUrl);
-  const service = await startService({
-    dataDir,
-    db,
-    dbUrl,
-    configFile: ctx.configFile,
-    env: { SHUTDOWN_TIMEOUT_SECONDS: '2' },
-  });
+  const env = { SHUTDOWN_TIMEOUT_SECONDS: '2' };
+  const service = await startService({ dataDir, db, dbUrl, configFile: ctx.configFile, env });
   const database = await openDb(service);
+  await service.eventLoop();
+  await expectJson(service.url('/storage/files/bench/template.bin'), 201, {
+    method: 'PUT',
+    headers: { ...AUTH, 'Content-Type': 'application/octet-stream' },
+    body: Buffer.alloc(1024, 7),
+  });
+  const template = await templateOf(database, service, 'bench/template.bin');
+  await seedTo(ctx, database, template, service, 1, count);
+  return { service, db: database, template, count };
+}
+
+async function recordsOn(ctx: BenchContext, db: 'sqlite' | 'mysql'): Promise<void> {
+  const all: Seeded[] = [];
   try {
-    await service.eventLoop();
-    await expectJson(service.url('/storage/files/bench/template.bin'), 201, {
-      method: 'PUT',
-      headers: { ...AUTH, 'Content-Type': 'application/octet-stream' },
-      body: Buffer.alloc(1024, 7),
-    });
-    const template = await templateOf(database, service, 'bench/template.bin');
-    let have = 1;
-    for (const count of ctx.options.records) {
-      await seedTo(ctx, database, template, service, have, count);
-      have = count;
-      log(`${recordsScenario(count)} on ${db}: meta and list pages`);
-      await measureReads(ctx, service, database, count);
+    for (const [index, count] of ctx.options.records.entries()) all.push(await seededService(ctx, db, count, index));
+    log(`records on ${db}: meta and list pages at ${ctx.options.records.join(' and ')} records`);
+    await measureReads(ctx, all);
+    const largest = all[all.length - 1];
+    await sweep(ctx, largest.service, largest.db, largest.template);
+    for (const { service } of all) {
+      ctx.results.eventLoop.push({ scenario: 'records', subject: subjectOf(service), ...(await service.eventLoop()) });
     }
-    await sweep(ctx, service, database, template);
-    ctx.results.eventLoop.push({ scenario: 'records', subject: subjectOf(service), ...(await service.eventLoop()) });
   } finally {
-    await database.close();
-    await service.stop();
+    for (const { service, db: database } of all) {
+      await database.close();
+      await service.stop();
+    }
   }
 }
 
