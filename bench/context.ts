@@ -12,8 +12,10 @@ export interface BenchContext {
   bare: Server;
   express: Server;
   baselineDir: string;
-  /** A scratch folder of the run (source files, bodies). */
+  /** A scratch folder of the run (data folders of extra services, the configuration). */
   workDir: string;
+  /** The service configuration of the run (STORAGE_CONFIG), for services a scenario starts. */
+  configFile: string;
 }
 
 /** `service (sqlite)`: how a service appears as a subject in the results. */

@@ -3,6 +3,12 @@ import * as http from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
+/**
+ * One connection per request: a pooled idle socket may have been closed by the server while the
+ * bench's event loop was busy (seeding SQLite is synchronous), and reusing it fails the request.
+ */
+const NO_KEEP_ALIVE = new http.Agent({ keepAlive: false });
+
 export interface Answer {
   status: number;
   text: string;
@@ -26,7 +32,7 @@ export function request(
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
-      { method: options.method ?? 'GET', headers: options.headers, agent: options.agent },
+      { method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? NO_KEEP_ALIVE },
       (res) => {
         let text = '';
         let bytes = 0;

@@ -20,6 +20,9 @@ export interface BenchOptions {
   records: number[];
   /** Expired files the sweep removes. */
   sweep: number;
+  /** Rounds and seconds of the meta and list runs at each record count. */
+  readRounds: number;
+  readSeconds: number;
   /** Longest the sweep is timed before the rate is taken from what it removed so far. */
   sweepSeconds: number;
   out: string;
@@ -70,12 +73,14 @@ export function parseOptions(argv: string[]): BenchOptions {
     storage: 'local',
     quick,
     rounds: quick ? 2 : 3,
-    seconds: quick ? 2 : 5,
+    seconds: quick ? 2 : 3,
+    readRounds: quick ? 1 : 2,
+    readSeconds: quick ? 1 : 3,
     small: 4 * 1024,
     big: quick ? 128 * 1024 ** 2 : 1024 ** 3,
     records: quick ? [1e3, 2e4] : [1e3, 1e6],
-    sweep: quick ? 2e3 : 1e5,
-    sweepSeconds: quick ? 20 : 60,
+    sweep: quick ? 1e3 : 1e5,
+    sweepSeconds: quick ? 10 : 45,
     out: 'bench/results.json',
     build: true,
   };

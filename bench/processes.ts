@@ -4,7 +4,7 @@
  * service's event-loop probe lines (stderr) and the baselines' `listening <port>` line (stdout).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -33,8 +33,24 @@ export interface ServiceProcess extends Server {
   readonly dataDir: string;
   readonly db: 'sqlite' | 'mysql';
   readonly dbUrl: string;
+  /** Its stdout (the request log, JSON lines), beside its data folder. */
+  readonly logFile: string;
   /** The largest event-loop delay since the last call (the service's probe, SIGUSR2). */
   eventLoop(): Promise<EventLoopReport>;
+}
+
+/** Every child the bench started and that still runs: stopped on Ctrl-C too. */
+const running = new Set<ChildProcess>();
+
+export function track(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
+/** Stops every child still running (the bench was interrupted or failed). */
+export function stopAll(): Promise<void[]> {
+  return Promise.all([...running].map((child) => stopChild(child, 3000)));
 }
 
 export async function freePort(): Promise<number> {
@@ -89,29 +105,37 @@ export function writeServiceConfig(file: string, defaultStorage?: object): void 
 export async function startService(options: ServiceOptions): Promise<ServiceProcess> {
   const port = await freePort();
   const dbUrl = options.db === 'mysql' ? (options.dbUrl ?? '') : '';
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/main.js')], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      DATA_DIR: options.dataDir,
-      DB_URL: dbUrl,
-      API_TOKENS: `bench:${TOKEN}`,
-      STORAGE_CONFIG: options.configFile,
-      LOG_FORMAT: 'json',
-      SWEEP_ENABLED: 'false',
-      RECONCILE_ENABLED: 'false',
-      BENCH_EVENT_LOOP: '1',
-      NODE_ENV: '',
-      ...options.env,
-    },
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-  });
+  const logFile = `${options.dataDir}.log`;
+  const log = openSync(logFile, 'a');
+  const child = track(
+    spawn(process.execPath, [path.join(ROOT, 'dist/main.js')], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        PORT: String(port),
+        DATA_DIR: options.dataDir,
+        DB_URL: dbUrl,
+        API_TOKENS: `bench:${TOKEN}`,
+        STORAGE_CONFIG: options.configFile,
+        LOG_FORMAT: 'json',
+        SWEEP_ENABLED: 'false',
+        RECONCILE_ENABLED: 'false',
+        BENCH_EVENT_LOOP: '1',
+        NODE_ENV: '',
+        ...options.env,
+      },
+      stdio: ['ignore', log, 'pipe', 'ipc'],
+    }),
+  );
+  closeSync(log);
   const probes = probeReader(child);
   const server = serverOf(`service (${options.db})`, port, child);
-  await waitReady(server, '/storage/files?limit=1', AUTH);
+  await waitReady(server, '/storage/files?limit=1', AUTH).catch((err: Error) => {
+    throw new Error(`${err.message}; its log:\n${tail(logFile)}`);
+  });
   return {
     ...server,
+    logFile,
     dataDir: options.dataDir,
     db: options.db,
     dbUrl,
@@ -148,14 +172,12 @@ function probeReader(child: ChildProcess): { next(): Promise<EventLoopReport> } 
 /** Starts one of `bench/servers/*.ts` (a baseline) on a free port, serving files from `dir`. */
 export async function startBaseline(name: string, script: string, dir: string): Promise<Server> {
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'servers', script)],
-    {
+  const child = track(
+    spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'servers', script)], {
       cwd: ROOT,
       env: { ...process.env, PORT: String(port), DIR: dir, TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json') },
       stdio: ['ignore', 'ignore', 'inherit'],
-    },
+    }),
   );
   const server = serverOf(name, port, child);
   await waitReady(server, '/ready', {});
@@ -177,6 +199,15 @@ async function waitReady(server: Server, probe: string, headers: Record<string, 
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`${server.name} did not start within 60 s`);
+}
+
+/** The last lines of a log file, for an error message. */
+export function tail(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
 }
 
 /** A field of /proc/PID/status in KiB (VmRSS, VmHWM). */

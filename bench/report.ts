@@ -84,6 +84,8 @@ export class Results {
   readonly targets: Target[] = [];
   readonly eventLoop: EventLoopSample[] = [];
   readonly notes: string[] = [];
+  /** Seconds each scenario took, by name. */
+  readonly durations: Record<string, number> = {};
 
   constructor(readonly options: object) {}
 
@@ -115,7 +117,12 @@ export class Results {
         if (metric === 'failed') {
           const failed = values.reduce((a, b) => a + b, 0);
           if (failed) this.notes.push(`${scenario}, ${subject}: ${failed} requests failed (non-2xx or errors)`);
-        } else this.add(scenario, subject, metric, units[metric] ?? '', values);
+        } else {
+          this.add(scenario, subject, metric, units[metric] ?? '', values);
+          if (metric.endsWith('/s') && values.includes(0)) {
+            this.notes.push(`${scenario}, ${subject}: a round had no successful request`);
+          }
+        }
       }
     }
   }
@@ -144,6 +151,7 @@ export class Results {
     return {
       date: this.started.toISOString(),
       durationSeconds: Math.round((Date.now() - this.started.getTime()) / 1000),
+      scenarioSeconds: this.durations,
       git: gitState(),
       machine: {
         cpus: os.cpus().length,

@@ -11,10 +11,20 @@ import * as path from 'node:path';
 import { log, type BenchContext } from './context';
 import { recreateDatabase } from './database';
 import { parseOptions, SCENARIOS, type BenchOptions, type Scenario } from './options';
-import { ROOT, startBaseline, startService, writeServiceConfig, type Server, type ServiceProcess } from './processes';
+import {
+  ROOT,
+  startBaseline,
+  startService,
+  stopAll,
+  tail,
+  writeServiceConfig,
+  type Server,
+  type ServiceProcess,
+} from './processes';
 import { Results } from './report';
 import { bigTransfers } from './scenarios/big';
 import { smallGets } from './scenarios/get';
+import { recordsAndSweeps } from './scenarios/records';
 import { thumbnails } from './scenarios/thumbnail';
 import { smallUploads } from './scenarios/upload';
 import { startStoragePeer, type StoragePeer } from './storage-peer';
@@ -28,6 +38,7 @@ const RUNNERS: Partial<Record<Scenario, ScenarioRun>> = {
   upload: smallUploads,
   big: bigTransfers,
   thumbnail: thumbnails,
+  records: recordsAndSweeps,
 };
 
 function build(): void {
@@ -80,6 +91,11 @@ async function main(): Promise<void> {
   let peer: StoragePeer | undefined;
   try {
     peer = await startStoragePeer(options.storage);
+    if (peer) {
+      results.notes.push(
+        `the default instance is ${options.storage} on its test peer; the baselines still work on local disk, so the ratios compare with local disk I/O`,
+      );
+    }
     const configFile = path.join(workDir, 'bench-config.json');
     writeServiceConfig(configFile, peer?.instance);
     const services = await startServices(options, workDir, configFile, results.notes);
@@ -89,7 +105,7 @@ async function main(): Promise<void> {
     const bare = await startBaseline('bare node:http', 'bare.ts', baselineDir);
     const express = await startBaseline('express + serve-static', 'static.ts', baselineDir);
     servers.push(bare, express);
-    const ctx: BenchContext = { options, results, services, bare, express, baselineDir, workDir };
+    const ctx: BenchContext = { options, results, services, bare, express, baselineDir, workDir, configFile };
     for (const service of services) await service.eventLoop(); // start-up is not part of any scenario
     for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s))) {
       const runner = RUNNERS[scenario];
@@ -97,11 +113,19 @@ async function main(): Promise<void> {
         results.notes.push(`scenario ${scenario} is not part of this version of the bench`);
         continue;
       }
+      const started = Date.now();
       await runner(ctx);
       await sampleEventLoop(ctx, scenario);
+      results.durations[scenario] = Math.round((Date.now() - started) / 1000);
     }
+  } catch (err) {
+    for (const service of servers.filter((s): s is ServiceProcess => 'logFile' in s)) {
+      process.stderr.write(`\nthe end of ${service.name}'s log:\n${tail(service.logFile)}\n`);
+    }
+    throw err;
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
+    await stopAll();
     await peer?.close();
     rmSync(workDir, { recursive: true, force: true });
   }
@@ -110,6 +134,13 @@ async function main(): Promise<void> {
   const out = path.resolve(ROOT, options.out);
   results.write(out);
   log(`wrote ${path.relative(process.cwd(), out)}`);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\n${signal}: stopping the servers\n`);
+    void stopAll().finally(() => process.exit(130));
+  });
 }
 
 main().catch((err: unknown) => {

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { startAzurite } from '../test/harness/peers/azurite';
 import { azureInstance, minioInstance, s3Instance } from '../test/harness/peers/instances';
 import type { BenchOptions } from './options';
-import { ROOT, stopChild } from './processes';
+import { ROOT, stopChild, track } from './processes';
 
 export interface StoragePeer {
   /** The `storages.Default` instance on the peer. */
@@ -25,14 +25,13 @@ async function startS3Peer(): Promise<{
   credentials: { accessKeyId: string; secretAccessKey: string };
   close(): Promise<void>;
 }> {
-  const child = spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'servers/s3-peer.ts')],
-    {
+  const script = path.join(__dirname, 'servers/s3-peer.ts');
+  const child = track(
+    spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', script], {
       cwd: ROOT,
       env: { ...process.env, BUCKET },
       stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    }),
   );
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);

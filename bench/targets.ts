@@ -3,6 +3,7 @@ import type { BenchOptions } from './options';
 import { BARE, type Results } from './report';
 import { bigScenario } from './scenarios/big';
 import { GET_SCENARIO } from './scenarios/get';
+import { recordsScenario, SWEEP_SCENARIO } from './scenarios/records';
 import { UPLOAD_SCENARIO } from './scenarios/upload';
 
 const HINTS = {
@@ -62,6 +63,7 @@ export function checkTargets(results: Results, options: BenchOptions): void {
     }
   }
   if (options.scenarios.includes('big')) checkBig(results, options);
+  if (options.scenarios.includes('records')) for (const db of options.dbs) checkRecords(results, options, db);
   const loop = results.eventLoop.length ? Math.max(...results.eventLoop.map((e) => e.maxMs)) : undefined;
   results.target({
     id: 'event-loop',
@@ -70,6 +72,33 @@ export function checkTargets(results: Results, options: BenchOptions): void {
     kind: 'max',
     limit: 100,
     hint: HINTS.loop,
+  });
+}
+
+/** p99 at the largest count over p99 at the smallest: flat is at most 1.5x. */
+function checkRecords(results: Results, options: BenchOptions, db: string): void {
+  const small = recordsScenario(options.records[0]);
+  const large = recordsScenario(options.records.at(-1)!);
+  for (const what of ['meta', 'list first page', 'list last page']) {
+    const subject = `service ${db} ${what}`;
+    const a = results.get(small, subject, 'p99')?.median;
+    const b = results.get(large, subject, 'p99')?.median;
+    results.target({
+      id: `flat-${what.replaceAll(' ', '-')}-${db}`,
+      text: `${what} p99 at ${options.records.at(-1)} / at ${options.records[0]} records (${db})`,
+      value: a && b ? b / a : undefined,
+      kind: 'max',
+      limit: 1.5,
+      hint: HINTS.flat,
+    });
+  }
+  results.target({
+    id: `sweep-${db}`,
+    text: `sweep of expired files, files/s (${db})`,
+    value: results.get(SWEEP_SCENARIO, `service ${db}`, 'files/s')?.median,
+    kind: 'min',
+    limit: 2000,
+    hint: HINTS.sweep,
   });
 }
 

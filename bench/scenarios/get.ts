@@ -34,26 +34,35 @@ export async function smallGets(ctx: BenchContext): Promise<void> {
       body,
     });
   }
-  const runs = (seconds: number): Run[] => [
-    ...ctx.services.flatMap((service) => [
+  // Each round: every service's download and preview, the bare server once between them, and
+  // express + serve-static.
+  const serviceRuns = (seconds: number): Run[] =>
+    ctx.services.flatMap((service) => [
       {
         subject: subjectOf(service, 'download'),
         run: () => measure({ url: service.url(`/storage/files/bench/${name}`), headers: AUTH, seconds }),
       },
-      { subject: BARE, run: () => measure({ url: ctx.bare.url(`/f/${name}`), seconds }) },
       {
         subject: subjectOf(service, 'preview'),
         run: () => measure({ url: service.url(`/storage/preview/bench/${name}`), seconds }),
       },
-    ]),
-    { subject: 'express + serve-static', run: () => measure({ url: ctx.express.url(`/f/${name}`), seconds }) },
-  ];
-  await warmUp(GET_SCENARIO, runs(1));
+    ]);
+  const runs = (seconds: number): Run[] => {
+    const services = serviceRuns(seconds);
+    const half = Math.ceil(services.length / 2);
+    return [
+      ...services.slice(0, half),
+      { subject: BARE, run: () => measure({ url: ctx.bare.url(`/f/${name}`), seconds }) },
+      ...services.slice(half),
+      { subject: 'express + serve-static', run: () => measure({ url: ctx.express.url(`/f/${name}`), seconds }) },
+    ];
+  };
+  await warmUp(GET_SCENARIO, runs(2));
   log(`${GET_SCENARIO}: ${options.rounds} rounds of ${runs(0).length} runs, ${options.seconds} s each`);
   ctx.results.addAll(GET_SCENARIO, await interleave(options.rounds, runs(options.seconds)), UNITS);
 }
 
-/** One short run of each, not counted: JIT, connection pools, caches. */
+/** One short run of each (build them with 2 s), not counted: JIT, connection pools, caches. */
 export async function warmUp(scenario: string, runs: Run[]): Promise<void> {
   log(`${scenario}: warming up`);
   for (const { run } of runs) await run();

@@ -47,7 +47,7 @@ export async function smallUploads(ctx: BenchContext): Promise<void> {
       },
       { subject: BARE, run: () => measure(ctx.bare.url('/'), (n) => `/f/up-${n}.bin`, body, seconds) },
     ]);
-  await warmUp(UPLOAD_SCENARIO, runs(1));
+  await warmUp(UPLOAD_SCENARIO, runs(2));
   log(`${UPLOAD_SCENARIO}: ${options.rounds} rounds, ${options.seconds} s each`);
   ctx.results.addAll(UPLOAD_SCENARIO, await interleave(options.rounds, runs(options.seconds)), UNITS);
 }

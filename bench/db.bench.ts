@@ -2,7 +2,7 @@
  * The database side of the service under load, against a bare `node:http` server doing the
  * same disk work in the same run (interleaved rounds, medians). Runs the built `dist/main.js`.
  *
- *   npx nest build && npx ts-node --transpile-only test/bench/db.bench.ts uploads|list|sweep|soak [--db mysql]
+ *   npx nest build && npx ts-node --transpile-only bench/db.bench.ts uploads|list|sweep|soak [--db mysql]
  *
  * - uploads: 4 KiB PUTs to new keys, 16 connections (uploads/s, ratio to bare: write + fsync + rename).
  * - list: listing p99 (first and last page) and meta p99 with N records (RECORDS, default 1000).

@@ -11,9 +11,9 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ThumbnailService } from '../../src/storage/thumbnails/thumbnail.service';
-import { photoJpeg, pixelBombPng } from '../harness/images';
-import { createTestApp, type TestApp } from '../harness/test-app';
+import { ThumbnailService } from '../src/storage/thumbnails/thumbnail.service';
+import { photoJpeg, pixelBombPng } from '../test/harness/images';
+import { createTestApp, type TestApp } from '../test/harness/test-app';
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const CACHED = Number(process.env.CACHED ?? 20);

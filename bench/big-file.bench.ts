@@ -6,27 +6,24 @@
  * as the throughput baseline; the ratios are reported, not asserted (this machine is shared).
  *
  *   npm run bench:big            (SIZE_MIB=256 npm run bench:big for a quicker run)
+ *
+ * CI runs it as a check (it fails on a wrong hash or too much RSS); `npm run bench` measures the
+ * same transfers against the bare server in interleaved rounds (bench/scenarios/big.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, promises as fsp, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, promises as fsp, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { freePort, procStatusKiB, TOKEN } from './processes';
 
 const SIZE = Number(process.env.SIZE_MIB ?? 1024) * 1024 * 1024;
 const LIMIT_MIB = 100;
-const TOKEN = 'bench-token';
-const BLOCK = randomBytes(1024 * 1024);
 
-function kib(field: string, pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(match[1]);
-}
+const BLOCK = randomBytes(1024 * 1024);
 
 /** Writes SIZE bytes of a varying pattern to `out`, with backpressure; returns their md5. */
 async function writeBody(out: NodeJS.WritableStream, before = '', after = ''): Promise<string> {
@@ -115,14 +112,6 @@ async function waitReady(port: number, child: ChildProcess): Promise<void> {
   throw new Error('the service did not start');
 }
 
-async function freePort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 /** The baseline: a bare Node server doing the same disk I/O (write + fsync, 1 MiB reads), nothing else. */
 async function bareServer(dir: string): Promise<http.Server> {
   const server = http.createServer((req, res) => {
@@ -179,7 +168,7 @@ async function main(): Promise<void> {
     const bareGet = await download(barePort, '/');
     bare.close();
 
-    const baseline = kib('VmRSS', child.pid!);
+    const baseline = procStatusKiB(child.pid!, 'VmRSS');
     const mib = (SIZE / 1024 / 1024).toFixed(0);
 
     const put = await send(
@@ -216,7 +205,7 @@ async function main(): Promise<void> {
     const get2 = await download(port, '/storage/files/big/multipart.bin');
     if (get2.status !== 200 || get2.md5 !== post.md5) failures.push(`GET multipart: md5 ${get2.md5} vs ${post.md5}`);
 
-    const peak = kib('VmHWM', child.pid!);
+    const peak = procStatusKiB(child.pid!, 'VmHWM');
     const growthMiB = (peak - baseline) / 1024;
 
     const rate = (s: number) => `${(SIZE / 1024 / 1024 / s).toFixed(0)} MiB/s`;

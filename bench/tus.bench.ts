@@ -5,14 +5,14 @@
  * as one raw PUT for comparison. Reports the times and the server's peak RSS growth (VmHWM over
  * its RSS before), and checks the md5 the record reports.
  *
- *   npx ts-node --transpile-only test/bench/tus.bench.ts      (SIZE_MIB=1024 for a larger run)
+ *   npx ts-node --transpile-only bench/tus.bench.ts      (SIZE_MIB=1024 for a larger run)
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { childServerEnv, compileService, killChildServers, startChildServer } from '../harness/child-server';
+import { childServerEnv, compileService, killChildServers, startChildServer } from '../test/harness/child-server';
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.SIZE_MIB ?? 256) * MiB;
