@@ -197,6 +197,11 @@ describe('browser client: direct uploads', () => {
         }
       },
     });
+    // Wait for the pause (the start and the first part take their time on a busy machine), then
+    // give a next part the time it would need to be sent: none may be.
+    const deadline = Date.now() + 30_000;
+    while (!pausedAt && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(pausedAt).toBeGreaterThan(0);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect([...partRequests.keys()]).toEqual(['1']);
     handle.resume();
