@@ -34,7 +34,7 @@ function sqliteDb(file: string): BenchDb {
   // per commit (the seed need not survive a crash; the service's own connection is unchanged).
   db.pragma('cache_size = -262144');
   db.pragma('synchronous = OFF');
-  const statements = new Map<string, Database.Statement>();
+  const statements = new Map<string, Database.Statement<unknown[]>>();
   return {
     rows: async (sql, params = []) => db.prepare(sql).all(...params) as Row[],
     insert: async (table, columns, rows) => {
