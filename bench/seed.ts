@@ -39,7 +39,7 @@ function sqliteDb(file: string): BenchDb {
     rows: async (sql, params = []) => db.prepare(sql).all(...params) as Row[],
     insert: async (table, columns, rows) => {
       const sql = `INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
-      const statement = statements.get(sql) ?? db.prepare(sql);
+      const statement = statements.get(sql) ?? db.prepare<unknown[]>(sql);
       statements.set(sql, statement);
       db.transaction(() => {
         for (const row of rows) statement.run(...row);

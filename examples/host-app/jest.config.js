@@ -1,8 +1,7 @@
 // Specs in test/, compiled by SWC with decorator metadata (Nest injects by constructor types).
 // Nest 12 ships ES modules only: Node loads them from CommonJS (require(esm)), but Jest's own
 // module loader does not, so those packages are compiled to CommonJS as well. storage-svc itself
-// is CommonJS, but its resumable uploads use @tus/server and @tus/utils (ES modules, with srvx),
-// which are compiled the same way.
+// is CommonJS and needs nothing.
 const swc = {
   jsc: {
     parser: { syntax: 'typescript', decorators: true },
@@ -17,8 +16,8 @@ module.exports = {
   testEnvironment: 'node',
   rootDir: '.',
   testRegex: 'test/.*\\.spec\\.ts$',
-  moduleFileExtensions: ['js', 'mjs', 'ts', 'json'],
-  transform: { '^.+\\.(t|j|mj)s$': ['@swc/jest', swc] },
-  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|uid|file-type|@tus|srvx)/)'],
+  moduleFileExtensions: ['js', 'ts', 'json'],
+  transform: { '^.+\\.(t|j)s$': ['@swc/jest', swc] },
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|uid|file-type)/)'],
   testTimeout: 60000,
 };

@@ -1,12 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { ERRORS, type Lock, type Locker, type RequestRelease } from '@tus/utils';
+import type { Lock, Locker, RequestRelease } from '@tus/utils';
 import { randomBytes } from 'node:crypto';
 import { LessThan, type DataSource } from 'typeorm';
 import { ResumableLockEntity } from '../database/entities/resumable-lock.entity';
 import { Clock } from '../ledger/clock';
 import { KeyLocks } from '../ledger/key-locks';
 import { isDeadOwner, PROCESS_IDENTITY } from '../ledger/process-identity';
+import { tusUtils } from './tus-modules';
 
 /** How long a lease lasts without renewal: a replica that vanished holds an upload at most this long. */
 export const LEASE_MS = 30_000;
@@ -106,7 +107,7 @@ class DatabaseLock implements Lock {
     const deadline = Date.now() + WAIT_MS;
     let asked = false;
     while (!(await this.locker.tryTake(this.id, this.owner))) {
-      if (signal.aborted || Date.now() > deadline) throw ERRORS.ERR_LOCK_TIMEOUT;
+      if (signal.aborted || Date.now() > deadline) throw tusUtils().ERRORS.ERR_LOCK_TIMEOUT;
       if (!asked) await this.locker.askRelease(this.id);
       asked = true;
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Server } from '@tus/server';
-import { ERRORS, type Upload } from '@tus/utils';
+import type { Server } from '@tus/server';
+import type { Upload } from '@tus/utils';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FileRecord } from '../database/file-record';
@@ -8,7 +8,8 @@ import { StorageError, StorageErrorCode } from '../errors/storage.error';
 import { uniqueUploadKey } from '../keys/keys';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 import { DatabaseLocker } from './database-locker';
-import { ResumableStore } from './resumable-store';
+import { createResumableStore } from './resumable-store';
+import { tusServer, tusUtils } from './tus-modules';
 import { ResumableUploads } from './resumable-uploads';
 import { tusRequest, TUS_REQUEST, type TusRequest } from './tus-request';
 
@@ -24,16 +25,25 @@ export const RECORD_HEADER = 'Storage-Record';
  */
 @Injectable()
 export class TusService {
-  private readonly server: Server;
+  private tus?: Server;
 
   constructor(
     @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
     private readonly uploads: ResumableUploads,
-    locker: DatabaseLocker,
-  ) {
-    this.server = new Server({
+    private readonly locker: DatabaseLocker,
+  ) {}
+
+  /** `@tus/server`, made at the first tus request (its modules load then: see tus-modules). */
+  private get server(): Server {
+    this.tus ??= this.createServer();
+    return this.tus;
+  }
+
+  private createServer(): Server {
+    const { options, uploads, locker } = this;
+    return new (tusServer().Server)({
       path: `/${options.routePrefix}/tus`,
-      datastore: new ResumableStore(uploads),
+      datastore: createResumableStore(uploads),
       locker,
       maxSize: options.maxUploadSize,
       namingFunction: () => randomBytes(16).toString('hex'),
@@ -116,9 +126,9 @@ function assertOwner(owner: string | null, user: string | undefined): void {
 /** The service's errors as its JSON answers (`{statusCode, code, message}`); tus's own stay as tus words them. */
 function errorAnswer(err: unknown, limit: number): { status_code: number; body: string } | undefined {
   const error =
-    err === ERRORS.ERR_MAX_SIZE_EXCEEDED
+    err === tusUtils().ERRORS.ERR_MAX_SIZE_EXCEEDED
       ? StorageError.tooLarge(limit)
-      : err === ERRORS.ERR_SIZE_EXCEEDED
+      : err === tusUtils().ERRORS.ERR_SIZE_EXCEEDED
         ? new StorageError(StorageErrorCode.TOO_LARGE, "the body goes past the upload's Upload-Length")
         : err;
   if (!(error instanceof StorageError)) return undefined;
