@@ -32,6 +32,12 @@ describe('meteredDriver', () => {
     expect(failures).toEqual([]);
   });
 
+  it('hands out one wrapper per method, not a new function at each access', () => {
+    expect(driver.get).toBe(driver.get);
+    expect(driver.exists).toBe(driver.exists);
+    expect(driver.get).not.toBe(driver.exists);
+  });
+
   it('rethrows a missing key unchanged without counting it', async () => {
     await expect(driver.stat('missing.txt')).rejects.toMatchObject({ code: StorageErrorCode.NOT_FOUND });
     await expect(driver.get('missing.txt')).rejects.toMatchObject({ code: StorageErrorCode.NOT_FOUND });

@@ -55,23 +55,33 @@ export function meteredDriver(driver: StorageDriver, onFailure: BackendFailureLi
     if (code) onFailure(operation, code);
     throw err;
   };
+  // One wrapper per method, made at its first use: a download reads `open`, `get`, ... on every
+  // request, and binding anew each time would allocate a function per access.
+  const wrappers = new Map<string | symbol, { value: unknown; wrapper: unknown }>();
+  const wrap = (property: string | symbol, value: (...args: unknown[]) => unknown): unknown => {
+    const method = value.bind(driver);
+    if (typeof property !== 'string' || !METERED.has(property)) return method;
+    return (...args: unknown[]) => {
+      let result: unknown;
+      try {
+        result = method(...args);
+      } catch (err) {
+        report(property, err);
+      }
+      if (isThenable(result)) return Promise.resolve(result).catch((err: unknown) => report(property, err));
+      if (isAsyncIterable(result)) return meteredIteration(result, (err) => report(property, err));
+      return result;
+    };
+  };
   return new Proxy(driver, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== 'function' || property === 'constructor') return value;
-      const method = (value as (...args: unknown[]) => unknown).bind(target);
-      if (typeof property !== 'string' || !METERED.has(property)) return method;
-      return (...args: unknown[]) => {
-        let result: unknown;
-        try {
-          result = method(...args);
-        } catch (err) {
-          report(property, err);
-        }
-        if (isThenable(result)) return Promise.resolve(result).catch((err: unknown) => report(property, err));
-        if (isAsyncIterable(result)) return meteredIteration(result, (err) => report(property, err));
-        return result;
-      };
+      const cached = wrappers.get(property);
+      if (cached?.value === value) return cached.wrapper;
+      const wrapper = wrap(property, value as (...args: unknown[]) => unknown);
+      wrappers.set(property, { value, wrapper });
+      return wrapper;
     },
   });
 }
