@@ -10,9 +10,12 @@ import {
   UnprocessableEntityException,
   type CanActivate,
   type DynamicModule,
+  type CallHandler,
   type ExecutionContext,
   type INestApplication,
+  type NestInterceptor,
 } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule, getRepositoryToken } from '@nestjs/typeorm';
 import type { Request, Response } from 'express';
@@ -302,6 +305,41 @@ describe('StorageModule as a library', () => {
     await http.delete(`/files-api/files/${prefix}/g.txt`).set(bob).expect(403);
     await http.get(`/files-api/files/${prefix}/g.txt`).set('X-User', 'carol').expect(200, 'x');
     await app.close();
+  });
+
+  /** A host's global interceptor (`APP_INTERCEPTOR`): counts the requests that reach Nest's route pipeline. */
+  @Injectable()
+  class CountingInterceptor implements NestInterceptor {
+    static seen: string[] = [];
+    intercept(context: ExecutionContext, next: CallHandler) {
+      CountingInterceptor.seen.push(context.switchToHttp().getRequest<Request>().path);
+      return next.handle();
+    }
+  }
+
+  it('answers downloads and previews ahead of the route pipeline only where no global enhancer would miss them', async () => {
+    const reached = async (fastReads: StorageModuleExtras['fastReads'], globalInterceptor: boolean) => {
+      const module = hostModule({}, { routePrefix: 'fast', ...(fastReads === undefined ? {} : { fastReads }) });
+      if (globalInterceptor) module.providers = [{ provide: APP_INTERCEPTOR, useClass: CountingInterceptor }];
+      const app = await hostApp(module);
+      const http = request(app.getHttpServer());
+      const auth = { Authorization: 'Bearer alice-token' };
+      CountingInterceptor.seen = [];
+      await http.put(`/fast/files/${prefix}/f.txt`).set(auth).send('fast').expect(201);
+      await http.get(`/fast/files/${prefix}/f.txt`).set(auth).expect(200, 'fast');
+      await http.head(`/fast/files/${prefix}/f.txt`).set(auth).expect(200);
+      await http.get(`/fast/preview/${prefix}/f.txt`).expect(200, 'fast');
+      await http.get(`/fast/files/${prefix}/f.txt`).expect(401);
+      await http.get(`/fast/meta/${prefix}/f.txt`).set(auth).expect(200);
+      await app.close();
+      return CountingInterceptor.seen.map((p) => p.split('/')[2]);
+    };
+    // On by default, unless a global enhancer is there: every route reaches it then (but the
+    // refused download, which Nest's guard stops before any interceptor).
+    expect(await reached(undefined, true)).toEqual(['files', 'files', 'files', 'preview', 'meta']);
+    expect(await reached(false, true)).toEqual(['files', 'files', 'files', 'preview', 'meta']);
+    // Asked for: downloads and previews are the middleware's (the upload and meta are not).
+    expect(await reached(true, true)).toEqual(['files', 'meta']);
   });
 
   it('changes nothing outside its own routes: the host’s errors, bodies and headers are its own', async () => {

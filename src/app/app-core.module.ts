@@ -21,6 +21,9 @@ export class AppCoreModule {
       inject: [ConfigService],
       useFactory: (config: ConfigService) => config.getOrThrow<AppConfig>('app').storage,
       routePrefix: env.ROUTE_PREFIX || 'storage',
+      // The app's only global enhancer is HandlersInFlight (shutdown's clean-up wait for uploads):
+      // downloads and previews need not reach it.
+      fastReads: true,
     });
     return {
       module: AppCoreModule,

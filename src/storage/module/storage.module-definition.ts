@@ -10,6 +10,13 @@ export interface StorageModuleExtras {
   routePrefix?: string;
   /** Guard for non-public routes (default: bearer tokens from `apiTokens`). */
   authGuard?: Type<CanActivate>;
+  /**
+   * Downloads and previews answered by the module's middleware, ahead of the router and Nest's
+   * per-route pipeline (`StorageFastReads`): the same guards, service and answers, several times
+   * the requests per second. `'auto'` (default): only when the application has no global guard
+   * or interceptor, which such a request would not reach.
+   */
+  fastReads?: boolean | 'auto';
 }
 
 export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } =

@@ -2,6 +2,7 @@ import {
   Inject,
   Module,
   Optional,
+  RequestMethod,
   type DynamicModule,
   type MiddlewareConsumer,
   type NestModule,
@@ -36,6 +37,7 @@ import { resolveStorageOptions, STORAGE_OPTIONS } from '../options/resolved-opti
 import type { StorageModuleOptions } from './storage-module.options';
 import { UploadService } from '../upload/upload.service';
 import { FileRecords } from '../records/file-records';
+import { LiveRecordLookup } from '../records/live-record-lookup';
 import { StorageHealthIndicator } from '../health/storage-health.indicator';
 
 import { StorageRequestMiddleware } from '../http/request-bodies';
@@ -43,6 +45,7 @@ import { storageControllers } from '../http/storage-controllers';
 import { RawUploadShield } from './raw-upload-shield';
 import { StorageMetrics } from '../metrics/storage-metrics';
 import { StorageMetricsMiddleware } from '../http/metrics.middleware';
+import { FAST_READ_ROUTES, StorageFastReads } from '../http/fast-reads.middleware';
 import { DatabaseLocker } from '../tus/database-locker';
 import { ResumableUploads } from '../tus/resumable-uploads';
 import { TusService } from '../tus/tus.service';
@@ -57,11 +60,19 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
     super();
   }
 
-  /** The module's middleware, on its own routes only: nosniff, its body limit, raw uploads kept raw. */
+  /**
+   * The module's middleware, on its own routes only: metrics, nosniff, its body limit, raw uploads
+   * kept raw. Downloads and previews first, with `StorageFastReads` after those two (registered
+   * first, they sit ahead of every other route's layers in Express's stack).
+   */
   configure(consumer: MiddlewareConsumer): void {
-    if (this.http) {
-      consumer.apply(StorageMetricsMiddleware, StorageRequestMiddleware).forRoutes(...this.http.controllers);
-    }
+    if (!this.http) return;
+    const { prefix } = this.http;
+    const reads = FAST_READ_ROUTES.flatMap((route) =>
+      [RequestMethod.GET, RequestMethod.HEAD].map((method) => ({ path: `${prefix}/${route}`, method })),
+    );
+    consumer.apply(StorageMetricsMiddleware, StorageRequestMiddleware, StorageFastReads).forRoutes(...reads);
+    consumer.apply(StorageMetricsMiddleware, StorageRequestMiddleware).forRoutes(...this.http.controllers);
   }
 
   static override forRoot(options: typeof OPTIONS_TYPE): DynamicModule {
@@ -78,7 +89,7 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
     const http = extras.http ?? true;
     const prefix = (extras.routePrefix ?? 'storage').replace(/^\/+|\/+$/g, '');
     const controllers: Type[] = http ? storageControllers(prefix) : [];
-    const httpParts: StorageHttpParts = { prefix, controllers };
+    const httpParts: StorageHttpParts = { prefix, controllers, fastReads: extras.fastReads ?? 'auto' };
     return {
       ...base,
       imports: [...(base.imports ?? []), TypeOrmModule.forFeature([FileEntity, ThumbnailEntity, ...lifecycleEntities])],
@@ -87,7 +98,9 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
         ...(base.providers ?? []),
         storageRegistryProvider,
         { provide: STORAGE_ROUTE_PREFIX, useValue: prefix },
-        ...(http ? [{ provide: STORAGE_HTTP, useValue: httpParts }, RawUploadShield, ...rateLimitProviders] : []),
+        ...(http
+          ? [{ provide: STORAGE_HTTP, useValue: httpParts }, RawUploadShield, ...rateLimitProviders, StorageFastReads]
+          : []),
         {
           provide: STORAGE_OPTIONS,
           inject: [STORAGE_MODULE_OPTIONS],
@@ -98,6 +111,7 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
         PreviewService,
         ThumbnailService,
         FileRecords,
+        LiveRecordLookup,
         UploadService,
         StorageService,
         StorageMetrics,

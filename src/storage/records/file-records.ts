@@ -10,6 +10,7 @@ import { Clock } from '../ledger/clock';
 import { ObjectLedger } from '../ledger/object-ledger';
 import { SKIPPED } from '../ledger/key-locks';
 import { ObjectPurger } from '../purge/object-purger';
+import { LiveRecordLookup } from './live-record-lookup';
 import { StorageRegistry, type StorageInstance } from '../registry/storage-registry';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
@@ -30,6 +31,7 @@ export class FileRecords {
     private readonly objects: ObjectLedger,
     private readonly purger: ObjectPurger,
     @Inject(Clock) private readonly clock: Clock,
+    private readonly live: LiveRecordLookup,
   ) {
     assertEveryInstanceHasUrls(options, registry);
   }
@@ -43,12 +45,7 @@ export class FileRecords {
     const instance = this.registry.get(storage);
     const key = normalizeKey(file);
     const ref = this.objects.ref(instance.name, key);
-    const entity = await this.files
-      .createQueryBuilder('f')
-      .where('f.keyHash = :keyHash', { keyHash: ref.keyHash })
-      .andWhere('(f.expires IS NULL OR f.expires > :now)', { now: this.clock.now() })
-      .orderBy('f.id', 'DESC')
-      .getOne();
+    const entity = await this.live.find(ref.keyHash, this.clock.now());
     if (entity && entity.name === key) return { entity, instance };
     if (await this.files.exists({ where: { keyHash: ref.keyHash } })) {
       const removed = await this.objects.removeRecords(ref, { expired: true });

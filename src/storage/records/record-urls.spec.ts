@@ -20,7 +20,7 @@ async function records(given: Partial<StorageOptions>, http = true): Promise<Fil
   options.settings ??= { defaultElement: { defaultStorage: first } };
   const registry = await StorageRegistry.create(options);
   const resolved = resolveStorageOptions(options, { routePrefix: 'files-api', http });
-  return new FileRecords(resolved, registry, null as never, null as never, null as never, null as never);
+  return new FileRecords(resolved, registry, null as never, null as never, null as never, null as never, null as never);
 }
 
 const saved = (storeFullName: string): Pick<FileEntity, 'storeFullName' | 'name' | 'objectKey'> => ({

@@ -28,9 +28,16 @@ export function closeFd(fd: number): Promise<void> {
   return new Promise((resolve) => fs.close(fd, () => resolve()));
 }
 
-/** The path an open descriptor names (Linux `/proc/self/fd`), or null where there is no such view. */
-export function pathOfFd(fd: number): Promise<string | null> {
-  return new Promise((resolve) => fs.readlink(`/proc/self/fd/${fd}`, (err, link) => resolve(err ? null : link)));
+/**
+ * The path an open descriptor names (Linux `/proc/self/fd`), or null where there is no such view:
+ * read without a thread-pool trip, the link is in memory.
+ */
+export function pathOfFdNow(fd: number): string | null {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return null;
+  }
 }
 
 /** Read buffer for `length` bytes: its own size when smaller than `READ_CHUNK`. */
