@@ -39,9 +39,18 @@ export interface OpenObject {
    * after `close`, opens the key again.
    */
   stream(range?: ByteRange, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * Optional, for small bodies (at most `SMALL_BODY_BYTES`): the bytes, whole or `range`, in one
+   * read into a buffer of their size (what a stream's one chunk would hold), with what was opened
+   * released; no stream to set up and tear down. Like `stream`, the first call reads what was opened.
+   */
+  read?(range?: ByteRange): Promise<Buffer>;
   /** Releases what was opened when no stream is taken (a 304, a HEAD, an error). Idempotent. */
   close(): void;
 }
+
+/** The largest body `OpenObject.read` is asked for: one read, one buffer of at most this size. */
+export const SMALL_BODY_BYTES = 64 * 1024;
 
 export interface SignUploadOptions {
   contentType: string;

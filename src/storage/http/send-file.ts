@@ -83,6 +83,8 @@ function answerHeaders(req: Request, res: Response, file: FileResponse): ByteRan
  * aborts a controller of its own on every finish): the body is piped, its end awaited with `finished`.
  */
 async function sendBody(res: Response, file: FileResponse, range: ByteRange | undefined): Promise<void> {
+  // A small body: one read, sent with the headers (no stream to set up, pipe and tear down).
+  if (file.read) return void res.end(await file.read(range));
   const controller = new AbortController();
   const gone = () => {
     if (!res.writableFinished) controller.abort();

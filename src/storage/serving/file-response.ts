@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { ByteRange } from '../drivers/storage-driver';
+import { SMALL_BODY_BYTES, type ByteRange } from '../drivers/storage-driver';
 import type { OpenedFile } from './opened-file';
 import { isMediaType } from '../keys/media-type';
 
@@ -24,6 +24,8 @@ export interface FileResponse {
   /** The storage instance the bytes come from (element name): the byte counters' `instance` label. */
   instance?: string;
   open(range?: ByteRange, signal?: AbortSignal): Promise<Readable>;
+  /** A small body (`SMALL_BODY_BYTES` at most) in one read, where the backend can: used instead of `open`. */
+  read?(range?: ByteRange): Promise<Buffer>;
   /** Releases what was opened for the body when `open` is not called (a 304, a HEAD, a refusal). */
   close?(): void;
 }
@@ -57,6 +59,7 @@ export function storedFileResponse(
     headers: inlinePdf ? {} : { 'Content-Security-Policy': SANDBOX_CSP },
     instance: instance.name,
     open: (range, signal) => object.stream(range, signal),
+    ...(object.read && stat.size <= SMALL_BODY_BYTES ? { read: object.read.bind(object) } : {}),
     close: () => object.close(),
   };
 }

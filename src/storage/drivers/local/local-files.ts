@@ -20,6 +20,19 @@ export function fstatFd(fd: number): Promise<fs.Stats> {
   return new Promise((resolve, reject) => fs.fstat(fd, (err, info) => (err ? reject(err) : resolve(info))));
 }
 
+function readFd(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    fs.read(fd, buffer, offset, length, position, (err, bytes) => (err ? reject(err) : resolve(bytes))),
+  );
+}
+
+/** A small body read from a stream (a key opened again): at most `SMALL_BODY_BYTES`. */
+async function readWhole(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 export function fsyncFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
 }
@@ -76,6 +89,25 @@ export class LocalOpenObject implements OpenObject {
     }
     const stream = fs.createReadStream(this.file, { fd, start, end, highWaterMark: readBufferSize(end - start + 1) });
     return bindSignal(stream, signal);
+  }
+
+  async read(range?: ByteRange): Promise<Buffer> {
+    const fd = this.take();
+    if (fd === null) return readWhole(await this.reopen(range));
+    const start = range?.start ?? 0;
+    const length = Math.max(0, (range?.end ?? this.stat.size - 1) - start + 1);
+    try {
+      const buffer = Buffer.allocUnsafe(length);
+      let filled = 0;
+      while (filled < length) {
+        const got = await readFd(fd, buffer, filled, length - filled, start + filled);
+        if (got === 0) throw new Error(`${this.file} ended at ${start + filled} of ${start + length} bytes`);
+        filled += got;
+      }
+      return buffer;
+    } finally {
+      void closeFd(fd);
+    }
   }
 
   close(): void {

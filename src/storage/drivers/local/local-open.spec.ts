@@ -66,17 +66,39 @@ describe('LocalDriver.open', () => {
     expect(lengths).toEqual([READ_CHUNK, READ_CHUNK, READ_CHUNK, 5]);
   });
 
-  it('stats by the open descriptor: one fstat, no lstat or stat of the path', async () => {
-    const fstat = jest.spyOn(fs, 'fstat');
-    const lstat = jest.spyOn(fs.promises, 'lstat');
-    const stat = jest.spyOn(fs, 'stat');
+  it('stats by the open descriptor, in place: one fstatSync, no lstat, stat or thread-pool fstat/readlink', async () => {
+    const spies = [
+      jest.spyOn(fs, 'fstatSync'),
+      jest.spyOn(fs, 'fstat'),
+      jest.spyOn(fs, 'readlink'),
+      jest.spyOn(fs.promises, 'lstat'),
+      jest.spyOn(fs, 'stat'),
+    ];
     try {
       const opened = await driver.open('dir/small.txt');
       expect(opened.stat).toMatchObject({ key: 'dir/small.txt', size: 4096 });
       expect((await bytesOf(await opened.stream())).equals(small)).toBe(true);
-      expect([fstat.mock.calls.length, lstat.mock.calls.length, stat.mock.calls.length]).toEqual([1, 0, 0]);
+      expect(spies.map((spy) => spy.mock.calls.length)).toEqual([1, 0, 0, 0, 0]);
     } finally {
-      for (const spy of [fstat, lstat, stat]) spy.mockRestore();
+      for (const spy of spies) spy.mockRestore();
+    }
+  });
+
+  it('reads a small body in one read of its size, whole or a range, and releases the descriptor', async () => {
+    const close = jest.spyOn(fs, 'close');
+    try {
+      let body: Buffer = Buffer.alloc(0);
+      const opened = await driver.open('dir/small.txt');
+      expect(await readLengths(async () => (body = await opened.read!()))).toEqual([4096]);
+      expect(body.equals(small)).toBe(true);
+      expect(close).toHaveBeenCalledTimes(1);
+      const ranged = await driver.open('dir/small.txt');
+      expect(await readLengths(async () => (body = await ranged.read!({ start: 100, end: 109 })))).toEqual([10]);
+      expect(body.equals(small.subarray(100, 110))).toBe(true);
+      // Read again after the descriptor went: the key is opened again.
+      expect((await ranged.read!({ start: 0, end: 3 })).toString()).toBe('aaaa');
+    } finally {
+      close.mockRestore();
     }
   });
 
