@@ -12,12 +12,18 @@ import type { NextFunction, Request, Response } from 'express';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
 import { writeStorageError } from '../errors/storage-exception.filter';
 import { hideInstanceNames } from '../errors/storage.error';
-import { STORAGE_HTTP, type StorageHttpParts } from '../module/storage.constants';
 import { StorageService } from '../storage.service';
 import { FilesController } from './files.controller';
 import { PreviewController } from './preview.controller';
 import { PublicRateLimitGuard } from './public-rate-limit.guard';
 import { sendStorageResponse } from './send-file';
+
+/** `fastReads` (a module extra) and the registration's routed controller classes. */
+export interface FastReadsSettings {
+  mode: boolean | 'auto';
+  controllers: Type[];
+}
+export const FAST_READS = Symbol('FAST_READS');
 
 /** The routes the middleware answers (GET and HEAD of each), under the module's prefix. */
 export const FAST_READ_ROUTES = ['files/*path', 'preview/*path'] as const;
@@ -54,10 +60,10 @@ export class StorageFastReads implements NestMiddleware {
     private readonly service: StorageService,
     auth: StorageAuthGuard,
     rateLimit: PublicRateLimitGuard,
-    @Inject(STORAGE_HTTP) http: StorageHttpParts,
+    @Inject(FAST_READS) settings: FastReadsSettings,
     private readonly app: ApplicationConfig,
   ) {
-    const routed = (base: Type): Type => http.controllers.find((c) => c.prototype instanceof base) ?? base;
+    const routed = (base: Type): Type => settings.controllers.find((c) => c.prototype instanceof base) ?? base;
     this.routes = {
       files: {
         controller: routed(FilesController),
@@ -74,7 +80,7 @@ export class StorageFastReads implements NestMiddleware {
           sendStorageResponse(req, res, hideInstanceNames(this.service.preview(path, storage as string | undefined))),
       },
     };
-    this.active = http.fastReads === 'auto' ? undefined : http.fastReads;
+    this.active = settings.mode === 'auto' ? undefined : settings.mode;
   }
 
   use(req: Request, res: Response, next: NextFunction): void {

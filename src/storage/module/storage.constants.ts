@@ -9,8 +9,6 @@ export const STORAGE_ROUTE_PREFIX = Symbol('STORAGE_ROUTE_PREFIX');
 export interface StorageHttpParts {
   prefix: string;
   controllers: Type[];
-  /** `StorageModuleExtras.fastReads`. */
-  fastReads: boolean | 'auto';
 }
 
 /** Present only when the module serves its HTTP API (`http` is not false). */

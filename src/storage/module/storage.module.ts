@@ -45,7 +45,7 @@ import { storageControllers } from '../http/storage-controllers';
 import { RawUploadShield } from './raw-upload-shield';
 import { StorageMetrics } from '../metrics/storage-metrics';
 import { StorageMetricsMiddleware } from '../http/metrics.middleware';
-import { FAST_READ_ROUTES, StorageFastReads } from '../http/fast-reads.middleware';
+import { FAST_READ_ROUTES, FAST_READS, StorageFastReads, type FastReadsSettings } from '../http/fast-reads.middleware';
 import { DatabaseLocker } from '../tus/database-locker';
 import { ResumableUploads } from '../tus/resumable-uploads';
 import { TusService } from '../tus/tus.service';
@@ -89,7 +89,8 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
     const http = extras.http ?? true;
     const prefix = (extras.routePrefix ?? 'storage').replace(/^\/+|\/+$/g, '');
     const controllers: Type[] = http ? storageControllers(prefix) : [];
-    const httpParts: StorageHttpParts = { prefix, controllers, fastReads: extras.fastReads ?? 'auto' };
+    const httpParts: StorageHttpParts = { prefix, controllers };
+    const fastReads: FastReadsSettings = { mode: extras.fastReads ?? 'auto', controllers };
     return {
       ...base,
       imports: [...(base.imports ?? []), TypeOrmModule.forFeature([FileEntity, ThumbnailEntity, ...lifecycleEntities])],
