@@ -100,7 +100,13 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
         storageRegistryProvider,
         { provide: STORAGE_ROUTE_PREFIX, useValue: prefix },
         ...(http
-          ? [{ provide: STORAGE_HTTP, useValue: httpParts }, RawUploadShield, ...rateLimitProviders, StorageFastReads]
+          ? [
+              { provide: STORAGE_HTTP, useValue: httpParts },
+              { provide: FAST_READS, useValue: fastReads },
+              RawUploadShield,
+              ...rateLimitProviders,
+              StorageFastReads,
+            ]
           : []),
         {
           provide: STORAGE_OPTIONS,
