@@ -85,7 +85,7 @@ describe('LocalDriver.open', () => {
   });
 
   it('reads a small body in one read of its size, whole or a range, and releases the descriptor', async () => {
-    const close = jest.spyOn(fs, 'close');
+    const close = jest.spyOn(fs, 'closeSync');
     try {
       let body: Buffer = Buffer.alloc(0);
       const opened = await driver.open('dir/small.txt');
