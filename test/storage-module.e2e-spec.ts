@@ -13,7 +13,9 @@ import {
   type CallHandler,
   type ExecutionContext,
   type INestApplication,
+  type MiddlewareConsumer,
   type NestInterceptor,
+  type NestModule,
 } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
@@ -340,6 +342,30 @@ describe('StorageModule as a library', () => {
     expect(await reached(false, true)).toEqual(['files', 'files', 'files', 'preview', 'meta']);
     // Asked for: downloads and previews are the middleware's (the upload and meta are not).
     expect(await reached(true, true)).toEqual(['files', 'meta']);
+  });
+
+  it('answers downloads and previews only after every middleware of the host has run', async () => {
+    const module = hostModule({}, { routePrefix: 'fastmw', fastReads: true });
+    @Module({ imports: [module] })
+    class GatedHost implements NestModule {
+      configure(consumer: MiddlewareConsumer): void {
+        // A host's own gate, as middleware: nothing of the storage routes is reached without it.
+        consumer
+          .apply((req: Request, res: Response, next: () => void) =>
+            req.headers['x-gate'] === 'open' ? next() : void res.status(418).json({ gate: 'closed' }),
+          )
+          .forRoutes('*');
+      }
+    }
+    const app = await hostApp({ module: GatedHost });
+    const http = request(app.getHttpServer());
+    const auth = { Authorization: 'Bearer alice-token' };
+    await http.put(`/fastmw/files/${prefix}/m.txt`).set(auth).set('X-Gate', 'open').send('gated').expect(201);
+    await http.get(`/fastmw/files/${prefix}/m.txt`).set(auth).expect(418);
+    await http.get(`/fastmw/preview/${prefix}/m.txt`).expect(418);
+    await http.get(`/fastmw/files/${prefix}/m.txt`).set(auth).set('X-Gate', 'open').expect(200, 'gated');
+    await http.get(`/fastmw/preview/${prefix}/m.txt`).set('X-Gate', 'open').expect(200, 'gated');
+    await app.close();
   });
 
   it('changes nothing outside its own routes: the host’s errors, bodies and headers are its own', async () => {

@@ -14,8 +14,6 @@ export class StorageMetricsMiddleware implements NestMiddleware {
   constructor(private readonly metrics: StorageMetrics) {}
 
   use(req: Request, res: Response, next: NextFunction): void {
-    // Downloads and previews pass it twice (ahead of `StorageFastReads`, and again with every route).
-    if (onceFor(req, COUNTED)) return next();
     const started = process.hrtime.bigint();
     const readBefore = req.socket.bytesRead;
     let sent = 0;
@@ -57,16 +55,6 @@ export class StorageMetricsMiddleware implements NestMiddleware {
     res.once('close', record);
     next();
   }
-}
-
-const COUNTED = Symbol('storage.counted');
-
-/** True when `req` was marked with `mark` already; marks it. */
-export function onceFor(req: Request, mark: symbol): boolean {
-  const marked = req as Request & Record<symbol, boolean>;
-  if (marked[mark]) return true;
-  marked[mark] = true;
-  return false;
 }
 
 /** Names the storage instance a request reads from or writes to, for the byte counters' `instance` label. */

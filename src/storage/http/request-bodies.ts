@@ -5,14 +5,11 @@ import { noSniff } from './send-file';
 import { RAW_UPLOAD_ROUTES } from './storage-controllers';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 import { watchUploadIdle } from './upload-idle';
-import { onceFor } from './metrics.middleware';
 
 /** The largest JSON or form body the module's routes read (`POST /sign`, `/sign/complete`). */
 export const BODY_LIMIT = '256kb';
 
 const HIDDEN = Symbol('storage.hiddenBodyHeaders');
-/** Downloads and previews pass the middleware twice (see `StorageModule.configure`). */
-const PREPARED = Symbol('storage.prepared');
 const BODY_HEADERS = ['content-type', 'content-length', 'transfer-encoding'] as const;
 
 type Shielded = Request & { [HIDDEN]?: Record<string, string | string[] | undefined> };
@@ -35,7 +32,6 @@ export class StorageRequestMiddleware implements NestMiddleware {
   constructor(@InjectStorageOptions() private readonly options: ResolvedStorageOptions) {}
 
   use(req: Request, res: Response, next: NextFunction): void {
-    if (onceFor(req, PREPARED)) return next();
     noSniff(res);
     const hidden = (req as Shielded)[HIDDEN];
     if (hidden) {

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { shieldRawUploads } from '../http/request-bodies';
 import { installStorageCors } from '../http/storage-cors';
+import { StorageFastReads } from '../http/fast-reads';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 import { STORAGE_HTTP, type StorageHttpParts } from './storage.constants';
 
@@ -12,7 +13,8 @@ import { STORAGE_HTTP, type StorageHttpParts } from './storage.constants';
  * timeout (`server.requestTimeout`, 300 s by default in Node): the module cannot lift it for its
  * upload routes alone (Node applies it to every request of the server), so it would cut long
  * uploads however fast they progress; the module times uploads by progress itself. With the
- * `cors` option, installs the module's CORS handler the same way (`installStorageCors`).
+ * `cors` option, installs the module's CORS handler the same way (`installStorageCors`), and
+ * places the fast path of downloads and previews before the routes (`StorageFastReads`).
  */
 @Injectable()
 export class RawUploadShield implements OnModuleInit {
@@ -22,6 +24,7 @@ export class RawUploadShield implements OnModuleInit {
     private readonly adapterHost: HttpAdapterHost,
     @Inject(STORAGE_HTTP) private readonly http: StorageHttpParts,
     @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
+    private readonly fastReads: StorageFastReads,
   ) {}
 
   onModuleInit(): void {
@@ -40,6 +43,7 @@ export class RawUploadShield implements OnModuleInit {
     if (cors && !installStorageCors(adapter.getInstance(), this.http.prefix, cors)) {
       this.logger.warn(`could not install CORS for /${this.http.prefix} (not Express?): configure it on the host app`);
     }
+    this.fastReads.install(adapter.getInstance(), this.http.prefix);
     if (!shieldRawUploads(adapter.getInstance(), this.http.prefix)) {
       this.logger.warn(
         `could not protect raw uploads under /${this.http.prefix} from global body parsers (not Express?): ` +

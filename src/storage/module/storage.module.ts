@@ -2,7 +2,6 @@ import {
   Inject,
   Module,
   Optional,
-  RequestMethod,
   type DynamicModule,
   type MiddlewareConsumer,
   type NestModule,
@@ -45,7 +44,7 @@ import { storageControllers } from '../http/storage-controllers';
 import { RawUploadShield } from './raw-upload-shield';
 import { StorageMetrics } from '../metrics/storage-metrics';
 import { StorageMetricsMiddleware } from '../http/metrics.middleware';
-import { FAST_READ_ROUTES, FAST_READS, StorageFastReads, type FastReadsSettings } from '../http/fast-reads.middleware';
+import { FAST_READS, StorageFastReads, type FastReadsSettings } from '../http/fast-reads';
 import { DatabaseLocker } from '../tus/database-locker';
 import { ResumableUploads } from '../tus/resumable-uploads';
 import { TusService } from '../tus/tus.service';
@@ -60,19 +59,11 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
     super();
   }
 
-  /**
-   * The module's middleware, on its own routes only: metrics, nosniff, its body limit, raw uploads
-   * kept raw. Downloads and previews first, with `StorageFastReads` after those two (registered
-   * first, they sit ahead of every other route's layers in Express's stack).
-   */
+  /** The module's middleware, on its own routes only: nosniff, its body limit, raw uploads kept raw. */
   configure(consumer: MiddlewareConsumer): void {
-    if (!this.http) return;
-    const { prefix } = this.http;
-    const reads = FAST_READ_ROUTES.flatMap((route) =>
-      [RequestMethod.GET, RequestMethod.HEAD].map((method) => ({ path: `${prefix}/${route}`, method })),
-    );
-    consumer.apply(StorageMetricsMiddleware, StorageRequestMiddleware, StorageFastReads).forRoutes(...reads);
-    consumer.apply(StorageMetricsMiddleware, StorageRequestMiddleware).forRoutes(...this.http.controllers);
+    if (this.http) {
+      consumer.apply(StorageMetricsMiddleware, StorageRequestMiddleware).forRoutes(...this.http.controllers);
+    }
   }
 
   static override forRoot(options: typeof OPTIONS_TYPE): DynamicModule {

@@ -1,0 +1,180 @@
+import {
+  ForbiddenException,
+  Inject,
+  Injectable,
+  type CanActivate,
+  type ExecutionContext,
+  type Type,
+} from '@nestjs/common';
+import { ApplicationConfig } from '@nestjs/core';
+import type { NextFunction, Request, Response } from 'express';
+import { StorageAuthGuard } from '../auth/storage-auth.guard';
+import { writeStorageError } from '../errors/storage-exception.filter';
+import { hideInstanceNames } from '../errors/storage.error';
+import { StorageService } from '../storage.service';
+import { FilesController } from './files.controller';
+import { PreviewController } from './preview.controller';
+import { PublicRateLimitGuard } from './public-rate-limit.guard';
+import { sendStorageResponse } from './send-file';
+
+/** `fastReads` (a module extra) and the registration's routed controller classes. */
+export interface FastReadsSettings {
+  mode: boolean | 'auto';
+  controllers: Type[];
+}
+export const FAST_READS = Symbol('FAST_READS');
+
+/** One route answered here: the controller class and handler its guards are asked about, and its answer. */
+interface FastRoute {
+  /** The route's path up to its `*path` (global prefix included), as Express matched it: `/storage/files/`. */
+  start: string;
+  controller: Type;
+  handler: (...args: never[]) => unknown;
+  guards: CanActivate[];
+  send(req: Request, res: Response, path: string, storage: unknown): Promise<void>;
+}
+
+/** What Express 5 keeps of a middleware or route. */
+interface RouterLayer {
+  route?: { path: string; methods: Record<string, boolean> };
+}
+
+/**
+ * Downloads (`GET`/`HEAD {prefix}/files/{path}`) and previews (`{prefix}/preview/{path}`), the
+ * hot path of a storage service, answered by one Express layer placed right before the module's
+ * routes: after every middleware (the host's, the logger, the module's metrics and body
+ * handling), ahead of Nest's per-route pipeline (guard and interceptor chains, rxjs, parameter
+ * decorators, about a millisecond of CPU per request). The answer is the route's own, made by
+ * the same code: the routes' own guards (`StorageAuthGuard` with the configured `authGuard`, and
+ * the public rate limit on previews) asked about the routes' own controller and handler, then
+ * `StorageService` and `sendStorageResponse`, errors written as the module's filter writes them.
+ *
+ * `fastReads` (a module extra): by default (`'auto'`) only while the application has no global
+ * guard or interceptor (`APP_GUARD`, `useGlobalGuards`, ...), which a request answered here
+ * would not reach. Anything else (another method or route, a path Express would refuse to
+ * decode) goes on to the routes unchanged.
+ */
+@Injectable()
+export class StorageFastReads {
+  private readonly routes: FastRoute[] = [];
+  private active: boolean | undefined;
+
+  constructor(
+    private readonly service: StorageService,
+    private readonly auth: StorageAuthGuard,
+    private readonly rateLimit: PublicRateLimitGuard,
+    @Inject(FAST_READS) private readonly settings: FastReadsSettings,
+    private readonly app: ApplicationConfig,
+  ) {
+    this.active = settings.mode === 'auto' ? undefined : settings.mode;
+  }
+
+  /**
+   * Places the layer in `app` (Express) right before the first of the module's read routes, once
+   * they exist. False when it cannot (not Express, routes not found, or `fastReads: false`).
+   */
+  install(app: unknown, prefix: string): boolean {
+    if (this.settings.mode === false) return false;
+    const stack = (app as { router?: { stack?: RouterLayer[] } } | undefined)?.router?.stack;
+    if (!Array.isArray(stack) || typeof (app as { use?: unknown }).use !== 'function') return false;
+    const routed = (base: Type): Type => this.settings.controllers.find((c) => c.prototype instanceof base) ?? base;
+    const found: number[] = [];
+    const routeOf = (route: string) => {
+      let path: string | undefined;
+      for (const method of ['get', 'head']) {
+        // The last layer of the path and method is the route itself (the module's middleware for it come first).
+        const index = stack.findLastIndex(
+          (layer) => layer.route?.path.endsWith(`/${prefix}/${route}`) === true && layer.route.methods[method],
+        );
+        if (index < 0) return undefined;
+        found.push(index);
+        path = stack[index].route!.path.replace(/\*path$/, '');
+      }
+      return path;
+    };
+    const files = routeOf('files/*path');
+    const preview = routeOf('preview/*path');
+    if (files === undefined || preview === undefined) return false;
+    this.routes.push(
+      {
+        start: files,
+        controller: routed(FilesController),
+        handler: FilesController.prototype.download,
+        guards: [this.auth],
+        send: (req, res, path, storage) =>
+          sendStorageResponse(req, res, this.service.downloadResponse(path, storage as string | undefined)),
+      },
+      {
+        start: preview,
+        controller: routed(PreviewController),
+        handler: PreviewController.prototype.preview,
+        guards: [this.auth, this.rateLimit],
+        send: (req, res, path, storage) =>
+          sendStorageResponse(req, res, hideInstanceNames(this.service.preview(path, storage as string | undefined))),
+      },
+    );
+    (app as { use(fn: unknown): void }).use((req: Request, res: Response, next: NextFunction) =>
+      this.handle(req, res, next),
+    );
+    // `use` appended it: move it in front of the first of the routes it stands for.
+    stack.splice(Math.min(...found), 0, stack.pop()!);
+    return true;
+  }
+
+  private handle(req: Request, res: Response, next: NextFunction): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    const route = this.routes.find((r) => req.path.startsWith(r.start) && req.path.length > r.start.length);
+    if (!route || !this.isActive()) return next();
+    let segments: string[];
+    try {
+      // What Express hands a `*path` route: the decoded segments (a bad escape is its 400, not ours).
+      segments = req.path.slice(route.start.length).split('/').map(decodeURIComponent);
+    } catch {
+      return next();
+    }
+    req.params = { path: segments } as never;
+    void this.answer(route, segments.join('/'), req, res, next);
+  }
+
+  private async answer(route: FastRoute, path: string, req: Request, res: Response, next: NextFunction) {
+    try {
+      const context = httpContext(route, req, res, next);
+      for (const guard of route.guards) {
+        // What Nest does with a guard that answers false.
+        if (!(await guard.canActivate(context))) throw new ForbiddenException();
+      }
+      await route.send(req, res, path, (req.query as Record<string, unknown>).storage);
+    } catch (err) {
+      writeStorageError(res, err);
+    }
+  }
+
+  /** `'auto'`: decided at the first request, once every global enhancer is registered. */
+  private isActive(): boolean {
+    this.active ??=
+      this.app.getGlobalGuards().length === 0 &&
+      this.app.getGlobalInterceptors().length === 0 &&
+      this.app.getGlobalRequestGuards().length === 0 &&
+      this.app.getGlobalRequestInterceptors().length === 0;
+    return this.active;
+  }
+}
+
+/** The execution context Nest would give the route's guards. */
+function httpContext(route: FastRoute, req: Request, res: Response, next: NextFunction): ExecutionContext {
+  const args = [req, res, next];
+  const http = { getRequest: () => req, getResponse: () => res, getNext: () => next } as never;
+  const unsupported = (): never => {
+    throw new Error('not an RPC or WebSocket context');
+  };
+  return {
+    getClass: () => route.controller,
+    getHandler: () => route.handler,
+    getArgs: () => args as never,
+    getArgByIndex: (index: number) => args[index] as never,
+    getType: () => 'http' as never,
+    switchToHttp: () => http,
+    switchToRpc: unsupported,
+    switchToWs: unsupported,
+  };
+}
