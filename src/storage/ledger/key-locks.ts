@@ -134,6 +134,25 @@ export class KeyLocks {
     return this.retrying('a batch of keys', () => this.dataSource.transaction('READ COMMITTED', locked));
   }
 
+  /**
+   * Makes `ref`'s row when it has none, without taking its lock or waiting for a holder beyond
+   * the one statement (an upsert that changes nothing when the row is there): how a plain
+   * upload's pin is written outside the key's lock while every pin still has its row. On
+   * SQLite, call it inside `exclusive`.
+   */
+  async ensureRow(manager: EntityManager, ref: ObjectRef): Promise<void> {
+    const now = this.clock.now();
+    const insert =
+      'INSERT INTO storage_objects (keyHash, storeFullName, name, dedup, md5, size, generation, createdAt, updatedAt) ' +
+      'VALUES (?, ?, ?, 0, NULL, NULL, 0, ?, ?)';
+    const params = [ref.keyHash, ref.storeFullName, ref.name, now, now];
+    if (!this.mysql) {
+      await sql(manager, `${insert} ON CONFLICT (keyHash) DO NOTHING`, params);
+      return;
+    }
+    await this.retrying(ref.name, () => sql(manager, `${insert} ON DUPLICATE KEY UPDATE id = id`, params));
+  }
+
   private runMysql<T>(ref: ObjectRef, work: (key: LockedKey) => Promise<T>, skipLocked: boolean) {
     return this.dataSource.transaction('READ COMMITTED', async (manager) => {
       const locked = await this.lockRow(manager, ref, skipLocked);

@@ -60,6 +60,7 @@ export class UploadClaims {
    * known to be dead, or past their lease, are released on the way rather than waited out.
    */
   async claim(ref: ObjectRef, kind: { dedup: boolean; md5?: string }): Promise<UploadClaim> {
+    if (!kind.dedup) return this.pinVersion(ref);
     const claim = await this.locks.run(ref, async (locked) => {
       const { manager, row } = locked;
       const now = this.clock.now();
@@ -88,16 +89,61 @@ export class UploadClaims {
         'UPDATE storage_objects SET dedup = ?, md5 = ?, size = ?, generation = ?, updatedAt = ? WHERE id = ?',
         [row.dedup ? 1 : 0, row.md5, row.size, row.generation, now, row.id],
       );
-      const pin = await sql(
-        manager,
-        'INSERT INTO storage_upload_pins (keyHash, kind, objectKey, objectHash, owner, generation, createdAt, heartbeatAt) ' +
-          'VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-        [ref.keyHash, mode, objectKey, objectHash, PROCESS_IDENTITY, row.generation, now, now],
-      );
+      const pin = await sql(manager, INSERT_PIN, [
+        ref.keyHash,
+        mode,
+        objectKey,
+        objectHash,
+        PROCESS_IDENTITY,
+        row.generation,
+        now,
+        now,
+      ]);
       return { ref, pinId: pin.insertId, dedup: kind.dedup, objectKey, mode } satisfies UploadClaim;
     });
     if (claim === SKIPPED) throw new Error('unreachable: a claim never skips');
     return claim;
+  }
+
+  /**
+   * A plain upload's claim, outside the key's lock: its bytes go to a new version key that no
+   * other upload or record can name, so nothing has to be decided under the lock before them.
+   * Two statements, each its own commit and neither waiting on the key's lock: the key's row,
+   * made if missing (every pin has its row, so a dead process's pin is released with what it
+   * wrote), then the pin naming the version, written before the first byte (the reconciler
+   * keeps what a live pin names, whatever its grace period). What the locked claim decides for
+   * a content-addressed upload is checked at `commit`, under the lock: a key that holds content
+   * stored by md5 refuses the upload there, and what it wrote is retired by `abandon`. Pins
+   * left by dead uploads of the key are released by the reconciler (at start and on its
+   * interval) and by the next content-addressed claim, not on the way here. Gap: between the
+   * two statements a removal may drop the row again (nothing referred to it yet); the pin then
+   * has no row until the commit makes it, and if the process dies first the version it wrote
+   * is left for the reconciler's orphan sweep (after `orphanGraceSeconds`), not removed at once.
+   */
+  private async pinVersion(ref: ObjectRef): Promise<UploadClaim> {
+    const now = this.clock.now();
+    const objectKey = versionKey(ref.name, now);
+    const objectHash = keyHash(ref.storeFullName, objectKey);
+    const pinId = await this.locks.exclusive(async () => {
+      const runner = this.dataSource.createQueryRunner();
+      try {
+        await this.locks.ensureRow(runner.manager, ref);
+        const pin = await sql(runner.manager, INSERT_PIN, [
+          ref.keyHash,
+          'write',
+          objectKey,
+          objectHash,
+          PROCESS_IDENTITY,
+          0,
+          now,
+          now,
+        ]);
+        return pin.insertId;
+      } finally {
+        await runner.release();
+      }
+    });
+    return { ref, pinId, dedup: false, objectKey, mode: 'write' };
   }
 
   /** Keeps a long upload's pin fresh, so it is not taken for abandoned. */
@@ -119,6 +165,8 @@ export class UploadClaims {
       const now = this.clock.now();
       const unpinned = await sql(manager, 'DELETE FROM storage_upload_pins WHERE id = ?', [claim.pinId]);
       if (unpinned.affected === 0) return null;
+      // A plain claim took no lock: a key holding content stored by md5 refuses it here.
+      if (!claim.dedup && row.dedup) await this.becomePlain({ manager, row }, now);
       // Under the lock every record of the key is older than the one this commit makes.
       const older = claim.dedup ? [] : await olderVersions(manager, ref.keyHash);
       const record = await insertRecord(manager, {
@@ -153,6 +201,26 @@ export class UploadClaims {
       throw conflict(ref, 'the upload lost its claim (it went too long without progress); upload again');
     }
     return saved;
+  }
+
+  /**
+   * Under the lock, at a plain commit: turns a key that held content stored by md5 into a plain
+   * key, or refuses (`E_CONFLICT`, the transaction rolled back) while that content still has
+   * records or live uploads. The caller's own pin is already deleted.
+   */
+  private async becomePlain({ manager, row }: Pick<LockedKey, 'manager' | 'row'>, now: number): Promise<void> {
+    const ref = { storeFullName: row.storeFullName, name: row.name, keyHash: row.keyHash };
+    const pins = await this.pinsOf({ manager, row, created: false });
+    const inUse =
+      row.md5 !== null ||
+      pins.some((pin) => !this.isAbandoned(pin)) ||
+      (await this.objects.liveCount(manager, ref, now)) > 0;
+    if (inUse) throw conflict(ref, 'it holds content stored by md5; upload with md5');
+    Object.assign(row, { dedup: false, md5: null, size: null, updatedAt: now });
+    await sql(manager, 'UPDATE storage_objects SET dedup = 0, md5 = NULL, size = NULL, updatedAt = ? WHERE id = ?', [
+      now,
+      row.id,
+    ]);
   }
 
   /** Releases a failed upload's pin and retires what it wrote; returns the queue rows to purge. */
@@ -228,6 +296,10 @@ async function olderVersions(manager: EntityManager, hash: string) {
     objectKey: String(r.objectKey),
   }));
 }
+
+const INSERT_PIN =
+  'INSERT INTO storage_upload_pins (keyHash, kind, objectKey, objectHash, owner, generation, createdAt, heartbeatAt) ' +
+  'VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 
 const RECORD_COLUMNS = [
   'keyHash',
