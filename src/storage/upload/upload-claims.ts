@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { In } from 'typeorm';
 import { quoteInput, StorageError, StorageErrorCode } from '../errors/storage.error';
 import { FileEntity } from '../database/entities/file.entity';
@@ -12,6 +12,8 @@ import { KeyLocks } from '../ledger/key-locks';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import { placeholders, sql } from '../ledger/sql';
+import { StorageObjectEntity } from '../database/entities/storage-object.entity';
+import { GroupCommit, settle, type Outcome } from './group-commit';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 
 /** An upload's claim on its key, from `claim` until `commit` or `abandon`. */
@@ -44,6 +46,18 @@ export interface Committed {
  */
 @Injectable()
 export class UploadClaims {
+  private readonly logger = new Logger(UploadClaims.name);
+  /** Plain commits of uploads that finish together: one transaction for them all. */
+  private readonly plainCommits = new GroupCommit<CommitJob, Committed>(
+    (jobs) => this.commitPlainBatch(jobs),
+    (job) => job.claim.ref.keyHash,
+  );
+  /** Pins of plain uploads that start together: one statement for their rows, one for the pins. */
+  private readonly plainPins = new GroupCommit<PinJob, number>(
+    (jobs) => this.pinBatch(jobs),
+    (job) => job.objectHash,
+  );
+
   constructor(
     private readonly objects: ObjectLedger,
     private readonly locks: KeyLocks,
@@ -89,7 +103,7 @@ export class UploadClaims {
         'UPDATE storage_objects SET dedup = ?, md5 = ?, size = ?, generation = ?, updatedAt = ? WHERE id = ?',
         [row.dedup ? 1 : 0, row.md5, row.size, row.generation, now, row.id],
       );
-      const pin = await sql(manager, INSERT_PIN, [
+      const pin = await sql(manager, `${INSERT_PIN} VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [
         ref.keyHash,
         mode,
         objectKey,
@@ -121,29 +135,66 @@ export class UploadClaims {
    * is left for the reconciler's orphan sweep (after `orphanGraceSeconds`), not removed at once.
    */
   private async pinVersion(ref: ObjectRef): Promise<UploadClaim> {
-    const now = this.clock.now();
-    const objectKey = versionKey(ref.name, now);
-    const objectHash = keyHash(ref.storeFullName, objectKey);
-    const pinId = await this.locks.exclusive(async () => {
+    const objectKey = versionKey(ref.name, this.clock.now());
+    const pinId = await this.plainPins.submit({ ref, objectKey, objectHash: keyHash(ref.storeFullName, objectKey) });
+    return { ref, pinId, dedup: false, objectKey, mode: 'write' };
+  }
+
+  /**
+   * The pins of plain uploads that start together (`GroupCommit`), with their keys' rows: three
+   * statements for a batch (the rows, the pins, their ids read back by object), two for one.
+   */
+  private async pinBatch(jobs: PinJob[]): Promise<Array<Outcome<number>>> {
+    if (jobs.length === 1) return [await settle(this.insertPins(jobs).then((ids) => ids[0]))];
+    try {
+      return (await this.insertPins(jobs)).map((ok) => ({ ok }));
+    } catch (err) {
+      // Each upload gets its own outcome, not another's.
+      this.logger.debug(`a batch of ${jobs.length} pins failed, taken one by one: ${err}`);
+      return Promise.all(jobs.map((job) => settle(this.insertPins([job]).then((ids) => ids[0]))));
+    }
+  }
+
+  private insertPins(jobs: PinJob[]): Promise<number[]> {
+    return this.locks.exclusive(async () => {
       const runner = this.dataSource.createQueryRunner();
       try {
-        await this.locks.ensureRow(runner.manager, ref);
-        const pin = await sql(runner.manager, INSERT_PIN, [
-          ref.keyHash,
-          'write',
-          objectKey,
-          objectHash,
-          PROCESS_IDENTITY,
-          0,
-          now,
-          now,
-        ]);
-        return pin.insertId;
+        const { manager } = runner;
+        await this.locks.ensureRows(
+          manager,
+          jobs.map((job) => job.ref),
+        );
+        const now = this.clock.now();
+        const pins = await sql(
+          manager,
+          `${INSERT_PIN} VALUES ${jobs.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+          jobs.flatMap((job) => [
+            job.ref.keyHash,
+            'write',
+            job.objectKey,
+            job.objectHash,
+            PROCESS_IDENTITY,
+            0,
+            now,
+            now,
+          ]),
+        );
+        if (jobs.length === 1) return [pins.insertId];
+        const made = await sql<{ id: number | string; objectHash: string }>(
+          manager,
+          `SELECT id, objectHash FROM storage_upload_pins WHERE objectHash IN (${placeholders(jobs.length)})`,
+          jobs.map((job) => job.objectHash),
+        );
+        const ids = new Map(made.rows.map((r) => [r.objectHash, Number(r.id)]));
+        return jobs.map((job) => {
+          const id = ids.get(job.objectHash);
+          if (id === undefined) throw new Error(`the pin of '${job.objectKey}' was not found after its insert`);
+          return id;
+        });
       } finally {
         await runner.release();
       }
     });
-    return { ref, pinId, dedup: false, objectKey, mode: 'write' };
   }
 
   /** Keeps a long upload's pin fresh, so it is not taken for abandoned. */
@@ -159,7 +210,12 @@ export class UploadClaims {
    * (`E_CONFLICT`) when the pin is gone (released as abandoned meanwhile): then nothing is
    * recorded, and what this upload wrote was already retired with its pin.
    */
-  async commit(claim: UploadClaim, fields: Omit<RecordFields, 'objectKey'>): Promise<Committed> {
+  commit(claim: UploadClaim, fields: Omit<RecordFields, 'objectKey'>): Promise<Committed> {
+    return claim.dedup ? this.commitOne(claim, fields) : this.plainCommits.submit({ claim, fields });
+  }
+
+  /** `commit` of one upload, in a transaction of its own. */
+  private async commitOne(claim: UploadClaim, fields: Omit<RecordFields, 'objectKey'>): Promise<Committed> {
     const { ref } = claim;
     const saved = await this.locks.run(ref, async ({ manager, row }) => {
       const now = this.clock.now();
@@ -168,14 +224,9 @@ export class UploadClaims {
       // A plain claim took no lock: a key holding content stored by md5 refuses it here.
       if (!claim.dedup && row.dedup) await this.becomePlain({ manager, row }, now);
       // Under the lock every record of the key is older than the one this commit makes.
-      const older = claim.dedup ? [] : await olderVersions(manager, ref.keyHash);
-      const record = await insertRecord(manager, {
-        ...fields,
-        keyHash: ref.keyHash,
-        objectKey: claim.objectKey,
-        objectHash: keyHash(ref.storeFullName, claim.objectKey),
-        now,
-      });
+      const older = claim.dedup ? [] : await olderVersions(manager, [ref.keyHash]);
+      const record = recordOf(claim, fields, now);
+      await insertRecords(manager, [record]);
       let retired: number[] = [];
       if (older.length > 0) {
         await sql(
@@ -201,6 +252,71 @@ export class UploadClaims {
       throw conflict(ref, 'the upload lost its claim (it went too long without progress); upload again');
     }
     return saved;
+  }
+
+  /**
+   * Plain commits that arrived together (`GroupCommit`), in one transaction whose number of
+   * statements does not grow with the batch: the keys' locks (in key order), their pins
+   * deleted, their older records read, the new records inserted and read back, the older ones
+   * deleted and their objects retired after the reader grace (one insert per retired object).
+   * What this batch cannot decide alone goes through `commitOne`, one by one: a key without a
+   * row or holding content stored by md5, a lost pin (the batch is rolled back for it), or a
+   * failed batch (each upload then gets its own outcome).
+   */
+  private async commitPlainBatch(jobs: CommitJob[]): Promise<Array<Outcome<Committed>>> {
+    if (jobs.length === 1) return [await settle(this.commitOne(jobs[0].claim, jobs[0].fields))];
+    let done = new Map<CommitJob, Committed>();
+    try {
+      done = await this.locks.runMany(
+        jobs.map((job) => job.claim.ref),
+        ({ manager, rows }) => this.recordBatch(manager, rows, jobs),
+      );
+    } catch (err) {
+      if (!(err instanceof OneByOne))
+        this.logger.debug(`a batch of ${jobs.length} commits failed, taken one by one: ${err}`);
+    }
+    return Promise.all(
+      jobs.map((job) => {
+        const committed = done.get(job);
+        return committed ? { ok: committed } : settle(this.commitOne(job.claim, job.fields));
+      }),
+    );
+  }
+
+  private async recordBatch(manager: EntityManager, rows: StorageObjectEntity[], jobs: CommitJob[]) {
+    const plain = new Set(rows.filter((row) => !row.dedup).map((row) => row.keyHash));
+    const here = jobs.filter((job) => plain.has(job.claim.ref.keyHash));
+    const done = new Map<CommitJob, Committed>();
+    if (here.length === 0) return done;
+    const unpinned = await sql(
+      manager,
+      `DELETE FROM storage_upload_pins WHERE id IN (${placeholders(here.length)})`,
+      here.map((job) => job.claim.pinId),
+    );
+    if (unpinned.affected !== here.length) throw new OneByOne();
+    const now = this.clock.now();
+    const older = await olderVersions(
+      manager,
+      here.map((job) => job.claim.ref.keyHash),
+    );
+    const records = here.map((job) => recordOf(job.claim, job.fields, now));
+    await insertRecords(manager, records);
+    if (older.length > 0) {
+      await sql(
+        manager,
+        `DELETE FROM storage_files WHERE id IN (${placeholders(older.length)})`,
+        older.map((r) => r.id),
+      );
+    }
+    const grace = this.options.lifecycle.versionGraceSeconds;
+    for (const [i, job] of here.entries()) {
+      const objects = older
+        .filter((r) => r.keyHash === job.claim.ref.keyHash)
+        .map((r) => ({ storeFullName: r.storeFullName, objectKey: r.objectKey, shared: false }));
+      const retired = objects.length > 0 ? await this.objects.retire(manager, objects, grace) : [];
+      done.set(job, { record: records[i], retired });
+    }
+    return done;
   }
 
   /**
@@ -283,23 +399,41 @@ export class UploadClaims {
   }
 }
 
-/** The key's records, as a plain commit replaces them. */
-async function olderVersions(manager: EntityManager, hash: string) {
+/** One plain commit waiting for its batch. */
+interface CommitJob {
+  claim: UploadClaim;
+  fields: Omit<RecordFields, 'objectKey'>;
+}
+
+/** Thrown inside a batch's transaction to roll it back and take its commits one by one. */
+class OneByOne extends Error {}
+
+/** The keys' records, as a plain commit replaces them. */
+async function olderVersions(manager: EntityManager, hashes: string[]) {
   const { rows } = await sql<Record<string, unknown>>(
     manager,
-    'SELECT id, storeFullName, objectKey FROM storage_files WHERE keyHash = ?',
-    [hash],
+    hashes.length === 1
+      ? 'SELECT id, keyHash, storeFullName, objectKey FROM storage_files WHERE keyHash = ?'
+      : `SELECT id, keyHash, storeFullName, objectKey FROM storage_files WHERE keyHash IN (${placeholders(hashes.length)})`,
+    hashes,
   );
   return rows.map((r) => ({
     id: Number(r.id),
+    keyHash: String(r.keyHash),
     storeFullName: String(r.storeFullName),
     objectKey: String(r.objectKey),
   }));
 }
 
 const INSERT_PIN =
-  'INSERT INTO storage_upload_pins (keyHash, kind, objectKey, objectHash, owner, generation, createdAt, heartbeatAt) ' +
-  'VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
+  'INSERT INTO storage_upload_pins (keyHash, kind, objectKey, objectHash, owner, generation, createdAt, heartbeatAt)';
+
+/** A plain upload's pin waiting for its batch. */
+interface PinJob {
+  ref: ObjectRef;
+  objectKey: string;
+  objectHash: string;
+}
 
 const RECORD_COLUMNS = [
   'keyHash',
@@ -320,27 +454,49 @@ const RECORD_COLUMNS = [
   'retentionPeriod',
 ] as const;
 
-/** Writes the file record the pin becomes; returns it as the entity the caller answers with. */
-async function insertRecord(
-  manager: EntityManager,
-  input: Omit<RecordFields, 'objectKey'> & Pick<FileEntity, 'keyHash' | 'objectKey' | 'objectHash'> & { now: number },
-): Promise<FileEntity> {
-  const { expiresSeconds, now, ...rest } = input;
-  const record = Object.assign(new FileEntity(), {
+/** The file record the pin becomes, as the caller answers with it (its id once inserted). */
+function recordOf(claim: UploadClaim, fields: Omit<RecordFields, 'objectKey'>, now: number): FileEntity {
+  const { expiresSeconds, ...rest } = fields;
+  return Object.assign(new FileEntity(), {
     ...rest,
+    keyHash: claim.ref.keyHash,
+    objectKey: claim.objectKey,
+    objectHash: keyHash(claim.ref.storeFullName, claim.objectKey),
     uid: rest.uid.slice(0, 255),
     fileName: rest.fileName.slice(0, 1024),
     expires: expiresSeconds === null ? null : now + expiresSeconds * 1000,
     uploadTime: now,
     retentionPeriod: expiresSeconds,
   });
+}
+
+/**
+ * Inserts `records` and sets their ids: one record takes the id its INSERT made; several are
+ * inserted in one statement and their ids read back by object (each a version of its own, or
+ * a distinct key's content), not assumed consecutive.
+ */
+async function insertRecords(manager: EntityManager, records: FileEntity[]): Promise<void> {
+  const row = `(${placeholders(RECORD_COLUMNS.length)})`;
   const inserted = await sql(
     manager,
-    `INSERT INTO storage_files (${RECORD_COLUMNS.join(', ')}) VALUES (${placeholders(RECORD_COLUMNS.length)})`,
-    RECORD_COLUMNS.map((column) => record[column]),
+    `INSERT INTO storage_files (${RECORD_COLUMNS.join(', ')}) VALUES ${records.map(() => row).join(', ')}`,
+    records.flatMap((record) => RECORD_COLUMNS.map((column) => record[column])),
   );
-  record.id = inserted.insertId;
-  return record;
+  if (records.length === 1) {
+    records[0].id = inserted.insertId;
+    return;
+  }
+  const made = await sql<{ id: number | string; objectHash: string }>(
+    manager,
+    `SELECT id, objectHash FROM storage_files WHERE objectHash IN (${placeholders(records.length)})`,
+    records.map((record) => record.objectHash),
+  );
+  const ids = new Map(made.rows.map((r) => [r.objectHash, Number(r.id)]));
+  for (const record of records) {
+    const id = ids.get(record.objectHash);
+    if (id === undefined) throw new Error(`the record of '${record.objectKey}' was not found after its insert`);
+    record.id = id;
+  }
 }
 
 function conflict(ref: ObjectRef, reason: string): StorageError {
