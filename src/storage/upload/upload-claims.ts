@@ -36,13 +36,18 @@ export interface Committed {
 }
 
 /**
- * The claim protocol of an upload: `claim` (lock, decide where the bytes go, pin), `heartbeat`
- * while bytes arrive, then `commit` (the pin becomes the record: the switch) or `abandon` (the
- * pin goes, and the object it wrote is retired). Each step holds the key's lock.
+ * The claim protocol of an upload: `claim` (decide where the bytes go, pin), `heartbeat` while
+ * bytes arrive, then `commit` (the pin becomes the record: the switch) or `abandon` (the pin
+ * goes, and the object it wrote is retired). Commits and abandons hold the key's lock, and so
+ * does the claim of a content-addressed upload.
  *
  * A plain upload writes a version object of its own, so plain uploads to one path never touch
  * each other's bytes and need no exclusion: the last to commit is the path's live version, and
  * the versions it supersedes are retired after a grace period for readers still streaming them.
+ * So a plain claim takes no lock (its pin is written before the first byte, two statements),
+ * and the pins and commits of plain uploads that start or finish together go as one batch each
+ * (`GroupCommit`: one transaction, and on MySQL one durable commit, for the batch): an upload
+ * of a new key costs about 3 statements on MySQL under load, 8 alone (it was 15).
  */
 @Injectable()
 export class UploadClaims {
@@ -70,8 +75,10 @@ export class UploadClaims {
    * Claims `ref` for an upload and pins it. A content-addressed upload verifies when the key
    * already holds `md5` (reviving the object if it was queued for removal), else writes. A key
    * holds either kind, never both: a plain upload never overwrites shared content, nor the
-   * reverse (`E_CONFLICT` while the other kind has records or live uploads). Pins of processes
-   * known to be dead, or past their lease, are released on the way rather than waited out.
+   * reverse (`E_CONFLICT` while the other kind has records or live uploads; for a plain upload
+   * this is checked at its commit, see `pinVersion`). A content-addressed claim releases on the
+   * way the key's pins of processes known to be dead, or past their lease, rather than waiting
+   * them out.
    */
   async claim(ref: ObjectRef, kind: { dedup: boolean; md5?: string }): Promise<UploadClaim> {
     if (!kind.dedup) return this.pinVersion(ref);
@@ -389,9 +396,11 @@ export class UploadClaims {
     const { manager, row } = locked;
     await manager.delete(UploadPinEntity, { id: In(pins.map((p) => p.id)) });
     const writes = pins.filter((p) => p.kind === 'write');
-    const versions = row.dedup
-      ? []
-      : writes.map((p) => ({ storeFullName: row.storeFullName, objectKey: p.objectKey, shared: false }));
+    // A plain upload's version is its own (a plain pin may sit on a key holding md5 content: it
+    // took no lock, and is refused at its commit); shared content goes with the key below.
+    const versions = writes
+      .filter((p) => p.objectKey !== row.name)
+      .map((p) => ({ storeFullName: row.storeFullName, objectKey: p.objectKey, shared: false }));
     const retired = await this.objects.retire(manager, versions, 0);
     if (!collect) return retired;
     const swept = await this.objects.collectIfUnreferenced(locked, this.clock.now(), writes.length > 0);
