@@ -54,7 +54,8 @@ const RETRYABLE_ERRNO = new Set([1213, 1205, 1062]);
 @Injectable()
 export class KeyLocks {
   private readonly logger = new Logger(KeyLocks.name);
-  private readonly mysql: boolean;
+  /** MySQL/MariaDB (row locks, transactions that wait on the server), else SQLite. */
+  readonly mysql: boolean;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(

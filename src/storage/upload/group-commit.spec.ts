@@ -79,3 +79,24 @@ describe('GroupCommit', () => {
     await expect(broken.submit({ key: 'a', value: 2 })).rejects.toThrow('database gone');
   });
 });
+
+describe('GroupCommit with linger', () => {
+  it('starts a batch at the next turn of the event loop, with every job submitted in this one', async () => {
+    const batches: number[][] = [];
+    const group = new GroupCommit<Job, number>(
+      async (jobs) => {
+        batches.push(jobs.map((j) => j.value));
+        return jobs.map((j) => ({ ok: j.value }));
+      },
+      (j) => j.key,
+      64,
+      true,
+    );
+    const results = [1, 2, 3].map((value) => group.submit({ key: String(value), value }));
+    expect(batches).toEqual([]);
+    await expect(Promise.all(results)).resolves.toEqual([1, 2, 3]);
+    expect(batches).toEqual([[1, 2, 3]]);
+    await expect(group.submit({ key: 'a', value: 4 })).resolves.toBe(4);
+    expect(batches).toEqual([[1, 2, 3], [4]]);
+  });
+});

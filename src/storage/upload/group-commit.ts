@@ -16,12 +16,25 @@ export class GroupCommit<J, R> {
     private readonly run: (jobs: J[]) => Promise<Array<Outcome<R>>>,
     private readonly keyOf: (job: J) => string,
     private readonly max = 64,
+    /**
+     * `true`: a batch starts at the next turn of the event loop rather than at once, so that
+     * jobs submitted in the same turn (by I/O that completed together) go together. For a
+     * database whose work never waits (SQLite: synchronous calls), where no job would
+     * otherwise ever find a batch running.
+     */
+    private readonly linger = false,
   ) {}
 
   submit(job: J): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.pending.push({ job, resolve, reject });
-      if (!this.running) void this.drain();
+      if (this.running) return;
+      if (!this.linger) {
+        void this.drain();
+        return;
+      }
+      this.running = true;
+      setImmediate(() => void this.drain());
     });
   }
 

@@ -53,15 +53,9 @@ export interface Committed {
 export class UploadClaims {
   private readonly logger = new Logger(UploadClaims.name);
   /** Plain commits of uploads that finish together: one transaction for them all. */
-  private readonly plainCommits = new GroupCommit<CommitJob, Committed>(
-    (jobs) => this.commitPlainBatch(jobs),
-    (job) => job.claim.ref.keyHash,
-  );
+  private readonly plainCommits: GroupCommit<CommitJob, Committed>;
   /** Pins of plain uploads that start together: one statement for their rows, one for the pins. */
-  private readonly plainPins = new GroupCommit<PinJob, number>(
-    (jobs) => this.pinBatch(jobs),
-    (job) => job.objectHash,
-  );
+  private readonly plainPins: GroupCommit<PinJob, number>;
 
   constructor(
     private readonly objects: ObjectLedger,
@@ -69,7 +63,23 @@ export class UploadClaims {
     @Inject(Clock) private readonly clock: Clock,
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
-  ) {}
+  ) {
+    // SQLite's work never waits, so a batch would never be running when the next job comes:
+    // there, batches gather what arrives within one turn of the event loop.
+    const linger = !locks.mysql;
+    this.plainCommits = new GroupCommit(
+      (jobs) => this.commitPlainBatch(jobs),
+      (job) => job.claim.ref.keyHash,
+      64,
+      linger,
+    );
+    this.plainPins = new GroupCommit(
+      (jobs) => this.pinBatch(jobs),
+      (job) => job.objectHash,
+      64,
+      linger,
+    );
+  }
 
   /**
    * Claims `ref` for an upload and pins it. A content-addressed upload verifies when the key
