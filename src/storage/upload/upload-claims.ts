@@ -278,7 +278,10 @@ export class UploadClaims {
    * deleted and their objects retired after the reader grace (one insert per retired object).
    * What this batch cannot decide alone goes through `commitOne`, one by one: a key without a
    * row or holding content stored by md5, a lost pin (the batch is rolled back for it), or a
-   * failed batch (each upload then gets its own outcome).
+   * failed batch (each upload then gets its own outcome). Gap: one batch runs at a time, so a
+   * key whose lock another transaction holds for long delays the plain commits of other keys
+   * that joined its batch or wait for the next, until that wait ends or times out (a failed
+   * batch's commits then go one by one). Who holds a plain key's lock holds it briefly today.
    */
   private async commitPlainBatch(jobs: CommitJob[]): Promise<Array<Outcome<Committed>>> {
     if (jobs.length === 1) return [await settle(this.commitOne(jobs[0].claim, jobs[0].fields))];
