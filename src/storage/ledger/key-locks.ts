@@ -54,7 +54,8 @@ const RETRYABLE_ERRNO = new Set([1213, 1205, 1062]);
 @Injectable()
 export class KeyLocks {
   private readonly logger = new Logger(KeyLocks.name);
-  private readonly mysql: boolean;
+  /** MySQL/MariaDB (row locks, transactions that wait on the server), else SQLite. */
+  readonly mysql: boolean;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -132,6 +133,54 @@ export class KeyLocks {
     };
     if (!this.mysql) return this.exclusive(() => this.dataSource.transaction(locked));
     return this.retrying('a batch of keys', () => this.dataSource.transaction('READ COMMITTED', locked));
+  }
+
+  /**
+   * Runs `work` holding the locks of many keys at once, waiting for them (unlike `runBatch`):
+   * on MySQL `FOR UPDATE` in key order, so two holders of several keys always take them in the
+   * same order and other lockers take one key each, never waiting on each other round a
+   * circle (a deadlock still found is retried, `work` running again); on SQLite behind the
+   * queue. `rows`: the keys that have a row (a key without one is not made here).
+   */
+  async runMany<T>(
+    refs: ObjectRef[],
+    work: (batch: { manager: EntityManager; rows: StorageObjectEntity[] }) => Promise<T>,
+  ) {
+    const hashes = [...new Set(refs.map((r) => r.keyHash))].sort();
+    const locked = async (manager: EntityManager) => {
+      const lock = this.mysql ? ' FOR UPDATE' : '';
+      const { rows } = await sql(
+        manager,
+        `SELECT ${OBJECT_COLUMNS} FROM storage_objects WHERE keyHash IN (${placeholders(hashes.length)}) ORDER BY keyHash${lock}`,
+        hashes,
+      );
+      return work({ manager, rows: rows.map(objectRow) });
+    };
+    if (!this.mysql) return this.exclusive(() => this.dataSource.transaction(locked));
+    return this.retrying('a batch of keys', () => this.dataSource.transaction('READ COMMITTED', locked));
+  }
+
+  /**
+   * Makes the rows of the keys that have none, in one statement, without taking their locks or
+   * waiting for a holder beyond that statement (an upsert that changes nothing where the row
+   * is there; rows in key order, as `runMany` locks them): how plain uploads' pins are written
+   * outside the keys' locks while every pin still has its row. On SQLite, call it inside
+   * `exclusive`.
+   */
+  async ensureRows(manager: EntityManager, refs: ObjectRef[]): Promise<void> {
+    const now = this.clock.now();
+    const unique = [...new Map(refs.map((r) => [r.keyHash, r])).values()].sort((a, b) =>
+      a.keyHash < b.keyHash ? -1 : a.keyHash > b.keyHash ? 1 : 0,
+    );
+    const insert =
+      'INSERT INTO storage_objects (keyHash, storeFullName, name, dedup, md5, size, generation, createdAt, updatedAt) VALUES ' +
+      unique.map(() => '(?, ?, ?, 0, NULL, NULL, 0, ?, ?)').join(', ');
+    const params = unique.flatMap((ref) => [ref.keyHash, ref.storeFullName, ref.name, now, now]);
+    if (!this.mysql) {
+      await sql(manager, `${insert} ON CONFLICT (keyHash) DO NOTHING`, params);
+      return;
+    }
+    await this.retrying(unique[0].name, () => sql(manager, `${insert} ON DUPLICATE KEY UPDATE id = id`, params));
   }
 
   private runMysql<T>(ref: ObjectRef, work: (key: LockedKey) => Promise<T>, skipLocked: boolean) {
