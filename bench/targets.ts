@@ -27,8 +27,10 @@ const HINTS = {
     'pipeline), a lean PUT route outside the Nest pipeline, the ledger statements on the raw better-sqlite3 handle ' +
     '(prepared, synchronous); on MariaDB pins found by object hash (not read back) and one pin transaction per batch',
   bigGet:
-    'not profiled yet: 1 MiB reads piped with backpressure as the bare server does; this ratio moved between 0.79x ' +
-    'and 1.12x across runs on this shared machine: rerun, then profile',
+    "done: profiled; the read path was already the bare server's (1 MiB reads piped, no Transform); GETs are " +
+    'measured in back-to-back bare/service pairs; a download piped to a response reuses two read buffers (a fresh ' +
+    '1 MiB buffer per read sometimes cost 2-3x the CPU in GC and page faults, in bare too). Left: the ratio follows ' +
+    "this shared machine's load (2 cores, the bench's client on the same cores): rerun when it is quiet",
   bigPut: 'one fsync, hashing off the event loop (a worker) or overlapped with the write, large write buffers',
   rss: 'backpressure all the way (no buffering of the body), bounded buffers',
   flat: 'queries whose plans read an index in the order they return (no sort of the whole table per page)',

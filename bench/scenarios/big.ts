@@ -6,13 +6,18 @@
  * reset, or VmRSS polled every 20 ms where the peak cannot be reset). Bodies are generated as
  * they are sent, with backpressure, and downloads are counted, never kept: no whole file in the
  * bench's memory either. The service's answer must carry the md5 of what was sent.
+ *
+ * GETs are cheap beside the uploads and this machine's load moves within seconds, so each round
+ * ends with `GET_PAIRS` pairs of GETs, the bare server's and the service's back to back, the pair's
+ * order alternating: both subjects of a pair see the same moment of the machine, and neither always
+ * goes first (a GET right after an upload's fsync, or after the other's GET, is not favoured).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { log, subjectOf, type BenchContext } from '../context';
 import { request, type Answer } from '../http';
 import { AUTH, procStatusKiB, resetPeak, type ServiceProcess } from '../processes';
-import { BARE, interleave, type Figures, type Run } from '../report';
+import { BARE, type Figures } from '../report';
 
 /** `large transfer 1024 MiB`: the scenario's name says the size. */
 export function bigScenario(size: number): string {
@@ -69,9 +74,17 @@ function check(what: string, answer: Answer & { bytes: number }, status: number,
 
 const mbps = (size: number, seconds: number) => size / 1e6 / seconds;
 
-async function serviceRound(service: ServiceProcess, size: number, md5: string, round: number): Promise<Figures> {
+/** GETs per subject and round, in bare/service pairs. */
+const GET_PAIRS = 3;
+
+/** The subjects' order in the `pair`-th GET pair: alternating, so neither always goes first. */
+function pairOrder<T>(pair: number, bare: T, service: T): [T, T] {
+  return pair % 2 === 0 ? [bare, service] : [service, bare];
+}
+
+async function servicePuts(service: ServiceProcess, size: number, md5: string, round: number): Promise<Figures> {
   const pid = service.child.pid!;
-  const key = `bench/big/raw-${round}.bin`;
+  const key = rawKey(round);
   const put = await withPeakRss(pid, () =>
     request(service.url(`/storage/files/${key}`), {
       method: 'PUT',
@@ -98,32 +111,48 @@ async function serviceRound(service: ServiceProcess, size: number, md5: string, 
     }),
   );
   check('POST', post.answer, 201, md5);
-  const get = await withPeakRss(pid, () => request(service.url(`/storage/files/${key}`), { headers: AUTH }));
-  check('GET', get.answer, 200);
-  if (get.answer.bytes !== size) throw new Error(`GET: ${get.answer.bytes} bytes of ${size}`);
-  for (const name of [key, `bench/big/multipart-${round}.bin`]) {
-    await request(service.url(`/storage/files/${name}`), { method: 'DELETE', headers: AUTH });
-  }
   return {
     'PUT MB/s': mbps(size, put.answer.seconds),
     'POST MB/s': mbps(size, post.answer.seconds),
-    'GET MB/s': mbps(size, get.answer.seconds),
     'PUT RSS growth': put.growthMiB,
     'POST RSS growth': post.growthMiB,
-    'GET RSS growth': get.growthMiB,
   };
 }
 
-async function bareRound(ctx: BenchContext, size: number): Promise<Figures> {
+const rawKey = (round: number) => `bench/big/raw-${round}.bin`;
+
+async function serviceGet(service: ServiceProcess, size: number, round: number): Promise<Figures> {
+  const get = await withPeakRss(service.child.pid!, () =>
+    request(service.url(`/storage/files/${rawKey(round)}`), { headers: AUTH }),
+  );
+  check('GET', get.answer, 200);
+  if (get.answer.bytes !== size) throw new Error(`GET: ${get.answer.bytes} bytes of ${size}`);
+  return { 'GET MB/s': mbps(size, get.answer.seconds), 'GET RSS growth': get.growthMiB };
+}
+
+async function bareGet(ctx: BenchContext, size: number): Promise<Figures> {
+  const get = await request(ctx.bare.url('/f/big.bin'));
+  check('bare GET', get, 200);
+  if (get.bytes !== size) throw new Error(`bare GET: ${get.bytes} bytes of ${size}`);
+  return { 'GET MB/s': mbps(size, get.seconds) };
+}
+
+async function barePut(ctx: BenchContext, size: number): Promise<Figures> {
   const put = await request(ctx.bare.url('/f/big.bin'), {
     method: 'PUT',
     headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': size },
     body: body(size),
   });
   check('bare PUT', put, 201);
-  const get = await request(ctx.bare.url('/f/big.bin'));
-  check('bare GET', get, 200);
-  return { 'PUT MB/s': mbps(size, put.seconds), 'GET MB/s': mbps(size, get.seconds) };
+  return { 'PUT MB/s': mbps(size, put.seconds) };
+}
+
+/** Appends each of `figures` to `subject`'s values (the shape `interleave` returns). */
+function collect(into: Map<string, Map<string, number[]>>, subject: string, figures: Figures): void {
+  const bySubject = into.get(subject) ?? new Map<string, number[]>();
+  into.set(subject, bySubject);
+  for (const [metric, value] of Object.entries(figures))
+    bySubject.set(metric, [...(bySubject.get(metric) ?? []), value]);
 }
 
 export async function bigTransfers(ctx: BenchContext): Promise<void> {
@@ -131,13 +160,25 @@ export async function bigTransfers(ctx: BenchContext): Promise<void> {
   const service = ctx.services[0];
   const size = options.big;
   const md5 = await md5Of(size);
-  let round = 0;
-  const runs: Run[] = [
-    { subject: BARE, run: () => bareRound(ctx, size) },
-    { subject: subjectOf(service), run: () => serviceRound(service, size, md5, round++) },
-  ];
   const rounds = Math.min(options.rounds, 2);
-  log(`${bigScenario(size)}: ${rounds} rounds of PUT, POST and GET`);
+  log(`${bigScenario(size)}: ${rounds} rounds of PUT, POST and ${GET_PAIRS} GET pairs`);
   const units = { ...UNITS, 'PUT RSS growth': 'MiB', 'POST RSS growth': 'MiB', 'GET RSS growth': 'MiB' };
-  ctx.results.addAll(bigScenario(size), await interleave(rounds, runs), units);
+  const collected = new Map<string, Map<string, number[]>>();
+  const subject = subjectOf(service);
+  for (let round = 0; round < rounds; round++) {
+    collect(collected, BARE, await barePut(ctx, size));
+    collect(collected, subject, await servicePuts(service, size, md5, round));
+    for (let pair = 0; pair < GET_PAIRS; pair++) {
+      const gets = pairOrder(
+        pair + round,
+        { subject: BARE, run: () => bareGet(ctx, size) },
+        { subject, run: () => serviceGet(service, size, round) },
+      );
+      for (const get of gets) collect(collected, get.subject, await get.run());
+    }
+    for (const name of [rawKey(round), `bench/big/multipart-${round}.bin`]) {
+      await request(service.url(`/storage/files/${name}`), { method: 'DELETE', headers: AUTH });
+    }
+  }
+  ctx.results.addAll(bigScenario(size), collected, units);
 }

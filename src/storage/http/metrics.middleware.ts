@@ -1,5 +1,6 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
+import { PASSES_WRITE_CALLBACK, passesWriteCallback } from '../drivers/local/local-files';
 import { StorageMetrics } from '../metrics/storage-metrics';
 
 /**
@@ -17,16 +18,21 @@ export class StorageMetricsMiddleware implements NestMiddleware {
     const started = process.hrtime.bigint();
     const readBefore = req.socket.bytesRead;
     let sent = 0;
+    // Whether the write wrapped here calls back when the socket has a chunk: so does the wrapper.
+    const passesCallback = passesWriteCallback(res.write);
     const write = res.write.bind(res) as (...args: unknown[]) => boolean;
     const end = res.end.bind(res) as (...args: unknown[]) => Response;
     const count = (chunk: unknown): void => {
       if (typeof chunk === 'string') sent += Buffer.byteLength(chunk);
       else if (chunk instanceof Uint8Array) sent += chunk.byteLength;
     };
-    res.write = ((...args: unknown[]) => {
-      count(args[0]);
-      return write(...args);
-    }) as Response['write'];
+    res.write = Object.assign(
+      (...args: unknown[]) => {
+        count(args[0]);
+        return write(...args);
+      },
+      { [PASSES_WRITE_CALLBACK]: passesCallback },
+    ) as Response['write'];
     res.end = ((...args: unknown[]) => {
       if (typeof args[0] !== 'function') count(args[0]);
       return end(...args);

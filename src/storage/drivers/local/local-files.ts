@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { OutgoingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ByteRange, ObjectStat, OpenObject } from '../storage-driver';
 import { bindSignal } from '../shared/deadline';
@@ -87,8 +88,7 @@ export class LocalOpenObject implements OpenObject {
       void closeFd(fd);
       return Readable.from([]);
     }
-    const stream = fs.createReadStream(this.file, { fd, start, end, highWaterMark: readBufferSize(end - start + 1) });
-    return bindSignal(stream, signal);
+    return bindSignal(new LocalReadStream(fd, start, end), signal);
   }
 
   async read(range?: ByteRange): Promise<Buffer> {
@@ -121,5 +121,126 @@ export class LocalOpenObject implements OpenObject {
     this.fd = null;
     clearTimeout(this.timer);
     return fd;
+  }
+}
+
+/**
+ * Marks a `res.write` replacement that hands every chunk and its callback to the write it wraps,
+ * keeping nothing after (the metrics middleware's byte counter): a response whose `write` is
+ * Node's own or so marked calls back once a chunk's bytes are with the socket.
+ */
+export const PASSES_WRITE_CALLBACK = Symbol.for('storage-svc.passesWriteCallback');
+
+/** Whether `write` is Node's response write or a wrapper marked `PASSES_WRITE_CALLBACK`. */
+export function passesWriteCallback(write: unknown): boolean {
+  return (
+    write === OutgoingMessage.prototype.write ||
+    (typeof write === 'function' && (write as { [PASSES_WRITE_CALLBACK]?: boolean })[PASSES_WRITE_CALLBACK] === true)
+  );
+}
+
+/** How many read buffers a download piped to a response cycles through: one read while one is sent. */
+const RECYCLED_BUFFERS = 2;
+
+/**
+ * Bytes `start`..`end` of an open descriptor (closed when the stream ends or is destroyed, after
+ * a read in progress). Read as a stream, each chunk is a buffer of its own. Piped into a response
+ * whose `write` calls back when the socket has the bytes (`passesWriteCallback`), it reuses two
+ * buffers instead: a buffer is read into again only after its write called back, which is also
+ * the backpressure (a fresh 1 MiB buffer per read cost the GC and page faults on large files).
+ * Any other destination (a Transform, a compressing `res.write`, a listener already reading) may
+ * keep a chunk after its callback, and gets the ordinary pipe.
+ */
+export class LocalReadStream extends Readable {
+  private position: number;
+  private readonly chunk: number;
+  private reading = false;
+  private recycling = false;
+  private afterRead: (() => void) | null = null;
+
+  constructor(
+    private readonly fd: number,
+    start: number,
+    private readonly end: number,
+  ) {
+    super({ highWaterMark: readBufferSize(end - start + 1) });
+    this.position = start;
+    this.chunk = readBufferSize(end - start + 1);
+  }
+
+  override _read(): void {
+    if (this.recycling || this.reading) return;
+    if (this.position > this.end) return void this.push(null);
+    const buffer = Buffer.allocUnsafeSlow(Math.min(this.chunk, this.end - this.position + 1));
+    this.readInto(buffer, (n) => this.push(n ? buffer.subarray(0, n) : null));
+  }
+
+  override pipe<T extends NodeJS.WritableStream>(dest: T, options?: { end?: boolean }): T {
+    const res = dest as unknown as OutgoingMessage;
+    const fresh = this.readableFlowing === null && this.readableLength === 0 && !this.reading && !this.recycling;
+    if (!fresh || !(dest instanceof OutgoingMessage) || !passesWriteCallback(res.write)) {
+      return super.pipe(dest, options);
+    }
+    this.recycling = true;
+    const buffers = this.end - this.position + 1 > this.chunk ? RECYCLED_BUFFERS : 1;
+    const free: Buffer[] = Array.from({ length: buffers }, () => Buffer.allocUnsafeSlow(this.chunk));
+    let sending = 0;
+    let done = false;
+    // The response closed first (the client went away): stop reading, release the descriptor.
+    const gone = () => {
+      if (!done) this.destroy();
+    };
+    res.once('close', gone);
+    const next = (): void => {
+      if (this.destroyed || done) return;
+      if (this.position > this.end) {
+        if (sending || this.reading) return;
+        done = true;
+        res.off('close', gone);
+        if (options?.end !== false) res.end();
+        this.push(null);
+        this.resume();
+        return;
+      }
+      const buffer = this.reading ? undefined : free.pop();
+      if (!buffer) return;
+      this.readInto(buffer, (n) => {
+        if (n === 0) {
+          // The file is shorter than its stat said: end here, as a read stream does.
+          this.position = this.end + 1;
+          free.push(buffer);
+        } else {
+          sending++;
+          res.write(n === buffer.length ? buffer : buffer.subarray(0, n), () => {
+            sending--;
+            free.push(buffer);
+            next();
+          });
+        }
+        next();
+      });
+    };
+    next();
+    return dest;
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    const close = () => fs.close(this.fd, () => callback(err));
+    if (this.reading) this.afterRead = close;
+    else close();
+  }
+
+  /** One `fs.read` at the current position into `buffer` (at most what is left); `done(bytes)`. */
+  private readInto(buffer: Buffer, done: (bytes: number) => void): void {
+    this.reading = true;
+    const length = Math.min(buffer.length, this.end - this.position + 1);
+    fs.read(this.fd, buffer, 0, length, this.position, (err, bytes) => {
+      this.reading = false;
+      if (this.afterRead) return this.afterRead();
+      if (this.destroyed) return;
+      if (err) return void this.destroy(err);
+      this.position += bytes;
+      done(bytes);
+    });
   }
 }
