@@ -15,6 +15,19 @@ interface SqliteDatabase {
 }
 type SqliteConstructor = new (file: string, options: { readonly: boolean; fileMustExist: boolean }) => SqliteDatabase;
 
+/** mysql2's callback pool and connection, as much of them as is used here. */
+interface MysqlConnection {
+  execute(
+    options: { sql: string; values: unknown[]; timeout?: number },
+    callback: (err: (Error & { code?: unknown; fatal?: unknown }) | null, rows?: unknown) => void,
+  ): void;
+  release(): void;
+  destroy(): void;
+}
+interface MysqlPool {
+  getConnection(callback: (err: Error | null, connection?: MysqlConnection) => void): void;
+}
+
 /**
  * `storage_files` rows as entities: the bigint columns as numbers (mysql2 hands them over as
  * strings), every other column as it is.
@@ -29,6 +42,30 @@ function toEntity(row: Record<string, unknown>): FileEntity {
 }
 
 /**
+ * The statement as a server-side prepared statement (mysql2 keeps it per connection), on a
+ * connection of TypeORM's pool, under the data source's query timeout: about half the client CPU
+ * of TypeORM's query runner. A connection whose query timed out or failed fatally is destroyed, as
+ * the application's pool guard does for TypeORM's queries (its next query would wait behind the
+ * one that never answered).
+ */
+function execute(pool: MysqlPool, values: unknown[], timeout: number | undefined): Promise<unknown> {
+  return new Promise((resolve, reject) =>
+    pool.getConnection((err, connection) => {
+      if (err || !connection) return reject(err ?? new Error('no database connection'));
+      connection.execute({ sql: LIVE_RECORD_SQL, values, timeout }, (queryErr, rows) => {
+        if (queryErr && (queryErr.code === 'PROTOCOL_SEQUENCE_TIMEOUT' || queryErr.fatal === true)) {
+          connection.destroy();
+        } else {
+          connection.release();
+        }
+        if (queryErr) reject(queryErr);
+        else resolve(rows);
+      });
+    }),
+  );
+}
+
+/**
  * The live-record read, as one hand-written statement (no query building per request), by the
  * `IDX_storage_files_key` index (`keyHash`, then the primary key in its order: no sort).
  *
@@ -37,8 +74,8 @@ function toEntity(row: Record<string, unknown>): FileEntity {
  * sees only committed transactions (the shared TypeORM connection would queue the read behind
  * every write in flight, and see another request's transaction before it commits). Its busy
  * timeout is 0, so the event loop never waits on a lock: a busy database (a WAL recovery) sends
- * the read to the shared connection instead. On MySQL and an in-memory SQLite database, the
- * statement goes through TypeORM's connection (its timeouts and failure handling apply).
+ * the read to the shared connection instead. On MySQL, a prepared statement on a connection of
+ * TypeORM's pool (`execute`); on an in-memory SQLite database, TypeORM's query.
  */
 @Injectable()
 export class LiveRecordLookup implements OnApplicationShutdown {
@@ -58,8 +95,30 @@ export class LiveRecordLookup implements OnApplicationShutdown {
         if ((err as { code?: unknown }).code !== 'SQLITE_BUSY') throw err;
       }
     }
-    const rows = (await this.files.query(LIVE_RECORD_SQL, [keyHash, now])) as Record<string, unknown>[];
+    const pool = this.mysqlPool();
+    const rows = (
+      pool
+        ? await execute(pool, [keyHash, now], this.timeoutMs())
+        : await this.files.query(LIVE_RECORD_SQL, [keyHash, now])
+    ) as Record<string, unknown>[];
     return rows.length ? toEntity(rows[0]) : null;
+  }
+
+  /** TypeORM's mysql2 pool (public in TypeORM 1), or undefined on another database. */
+  private mysqlPool(): MysqlPool | undefined {
+    const { driver, options } = this.files.manager.connection;
+    const pool =
+      options.type === 'mysql' || options.type === 'mariadb' ? (driver as { pool?: unknown }).pool : undefined;
+    return typeof (pool as MysqlPool | undefined)?.getConnection === 'function' ? (pool as MysqlPool) : undefined;
+  }
+
+  /** The data source's per-query timeout (`enableQueryTimeout` with `maxQueryExecutionTime`), if it has one. */
+  private timeoutMs(): number | undefined {
+    const options = this.files.manager.connection.options as {
+      enableQueryTimeout?: boolean;
+      maxQueryExecutionTime?: number;
+    };
+    return options.enableQueryTimeout ? options.maxQueryExecutionTime : undefined;
   }
 
   onApplicationShutdown(): void {
