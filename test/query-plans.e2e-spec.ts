@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { FileEntity } from '../src/storage/database/entities/file.entity';
 import { expiredRecordsQuery } from '../src/storage/jobs/lifecycle.service';
 import { listPageQuery } from '../src/storage/records/file-records';
+import { LIVE_RECORD_SQL, LiveRecordLookup } from '../src/storage/records/live-record-lookup';
 import { createTestApp, type TestApp } from './harness/test-app';
 
 /**
@@ -72,6 +73,36 @@ describe('query plans', () => {
   });
 
   const idAt = 'SELECT id FROM storage_files WHERE storeFullName = ? ORDER BY id LIMIT 1 OFFSET ?';
+
+  it('the live-record read (every download, preview and meta) reads IDX_storage_files_key, with no sort', async () => {
+    const hash = (7).toString(16).padStart(32, '0');
+    expectIndexOrder(await plan(LIVE_RECORD_SQL, [hash, BASE]), 'IDX_storage_files_key');
+  });
+
+  it('the live-record read sees a record once its transaction commits, never before', async () => {
+    const lookup = t.app.get(LiveRecordLookup);
+    const hash = `c${t.prefix.replace(/\W/g, '')}`.padEnd(32, '0').slice(0, 32);
+    const runner = db.createQueryRunner();
+    await runner.startTransaction();
+    try {
+      await runner.query(
+        'INSERT INTO storage_files (keyHash, objectKey, objectHash, md5, uid, name, size, type, expires, fileName, fullName, uploadTime, storeFullName) ' +
+          "VALUES (?, 'o', ?, ?, 'u', 'uncommitted.txt', 1, 'text/plain', NULL, 'f.txt', 'f', 0, ?)",
+        [hash, hash, hash, store],
+      );
+      expect(await lookup.find(hash, Date.now())).toBeNull();
+      await runner.commitTransaction();
+    } finally {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      await runner.release();
+    }
+    expect(await lookup.find(hash, Date.now())).toMatchObject({
+      keyHash: hash,
+      name: 'uncommitted.txt',
+      size: 1,
+      expires: null,
+    });
+  });
 });
 
 /** `count` records of `store` in one multi-row INSERT per thousand, expiring a second apart from `base`. */

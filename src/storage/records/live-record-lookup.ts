@@ -4,7 +4,7 @@ import type { Repository } from 'typeorm';
 import { FileEntity } from '../database/entities/file.entity';
 
 /** The newest unexpired record of a key: the read every download, preview and meta starts with. */
-const LIVE_RECORD_SQL =
+export const LIVE_RECORD_SQL =
   'SELECT * FROM storage_files WHERE keyHash = ? AND (expires IS NULL OR expires > ?) ORDER BY id DESC LIMIT 1';
 
 /** better-sqlite3's `Database`, as much of it as is used here. */
