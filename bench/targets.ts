@@ -8,11 +8,17 @@ import { UPLOAD_SCENARIO } from './scenarios/upload';
 
 const HINTS = {
   get:
-    'done: one open and fstat per request, a read buffer sized to the file, no AbortController per response. Left: ' +
-    'the request pipeline costs about 1 ms of CPU per request here (meta, which reads no file, runs at about the same ' +
-    'rate as the download): Express router, Nest guard, interceptor and filter, pino-http, TypeORM query building and ' +
-    "better-sqlite3's prepare on every query. To reach it: a lean GET/HEAD route for files and previews outside the " +
-    'Nest pipeline, the record lookup as a cached prepared statement, fewer middlewares per request',
+    'done: downloads and previews answered by one Express layer placed right before their routes, after every ' +
+    "middleware (StorageFastReads: the routes' own guards, service and answers, without Nest's per-route pipeline); " +
+    'the live-record read as one prepared statement (SQLite: a read-only connection of its own, MySQL: a prepared ' +
+    "statement on TypeORM's pool); two thread-pool trips per small file (open, one read: fstat, the /proc check and " +
+    'close in place) and the body sent with its headers in one res.end. Left (CPU profile under this load): the ' +
+    "fs calls and socket writes bare makes too (about a third), nestjs-pino's AsyncLocalStorage (the request id on " +
+    "every log line: on Node 20 async hooks on every promise, 15-20% of a small request, gone with Node 24's " +
+    'AsyncContextFrame), pino-http and pino (about 10%), Express walking some 80 layers (about 7%), GC (8%); on ' +
+    "MariaDB the lookup's round trip and mariadbd's own CPU on the same two cores. To reach it: request ids without " +
+    'AsyncLocalStorage on Node 20, the module middleware as one layer instead of one per route, a record cache ' +
+    'invalidated across replicas (staleness would be the price)',
   upload:
     'done: a plain upload pins its version without the key lock (row upsert + pin, before the first byte) and ' +
     'commits under the lock; pins and commits of concurrent uploads go in batches (group commit: one statement ' +
