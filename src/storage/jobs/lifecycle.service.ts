@@ -27,9 +27,6 @@ export interface SweptFile {
 /** How many removed records a sweep report lists by name; `recordsRemoved` counts them all. */
 export const LISTED_REMOVALS = 100;
 
-/** How many objects of a sweep batch are removed at once. */
-const PURGE_CONCURRENCY = 16;
-
 export interface SweepReport {
   /** The expired records removed by this run: the first `LISTED_REMOVALS` of them. */
   removed: SweptFile[];
@@ -196,25 +193,9 @@ export class LifecycleService implements OnApplicationBootstrap {
         expires: r.expires,
       });
     }
-    const purged = await this.purgeConcurrently(retired);
+    const purged = await this.purger.purge(retired);
     report.objectsRemoved += purged.removed;
     report.failed += purged.failed;
-  }
-
-  /**
-   * Removes a batch's objects `PURGE_CONCURRENCY` at a time: each removal waits on the backend
-   * (several file-system calls on local disk, a round trip on a cloud), so one at a time leaves
-   * the process idle for most of a sweep.
-   */
-  private async purgeConcurrently(ids: number[]): Promise<{ removed: number; failed: number }> {
-    const lanes = Array.from({ length: Math.min(PURGE_CONCURRENCY, ids.length) }, (_, lane) =>
-      ids.filter((_, i) => i % PURGE_CONCURRENCY === lane),
-    );
-    const reports = await Promise.all(lanes.map((lane) => this.purger.purge(lane)));
-    return {
-      removed: reports.reduce((sum, r) => sum + r.removed, 0),
-      failed: reports.reduce((sum, r) => sum + r.failed, 0),
-    };
   }
 
   /**
