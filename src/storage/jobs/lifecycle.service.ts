@@ -123,7 +123,11 @@ export class LifecycleService implements OnApplicationBootstrap {
     const now = this.clock.now();
     const { batchSize } = this.options.lifecycle;
     for (let cursor: Cursor = { expires: Number.MIN_SAFE_INTEGER, id: 0 }; ;) {
+      // On SQLite every statement runs on the event loop: the claim, the batch's transaction and
+      // its purge each end in a turn of the loop, so requests are served between them.
+      await nextTurn();
       const batch = await this.expiredRecords(now, cursor, batchSize, options.storage);
+      await nextTurn();
       if (batch.length > 0) await this.sweepBatch(keysOf(batch), report);
       if (batch.length < batchSize) break;
       cursor = batch[batch.length - 1];
@@ -193,6 +197,7 @@ export class LifecycleService implements OnApplicationBootstrap {
         expires: r.expires,
       });
     }
+    await nextTurn();
     const purged = await this.purger.purge(retired);
     report.objectsRemoved += purged.removed;
     report.failed += purged.failed;
@@ -262,6 +267,11 @@ export function expiredRecordsQuery(byStorage: boolean, mysql: boolean): string 
 
 function isMysql(type: string): boolean {
   return type === 'mysql' || type === 'mariadb';
+}
+
+/** Resolves after the event loop has run its pending I/O and timers (`setImmediate`). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The distinct keys of a batch of records. */
