@@ -27,9 +27,6 @@ export interface SweptFile {
 /** How many removed records a sweep report lists by name; `recordsRemoved` counts them all. */
 export const LISTED_REMOVALS = 100;
 
-/** How many objects of a sweep batch are removed at once. */
-const PURGE_CONCURRENCY = 16;
-
 export interface SweepReport {
   /** The expired records removed by this run: the first `LISTED_REMOVALS` of them. */
   removed: SweptFile[];
@@ -54,6 +51,11 @@ export interface SweepReport {
 /** A run over every storage instance, or over one (`storage`, an element name). */
 export interface LifecycleScope {
   storage?: string;
+}
+
+/** The purge of the last batch's objects, under way while the next batch is taken. */
+interface Purging {
+  last: Promise<void>;
 }
 
 /** Where the claim query stopped: its index's order, `(expires, id)`. */
@@ -125,12 +127,18 @@ export class LifecycleService implements OnApplicationBootstrap {
     };
     const now = this.clock.now();
     const { batchSize } = this.options.lifecycle;
+    const purging: Purging = { last: Promise.resolve() };
     for (let cursor: Cursor = { expires: Number.MIN_SAFE_INTEGER, id: 0 }; ;) {
+      // On SQLite every statement runs on the event loop: the claim, the batch's transaction and
+      // its purge each end in a turn of the loop, so requests are served between them.
+      await nextTurn();
       const batch = await this.expiredRecords(now, cursor, batchSize, options.storage);
-      if (batch.length > 0) await this.sweepBatch(keysOf(batch), report);
+      await nextTurn();
+      if (batch.length > 0) await this.sweepBatch(keysOf(batch), report, purging);
       if (batch.length < batchSize) break;
       cursor = batch[batch.length - 1];
     }
+    await purging.last;
     report.stagedRecorded = await this.signedUploads.completeArrived(options.storage);
     report.stagedRemoved = await this.uploadGrants.sweepStaging(options.storage);
     const graceMs = this.options.lifecycle.orphanGraceSeconds * 1000;
@@ -157,12 +165,19 @@ export class LifecycleService implements OnApplicationBootstrap {
     return this.metrics.reconciler.observe(() => this.reconciler.reconcile(options.storage), reconcileCounts);
   }
 
-  /** One batch of keys in one set-based step; keys without a row go one by one. */
-  private async sweepBatch(refs: ObjectRef[], report: SweepReport): Promise<void> {
+  /**
+   * One batch of keys in one set-based step; keys without a row go one by one. The batch's
+   * objects are purged while the next batch is claimed and taken (one purge at a time): the
+   * purge waits on the backend, the next step on the database. Its queue rows are committed
+   * first, so a crash meanwhile leaves them for the purger.
+   */
+  private async sweepBatch(refs: ObjectRef[], report: SweepReport, purging: Purging): Promise<void> {
     try {
       const result = await this.objects.removeExpiredBatch(refs);
       report.skipped += result.busy;
-      await this.account(result.records, result.retired, report);
+      this.list(result.records, report);
+      await purging.last;
+      purging.last = this.purgeRetired(result.retired, report);
       for (const ref of result.missing) await this.sweepKey(ref, report);
     } catch (err) {
       report.failed += refs.length;
@@ -186,6 +201,12 @@ export class LifecycleService implements OnApplicationBootstrap {
 
   /** Removes the objects the step retired, and counts (and lists the first few of) the records. */
   private async account(records: SweptRecord[], retired: number[], report: SweepReport): Promise<void> {
+    this.list(records, report);
+    await this.purgeRetired(retired, report);
+  }
+
+  /** Counts the records a step removed, and lists the first few. */
+  private list(records: SweptRecord[], report: SweepReport): void {
     report.recordsRemoved += records.length;
     for (const r of records.slice(0, Math.max(0, LISTED_REMOVALS - report.removed.length))) {
       report.removed.push({
@@ -196,25 +217,19 @@ export class LifecycleService implements OnApplicationBootstrap {
         expires: r.expires,
       });
     }
-    const purged = await this.purgeConcurrently(retired);
-    report.objectsRemoved += purged.removed;
-    report.failed += purged.failed;
   }
 
-  /**
-   * Removes a batch's objects `PURGE_CONCURRENCY` at a time: each removal waits on the backend
-   * (several file-system calls on local disk, a round trip on a cloud), so one at a time leaves
-   * the process idle for most of a sweep.
-   */
-  private async purgeConcurrently(ids: number[]): Promise<{ removed: number; failed: number }> {
-    const lanes = Array.from({ length: Math.min(PURGE_CONCURRENCY, ids.length) }, (_, lane) =>
-      ids.filter((_, i) => i % PURGE_CONCURRENCY === lane),
-    );
-    const reports = await Promise.all(lanes.map((lane) => this.purger.purge(lane)));
-    return {
-      removed: reports.reduce((sum, r) => sum + r.removed, 0),
-      failed: reports.reduce((sum, r) => sum + r.failed, 0),
-    };
+  /** Removes the objects a step retired (queued: a failure here leaves them to the purger's next run). */
+  private async purgeRetired(retired: number[], report: SweepReport): Promise<void> {
+    try {
+      await nextTurn();
+      const purged = await this.purger.purge(retired);
+      report.objectsRemoved += purged.removed;
+      report.failed += purged.failed;
+    } catch (err) {
+      report.failed += retired.length;
+      this.logger.error(`removing ${retired.length} swept object(s) failed: ${(err as Error).message}`);
+    }
   }
 
   /**
@@ -281,6 +296,11 @@ export function expiredRecordsQuery(byStorage: boolean, mysql: boolean): string 
 
 function isMysql(type: string): boolean {
   return type === 'mysql' || type === 'mariadb';
+}
+
+/** Resolves after the event loop has run its pending I/O and timers (`setImmediate`). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The distinct keys of a batch of records. */

@@ -15,6 +15,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 import { StorageMetrics } from '../metrics/storage-metrics';
+import { placeholders, sql } from '../ledger/sql';
 
 export interface PurgeReport {
   /** Objects removed from their backend (with their derivatives). */
@@ -26,6 +27,8 @@ export interface PurgeReport {
 }
 
 const BATCH = 200;
+/** How many objects of a batch are removed at once. */
+const CONCURRENCY = 16;
 const MAX_BACKOFF_MS = 3600_000;
 
 /**
@@ -70,12 +73,17 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
     await this.schedule?.stop();
   }
 
-  /** Removes the queued objects `ids` that are due (right after the step that queued them). */
+  /**
+   * Removes the queued objects `ids` that are due (right after the step that queued them), `BATCH`
+   * rows at a time: a sweep hands over a whole batch's objects at once.
+   */
   async purge(ids: number[]): Promise<PurgeReport> {
     const report: PurgeReport = { removed: 0, revived: 0, failed: 0 };
-    if (ids.length === 0) return report;
-    const rows = await this.dataSource.getRepository(RetiredObjectEntity).find({ where: { id: In(ids) } });
-    await this.purgeRows(rows, report);
+    const repo = this.dataSource.getRepository(RetiredObjectEntity);
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const rows = await repo.find({ where: { id: In(ids.slice(i, i + BATCH)) } });
+      await this.purgeRows(rows, report);
+    }
     return report;
   }
 
@@ -111,40 +119,65 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   /**
-   * Removes the rows' objects one after the other, then takes the removed plain objects' rows
-   * off the queue in one statement (one commit, not one per object). A crash in between leaves
-   * rows whose object is gone: the next run removes nothing and dequeues them.
+   * Removes the due rows' objects, `CONCURRENCY` at a time (each removal waits on its backend:
+   * file-system calls on local disk, a round trip on a cloud), then their derivatives, then takes
+   * the removed plain objects' rows off the queue in one statement (one commit, not one per
+   * object). Derivatives are looked up by one query for the whole batch, made after the objects
+   * are gone (a render that stores a thumbnail later finds its source missing and removes it,
+   * `ThumbnailService.make`); only objects that have derivative rows are looked at again (their
+   * rows and objects, then their folder). An object whose derivative was stored but never
+   * recorded (a render that died half-way) leaves that derivative to the reconciler, which removes
+   * derivatives of sources that are gone. A crash in between leaves rows whose object is gone:
+   * the next run removes nothing and dequeues them.
    */
   private async purgeRows(rows: RetiredObjectEntity[], report: PurgeReport): Promise<void> {
-    const done: number[] = [];
-    for (const row of rows) if (await this.purgeRow(row, report)) done.push(row.id);
-    if (done.length === 0) return;
+    const now = this.clock.now();
+    const names = new Set(this.registry.names());
+    const due = rows.filter((row) => row.removeAfter <= now && names.has(row.storeFullName));
+    const removed: RetiredObjectEntity[] = [];
+    await inParallel(due, CONCURRENCY, async (row) => {
+      const instance = this.registry.get(row.storeFullName);
+      try {
+        if (row.shared) {
+          const outcome = await this.purgeShared(instance, row);
+          if (outcome === 'revived') report.revived += 1;
+          if (outcome === 'removed') report.removed += 1;
+          return;
+        }
+        await instance.driver.delete(row.objectKey);
+        removed.push(row);
+      } catch (err) {
+        report.failed += 1;
+        await this.postpone(row, err);
+      }
+    });
+    if (removed.length === 0) return;
+    const derived = await this.withDerivatives(removed);
+    await inParallel(
+      removed.filter((row) => derived.has(row.objectHash)),
+      CONCURRENCY,
+      (row) => this.thumbnails.removeDerivatives(this.registry.get(row.storeFullName), row.objectHash),
+    );
     const dequeued = await this.locks.exclusive(() =>
-      this.dataSource.getRepository(RetiredObjectEntity).delete({ id: In(done) }),
+      sql(
+        this.dataSource.manager,
+        `DELETE FROM storage_retired_objects WHERE id IN (${placeholders(removed.length)})`,
+        removed.map((row) => row.id),
+      ),
     );
     // Another runner that read the same rows removed them too (harmless, they are gone): one counts each.
-    report.removed += dequeued.affected ?? done.length;
+    report.removed += dequeued.affected;
   }
 
-  /** Removes one queued object; true when it was a plain object whose row is left to dequeue. */
-  private async purgeRow(row: RetiredObjectEntity, report: PurgeReport): Promise<boolean> {
-    const now = this.clock.now();
-    if (row.removeAfter > now || !this.registry.names().includes(row.storeFullName)) return false;
-    const instance = this.registry.get(row.storeFullName);
-    try {
-      if (row.shared) {
-        const outcome = await this.purgeShared(instance, row);
-        if (outcome === 'revived') report.revived += 1;
-        if (outcome === 'removed') report.removed += 1;
-        return false;
-      }
-      await this.removeObject(instance, row.objectKey, row.objectHash);
-      return true;
-    } catch (err) {
-      report.failed += 1;
-      await this.postpone(row, err);
-      return false;
-    }
+  /** Of the objects `rows` name, those that have derivative rows (one query). */
+  private async withDerivatives(rows: RetiredObjectEntity[]): Promise<Set<string>> {
+    const hashes = [...new Set(rows.map((row) => row.objectHash))];
+    const { rows: found } = await sql<{ sourceKeyHash: string }>(
+      this.dataSource.manager,
+      `SELECT DISTINCT sourceKeyHash FROM storage_thumbnails WHERE sourceKeyHash IN (${placeholders(hashes.length)})`,
+      hashes,
+    );
+    return new Set(found.map((row) => String(row.sourceKeyHash)));
   }
 
   /**
@@ -187,4 +220,13 @@ export class ObjectPurger implements OnApplicationBootstrap, OnApplicationShutdo
       )
       .catch((cause: unknown) => this.logger.error(`postponing '${row.objectKey}': ${String(cause)}`));
   }
+}
+
+/** Runs `work` on every item, at most `limit` at a time. */
+async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
