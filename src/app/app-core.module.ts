@@ -6,6 +6,7 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { StorageModule } from '../storage/module/storage.module';
 import { buildAppConfig, type AppConfig } from './app.config';
 import { dataSourceOptions, destroyTimedOutConnections } from './database';
+import { SqliteCheckpointer } from './sqlite-checkpointer';
 
 /**
  * What the service and the CLI share: configuration, the database and the storage module (whose
@@ -38,6 +39,7 @@ export class AppCoreModule {
         }),
         storage,
       ],
+      providers: [SqliteCheckpointer],
       exports: [storage],
     };
   }

@@ -92,7 +92,9 @@ export function requireDatabaseDriver(driver: string, use: string): void {
  *   own (the WAL is synced at each checkpoint). A committed step survives a crash of this
  *   process (the OS holds the pages); what a power loss can cost is the last commits before it,
  *   never the database's integrity. FULL would sync every commit (a disk flush per upload step).
- * - `wal_autocheckpoint` (pages) keeps checkpoints small and regular, and `journal_size_limit`
+ * - checkpoints are `SqliteCheckpointer`'s, off the event loop (a worker thread, every 250 ms);
+ *   `wal_autocheckpoint` (pages, 64 MiB) is only a backstop for when that worker is not running
+ *   (the commit crossing it would checkpoint on the event loop), and `journal_size_limit`
  *   truncates the WAL back after a checkpoint, so it cannot grow without end under steady
  *   writes (a long WAL makes every read search a longer WAL index).
  * - a page cache of 64 MiB (`cache_size` in KiB when negative) and temporary b-trees in memory.
@@ -101,7 +103,7 @@ export function sqlitePragmas(busyTimeoutMs: number): string[] {
   return [
     'journal_mode = WAL',
     'synchronous = NORMAL',
-    'wal_autocheckpoint = 1000',
+    'wal_autocheckpoint = 16384',
     `journal_size_limit = ${64 * 1024 * 1024}`,
     'cache_size = -65536',
     'temp_store = MEMORY',
