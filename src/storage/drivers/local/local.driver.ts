@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import fsCallbacks, { constants as fsConstants, type Stats, type WriteStream } from 'node:fs';
+import fsCallbacks, { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -8,7 +8,8 @@ import { quoteInput, StorageError, StorageErrorCode } from '../../errors/storage
 import { found } from '../shared/backend-errors';
 import { publicUrlOf } from '../shared/public-url';
 import type { DriverContext, GetOptions, ObjectStat, OpenObject, PutOptions, StorageDriver } from '../storage-driver';
-import { closeFd, fstatFd, fsyncFd, LocalOpenObject, openFd, pathOfFdNow, READ_CHUNK } from './local-files';
+import { closeFd, fsyncFd, LocalOpenObject, openFd, pathOfFdNow, READ_CHUNK } from './local-files';
+import { lstatPath, renameFile, unlinkQuietly, writeBody } from './local-write';
 import { LOCAL_TYPE, type LocalDriverOptions } from './local.options';
 
 /** Temp files live beside their target so the final rename is atomic; their names start so. */
@@ -27,6 +28,16 @@ function tempPathFor(dir: string, key: string): string {
 }
 /** Opens refuse a symbolic link as the last component (ELOOP); 0 where the platform lacks it. */
 const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
+/** Opens refuse anything but a folder (ENOTDIR); 0 where the platform lacks it. */
+const DIRECTORY = fsConstants.O_DIRECTORY ?? 0;
+
+/** A put's temp file, created and open, and the key's folder, open to be fsynced after the rename. */
+interface CreatedTemp {
+  folder: number;
+  temp: string;
+  fd: number;
+  target: string;
+}
 
 /**
  * Local disk. Writes go to a temp file in the target folder, are fsynced, then renamed over the
@@ -43,6 +54,8 @@ const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
  * Reads check after the open instead, where Linux shows the path of an open descriptor
  * (`/proc/self/fd`): one call instead of an `lstat` per component, and it checks what was opened;
  * only when that path is not the expected one (or there is no `/proc`) are the components checked.
+ * Writes do the same with the key's folder, opened (`O_NOFOLLOW`) and checked before the temp
+ * file is created in it; a missing folder is made only after the components are checked.
  */
 export class LocalDriver implements StorageDriver {
   readonly type = LOCAL_TYPE;
@@ -61,38 +74,113 @@ export class LocalDriver implements StorageDriver {
     });
   }
 
+  /**
+   * The body into a temp file beside the key, fsynced on the descriptor it was written through,
+   * renamed over the key, then the folder fsynced. The folder is opened first (its descriptor is
+   * the one fsynced at the end) and checked by the path the kernel gives it before anything is
+   * created in it; it is made only when missing. Seven thread-pool trips for a small body: open
+   * the folder, create the temp file and `lstat` the key (side by side), write, fsync, rename,
+   * fsync the folder; the stat and both closes are done in place.
+   */
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectStat> {
-    const target = await this.resolveReal(key).catch((err: unknown) => {
-      body.destroy();
-      throw err;
-    });
-    const dir = path.dirname(target);
-    const temp = tempPathFor(dir, key);
-    let info: Stats;
+    let created: CreatedTemp;
     try {
-      info = await this.writeTemp(dir, temp, body, options.signal);
-      await fs.rename(temp, target);
-      await fsyncDir(dir);
+      created = await this.createTemp(key, this.resolve(key));
     } catch (err) {
       body.destroy();
-      await fs.rm(temp, { force: true }).catch(() => undefined);
-      throw mapFsError(err, key);
+      throw mapLinkError(err, key);
     }
-    return { key, size: info.size, lastModified: info.mtime };
+    const { folder, temp, target } = created;
+    let fd: number | null = created.fd;
+    try {
+      await writeBody(body, fd, options.signal);
+      await fsyncFd(fd);
+      // Both in place: the inode is in memory, and the data is on disk, so the close flushes nothing.
+      const info = fsCallbacks.fstatSync(fd);
+      const written = fd;
+      fd = null; // released by close even when it fails: never closed twice
+      fsCallbacks.closeSync(written);
+      await renameFile(temp, target);
+      // Some filesystems refuse fsync on a directory; the file itself is already synced.
+      await fsyncFd(folder).catch(() => undefined);
+      return { key, size: info.size, lastModified: info.mtime };
+    } catch (err) {
+      body.destroy();
+      if (fd !== null) await closeFd(fd);
+      await unlinkQuietly(temp);
+      throw mapFsError(err, key);
+    } finally {
+      // Opened read-only: closed in place, as the read path does.
+      fsCallbacks.closeSync(folder);
+    }
   }
 
-  /** Writes the temp file, then fsyncs and stats it on the descriptor it was written through. */
-  private async writeTemp(dir: string, temp: string, body: Readable, signal?: AbortSignal): Promise<Stats> {
-    const fd = await openTemp(dir, temp);
-    // The stream owns the descriptor: it closes it when destroyed, on failure or below.
-    const out = fsCallbacks.createWriteStream(temp, { fd, highWaterMark: READ_CHUNK, autoClose: false });
-    try {
-      await pipeline(body, out, { signal });
-      await fsyncFd(fd);
-      return await fstatFd(fd);
-    } finally {
-      await closeStream(out);
+  /**
+   * Opens the key's folder (made if missing) and creates a temp file in it, the key checked not
+   * to be a link meanwhile. A concurrent delete may prune an emptied folder between the open or
+   * the mkdir and the create (or between the levels mkdir makes), so the steps are retried.
+   */
+  private async createTemp(key: string, target: string): Promise<CreatedTemp> {
+    const dir = path.dirname(target);
+    for (let attempt = 1; ; attempt++) {
+      let folder: number;
+      try {
+        folder = await this.openFolder(key, dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
+        continue;
+      }
+      const temp = tempPathFor(dir, key);
+      const [opened, refused] = await Promise.all([
+        openFd(temp, 'wx', 0o644).catch((err: unknown) => err as NodeJS.ErrnoException),
+        this.refuseLink(key, target).then(
+          () => null,
+          (err: unknown) => err,
+        ),
+      ]);
+      if (typeof opened === 'number' && refused === null) return { folder, temp, fd: opened, target };
+      fsCallbacks.closeSync(folder);
+      if (typeof opened === 'number') {
+        await closeFd(opened);
+        await unlinkQuietly(temp);
+      }
+      if (refused !== null) throw refused;
+      if ((opened as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw opened;
     }
+  }
+
+  /**
+   * The descriptor of `dir`, a folder of the key, refused if reached through a link (the last
+   * level by `O_NOFOLLOW`, the others by the path the kernel names). A missing folder is made,
+   * after every existing level of the way is checked, so nothing is made through a link.
+   */
+  private async openFolder(key: string, dir: string): Promise<number> {
+    // The root itself may be a link (the operator's choice): only the levels below it may not.
+    const flags = fsConstants.O_RDONLY | DIRECTORY | (dir === this.root ? 0 : NO_FOLLOW);
+    let fd: number;
+    try {
+      fd = await openFd(dir, flags);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // ENOTDIR: a level is a file; what the key then gets (a conflict, not found) is mkdir's answer.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+      await this.resolveReal(key);
+      await fs.mkdir(dir, { recursive: true });
+      fd = await openFd(dir, flags);
+    }
+    try {
+      await this.checkOpened(fd, key, dir, 'write');
+      return fd;
+    } catch (err) {
+      fsCallbacks.closeSync(fd);
+      throw err;
+    }
+  }
+
+  /** Rejects with `linkRefused` when the key itself is a link (the rename would replace it). */
+  private async refuseLink(key: string, target: string): Promise<void> {
+    const info = await lstatPath(target).catch(() => null);
+    if (info?.isSymbolicLink()) throw linkRefused(key);
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
@@ -109,7 +197,7 @@ export class LocalDriver implements StorageDriver {
     try {
       // Both ask the kernel about a descriptor it holds (an in-memory inode, a /proc link): done
       // here, in microseconds, rather than as two more thread-pool trips per request.
-      await this.checkOpened(fd, key, target);
+      await this.checkOpened(fd, key, target, 'read');
       const info = fsCallbacks.fstatSync(fd);
       if (!info.isFile()) throw StorageError.notFound(key);
       const stat = { key, size: info.size, lastModified: info.mtime };
@@ -124,14 +212,14 @@ export class LocalDriver implements StorageDriver {
 
   /**
    * Refuses a descriptor opened through a symbolic link below the root: its path as the kernel
-   * names it must be the key's real path; when it is not (or cannot be read), the components are
-   * checked one by one, as before an open elsewhere.
+   * names it must be the real path of `file` (the key's, or its folder's); when it is not (or
+   * cannot be read), the components of the key are checked one by one, as before an open elsewhere.
    */
-  private async checkOpened(fd: number, key: string, target: string): Promise<void> {
+  private async checkOpened(fd: number, key: string, file: string, access: 'read' | 'write'): Promise<void> {
     const realRoot = this.realRootNow ?? (this.realRootNow = await this.realRootPath());
     const opened = pathOfFdNow(fd);
-    if (opened !== null && opened === path.join(realRoot, path.relative(this.root, target))) return;
-    await this.resolveReal(key, 'read');
+    if (opened !== null && opened === path.join(realRoot, path.relative(this.root, file))) return;
+    await this.resolveReal(key, access);
   }
 
   private realRootPath(): Promise<string> {
@@ -320,26 +408,6 @@ async function openTemp(dir: string, temp: string): Promise<number> {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
     }
   }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fd = await openFd(dir, 'r');
-  try {
-    await fsyncFd(fd);
-  } catch {
-    // Some filesystems refuse fsync on a directory; the file itself is already synced.
-  } finally {
-    await closeFd(fd);
-  }
-}
-
-/** Destroys a write stream (closing its descriptor) and waits until it has closed. */
-function closeStream(out: WriteStream): Promise<void> {
-  if (out.closed) return Promise.resolve();
-  return new Promise((resolve) => {
-    out.once('close', () => resolve());
-    out.destroy();
-  });
 }
 
 /**
