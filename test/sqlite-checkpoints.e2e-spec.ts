@@ -1,0 +1,48 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DataSource } from 'typeorm';
+import { SqliteCheckpointer } from '../src/app/sqlite-checkpointer';
+import { createTestApp, type TestApp } from './harness/test-app';
+import { eventually } from './harness/util';
+
+/**
+ * The embedded database's WAL is checkpointed by a worker thread, not by a commit on the event
+ * loop: the service's connection only checkpoints as a backstop past 16,384 pages, and the WAL is
+ * copied back into the database within a few hundred milliseconds of the writes that made it.
+ */
+const onSqlite = process.env.DB_URL ? describe.skip : describe;
+
+onSqlite('SQLite WAL checkpoints off the event loop', () => {
+  let t: TestApp;
+  beforeAll(async () => (t = await createTestApp()));
+  afterAll(() => t?.close());
+
+  it('checkpoints what uploads wrote from the worker; the service connection only as a backstop', async () => {
+    const db = t.app.get(DataSource);
+    expect(await db.query('PRAGMA wal_autocheckpoint')).toEqual([{ wal_autocheckpoint: 16384 }]);
+    for (let i = 0; i < 40; i++) {
+      await t.http
+        .put(`/storage/files/${t.prefix}/wal/${i}.txt`)
+        .set('Authorization', t.auth)
+        .send(`body ${i}`)
+        .expect(201);
+    }
+    const checkpointer = t.app.get(SqliteCheckpointer);
+    // Everything in the WAL copied back (PASSIVE: nothing busy, every page checkpointed).
+    let last: Awaited<ReturnType<SqliteCheckpointer['lastCheckpoint']>> = null;
+    const copied = await eventually(async () => {
+      last = await checkpointer.lastCheckpoint();
+      return last !== null && last.log > 0 && last.checkpointed === last.log;
+    });
+    expect({ copied, last }).toMatchObject({ copied: true, last: { busy: 0 } });
+    const wal = path.join(t.dataDir, 'storage.sqlite-wal');
+    expect(fs.existsSync(wal)).toBe(true);
+  });
+
+  it('stops its worker when the application closes', async () => {
+    const app = await createTestApp();
+    const checkpointer = app.app.get(SqliteCheckpointer);
+    await app.close();
+    expect(await checkpointer.lastCheckpoint()).toBeNull();
+  });
+});
