@@ -79,8 +79,12 @@ export class SqliteCheckpointer implements OnApplicationBootstrap, OnApplication
     const worker = this.worker;
     this.worker = null;
     if (!worker) return;
+    // A ref'd timer: with the worker unref'd, the process would otherwise run out of work and end
+    // (exit code 0) in the middle of the application's shutdown, before its own exit or signal.
+    let timer: NodeJS.Timeout | undefined;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.postMessage('stop');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+    clearTimeout(timer);
   }
 }
