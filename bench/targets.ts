@@ -44,20 +44,19 @@ const HINTS = {
     'done: set-based batches (one delete per batch, an index-ordered claim, one summary line); the purger takes a ' +
     "batch's objects in one pass: one read of the queue rows, removals 16 at a time, one query for the derivative " +
     'rows of the whole batch, a derivative look (rows, folder listing) only for objects that have rows, one dequeue ' +
-    '(about 14 statements and 2 commits per 100 files), while the next batch is claimed and taken. SQLite passes ' +
-    '(2,089, 2,459 and 3,055 files/s on a loaded machine); MariaDB is at 1,030-1,512 files/s in the bench, the ' +
-    'service idle about 70% of the sweep, waiting on the server (row and index work of the deletes, a commit per ' +
-    'batch and per dequeue). To reach it: the dequeue inside the next batch transaction (one commit per batch), ' +
-    'larger batches on MariaDB (lifecycle.batchSize 500 against 100 was not clearly faster here), a profile of ' +
-    'the server side (innodb row locks and undo of the multi-row deletes)',
+    '(about 14 statements and 2 commits per 100 files), while the next batch is claimed and taken. Quiet run: SQLite ' +
+    '4,086 files/s (was 1,497), MariaDB 1,779 (was 918). Left on MariaDB: the service sits idle about 70% of the ' +
+    'sweep, waiting on the server (row and index work of the multi-row deletes, a commit per batch and per dequeue). ' +
+    'To reach it: the dequeue inside the next batch transaction (one commit per batch), larger batches on MariaDB ' +
+    '(lifecycle.batchSize 500 against 100 was not clearly faster on a loaded machine), a profile of the server side',
   loop:
-    'attributed per phase now: the reads of each record count, the sweep, and the time the service sits idle while ' +
-    'the bench seeds (noted, not counted). On this shared 2-core machine every phase showed 100-300 ms, the main ' +
-    'services too while they sat idle through the records scenario (298-324 ms): the delays follow the load of the ' +
-    'machine, not the scenario. The sweep itself reached 55-192 ms; on SQLite it yields between ' +
-    'claim, transaction and purge, leaving single statements: a COMMIT that runs a WAL checkpoint (fsync) took up to ' +
-    '78 ms. To reach it on a quiet machine: checkpoints off the event loop (a worker with its own connection running ' +
-    'wal_checkpoint, wal_autocheckpoint 0 on the service connection), then profile the reads at 16 connections',
+    'done: attributed per phase (the reads of each record count, the sweep; the time the service sits idle while ' +
+    'the bench seeds is noted, not counted); the sweep yields between claim, transaction and purge; WAL checkpoints ' +
+    'run in a worker thread with a connection of its own (a commit crossing wal_autocheckpoint had checkpointed ' +
+    'and synced on the event loop, up to 78 ms). Quiet run: 161 ms in the SQLite sweep, 104 ms in the reads at ' +
+    '10^6 records on SQLite, every other phase 26-80 ms (was 322 ms at most). Left: the SQLite sweep single ' +
+    'statements (the multi-row delete of a batch and its index updates, on the event loop with better-sqlite3), ' +
+    'not profiled yet. To reach it: smaller batches on SQLite, or the sweep on a connection in a worker',
 };
 
 function ratio(results: Results, scenario: string, subject: string, metric: string): number | undefined {
