@@ -21,17 +21,16 @@ const HINTS = {
     'invalidated across replicas (staleness would be the price)',
   upload:
     'done: a plain upload pins its version without the key lock (row upsert + pin, before the first byte) and ' +
-    'commits under the lock; pins and commits of concurrent uploads go in batches (group commit: one statement ' +
-    'per batch for the rows, one for the pins; one transaction, one durable commit per batch of records). SQL ' +
-    'per new-key upload under this load: 13 -> about 4.3 on SQLite, 15 -> about 2.2 on MariaDB; service CPU per ' +
-    'upload on MariaDB about halved (11-15 -> 6.4-7.1 ms on a loaded machine), on SQLite 5-10% less; ratios over ' +
-    '3 runs each on a machine at load 6-18: MariaDB 0.03-0.06x -> 0.07-0.12x, SQLite 0.06-0.13x -> 0.08-0.17x. ' +
-    'Left (CPU profile of the service under this load, SQLite): the local driver put about 22% (an lstat per path ' +
-    "component, about 10 thread-pool trips, a DOMException per write from stream/promises pipeline's signal), " +
-    'response writes about 10%, Nest + Express + pino-http about 12%, TypeORM for the remaining statements about ' +
-    '6%. To reach it: a put with fewer thread-pool trips (no component walk for a known folder, no signal-driven ' +
-    'pipeline), a lean PUT route outside the Nest pipeline, the ledger statements on the raw better-sqlite3 handle ' +
-    '(prepared, synchronous); on MariaDB pins found by object hash (not read back) and one pin transaction per batch',
+    'commits under the lock; pins and commits of concurrent uploads go in batches (group commit: one transaction, ' +
+    'one durable commit per batch); SQL per new-key upload under load 13 -> about 4.3 on SQLite, 15 -> about 2.2 ' +
+    'on MariaDB; the local put makes 7 thread-pool trips (was 13: the folder opened and checked in place, no ' +
+    'component walk, no stream/promises pipeline and its AbortError per upload), about 17% less service CPU per ' +
+    'upload. Quiet run: SQLite 595/s (0.21x, was 366/s), MariaDB 440/s (0.15x, was 216/s). Left (profile under ' +
+    "load): Nest's pipeline, multer and pino-http per request (about 12%), response writes (about 10%), the " +
+    'remaining statements through TypeORM, hashing and the second fsync of the folder. To reach it: a lean PUT ' +
+    'route outside the Nest pipeline (as downloads have; the shutdown clean-up wait must then count it), the ' +
+    'ledger statements on the raw better-sqlite3 handle (prepared, synchronous), on MariaDB pins found by object ' +
+    'hash (not read back) and one pin transaction per batch',
   bigGet:
     "done: profiled; the read path was already the bare server's (1 MiB reads piped, no Transform); GETs are " +
     'measured in back-to-back bare/service pairs; a download piped to a response reuses two read buffers (a fresh ' +
