@@ -24,8 +24,6 @@ export interface SweptFile {
   expires: number | null;
 }
 
-/** The sweep's batch on MySQL/MariaDB when `lifecycle.batchSize` is not given. */
-const SERVER_DATABASE_BATCH = 500;
 /** How many removed records a sweep report lists by name; `recordsRemoved` counts them all. */
 export const LISTED_REMOVALS = 100;
 
@@ -100,19 +98,6 @@ export class LifecycleService implements OnApplicationBootstrap {
   ) {}
 
   /**
-   * `lifecycle.batchSize` when given; else 100 on SQLite, whose statements run on the event loop
-   * (a larger batch is a longer pause for every request), and 500 on MySQL/MariaDB, where a batch
-   * mostly waits on the server and its durable commit (500 swept 1.3-1.6x the files per second of
-   * 100 on MariaDB here).
-   */
-  private batchSize(): number {
-    const given = this.options.given.lifecycle?.batchSize;
-    if (given !== undefined) return this.options.lifecycle.batchSize;
-    const type = this.files.manager.connection.options.type;
-    return type === 'mysql' || type === 'mariadb' ? SERVER_DATABASE_BATCH : this.options.lifecycle.batchSize;
-  }
-
-  /**
    * At start-up (with the background purge on): uploads that died with an earlier run of this
    * process, or with another process of this host, are released at once, not waited out.
    */
@@ -141,7 +126,7 @@ export class LifecycleService implements OnApplicationBootstrap {
       stagedRecorded: 0,
     };
     const now = this.clock.now();
-    const batchSize = this.batchSize();
+    const { batchSize } = this.options.lifecycle;
     const purging: Purging = { last: Promise.resolve() };
     for (let cursor: Cursor = { expires: Number.MIN_SAFE_INTEGER, id: 0 }; ;) {
       // On SQLite every statement runs on the event loop: the claim, the batch's transaction and

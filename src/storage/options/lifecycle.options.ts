@@ -6,10 +6,7 @@ export interface LifecycleOptions {
   sweepEnabled?: boolean;
   /** When the sweeper runs, as a cron expression (default every five minutes). */
   sweepCron?: string;
-  /**
-   * Keys handled per batch; a run takes batches until none is full. Default 100 on SQLite (its
-   * statements run on the event loop), 500 on MySQL/MariaDB.
-   */
+  /** Keys handled per batch (default 100); a run takes batches until none is full. */
   batchSize?: number;
   /** Also reconcile storage with the records on the sweeper's schedule (default true). */
   reconcileEnabled?: boolean;
