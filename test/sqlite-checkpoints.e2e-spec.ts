@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { DataSource } from 'typeorm';
 import { SqliteCheckpointer } from '../src/app/sqlite-checkpointer';
 import { createTestApp, type TestApp } from './harness/test-app';
@@ -42,7 +43,12 @@ onSqlite('SQLite WAL checkpoints off the event loop', () => {
   it('stops its worker when the application closes', async () => {
     const app = await createTestApp();
     const checkpointer = app.app.get(SqliteCheckpointer);
+    // The thread itself must end (unref'd, a worker left running would not be noticed otherwise).
+    const worker = (checkpointer as unknown as { worker: Worker }).worker;
+    const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
     await app.close();
+    const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('running'), 3000))]);
+    expect(code).toBe(0);
     expect(await checkpointer.lastCheckpoint()).toBeNull();
   });
 });

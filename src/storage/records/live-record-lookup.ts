@@ -81,6 +81,7 @@ function execute(pool: MysqlPool, values: unknown[], timeout: number | undefined
 export class LiveRecordLookup implements OnApplicationShutdown {
   private readonly logger = new Logger(LiveRecordLookup.name);
   private reader: { db: SqliteDatabase; get(...params: unknown[]): unknown } | null | undefined;
+  private mysql: { pool: MysqlPool; timeoutMs: number | undefined } | null | undefined;
 
   constructor(@InjectRepository(FileEntity) private readonly files: Repository<FileEntity>) {}
 
@@ -95,30 +96,29 @@ export class LiveRecordLookup implements OnApplicationShutdown {
         if ((err as { code?: unknown }).code !== 'SQLITE_BUSY') throw err;
       }
     }
-    const pool = this.mysqlPool();
+    this.mysql ??= this.mysqlPool();
     const rows = (
-      pool
-        ? await execute(pool, [keyHash, now], this.timeoutMs())
+      this.mysql
+        ? await execute(this.mysql.pool, [keyHash, now], this.mysql.timeoutMs)
         : await this.files.query(LIVE_RECORD_SQL, [keyHash, now])
     ) as Record<string, unknown>[];
     return rows.length ? toEntity(rows[0]) : null;
   }
 
-  /** TypeORM's mysql2 pool (public in TypeORM 1), or undefined on another database. */
-  private mysqlPool(): MysqlPool | undefined {
+  /**
+   * TypeORM's mysql2 pool (public in TypeORM 1) and the data source's per-query timeout
+   * (`enableQueryTimeout` with `maxQueryExecutionTime`), looked up once; null on another database.
+   */
+  private mysqlPool(): LiveRecordLookup['mysql'] {
     const { driver, options } = this.files.manager.connection;
-    const pool =
-      options.type === 'mysql' || options.type === 'mariadb' ? (driver as { pool?: unknown }).pool : undefined;
-    return typeof (pool as MysqlPool | undefined)?.getConnection === 'function' ? (pool as MysqlPool) : undefined;
-  }
-
-  /** The data source's per-query timeout (`enableQueryTimeout` with `maxQueryExecutionTime`), if it has one. */
-  private timeoutMs(): number | undefined {
-    const options = this.files.manager.connection.options as {
+    if (options.type !== 'mysql' && options.type !== 'mariadb') return null;
+    const pool = (driver as { pool?: MysqlPool }).pool;
+    if (typeof pool?.getConnection !== 'function') return null;
+    const { enableQueryTimeout, maxQueryExecutionTime } = options as {
       enableQueryTimeout?: boolean;
       maxQueryExecutionTime?: number;
     };
-    return options.enableQueryTimeout ? options.maxQueryExecutionTime : undefined;
+    return { pool, timeoutMs: enableQueryTimeout ? maxQueryExecutionTime : undefined };
   }
 
   onApplicationShutdown(): void {

@@ -60,8 +60,7 @@ interface CreatedTemp {
 export class LocalDriver implements StorageDriver {
   readonly type = LOCAL_TYPE;
   readonly root: string;
-  private realRoot?: Promise<string>;
-  private realRootNow?: string;
+  private realRoot?: string;
 
   constructor(private readonly options: LocalDriverOptions) {
     this.root = path.resolve(options.root);
@@ -216,14 +215,15 @@ export class LocalDriver implements StorageDriver {
    * cannot be read), the components of the key are checked one by one, as before an open elsewhere.
    */
   private async checkOpened(fd: number, key: string, file: string, access: 'read' | 'write'): Promise<void> {
-    const realRoot = this.realRootNow ?? (this.realRootNow = await this.realRootPath());
+    const realRoot = await this.realRootPath();
     const opened = pathOfFdNow(fd);
     if (opened !== null && opened === path.join(realRoot, path.relative(this.root, file))) return;
     await this.resolveReal(key, access);
   }
 
-  private realRootPath(): Promise<string> {
-    this.realRoot ??= fs.realpath(this.root).catch(() => this.root);
+  /** The root's real path, resolved once (the root may itself be a link). */
+  private async realRootPath(): Promise<string> {
+    this.realRoot ??= await fs.realpath(this.root).catch(() => this.root);
     return this.realRoot;
   }
 
