@@ -6,16 +6,13 @@ import {
   type ExecutionContext,
   type Type,
 } from '@nestjs/common';
-import { ApplicationConfig } from '@nestjs/core';
+import { ApplicationConfig, ModuleRef } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
 import { writeStorageError } from '../errors/storage-exception.filter';
-import { hideInstanceNames } from '../errors/storage.error';
-import { StorageService } from '../storage.service';
 import { FilesController } from './files.controller';
 import { PreviewController } from './preview.controller';
 import { PublicRateLimitGuard } from './public-rate-limit.guard';
-import { sendStorageResponse } from './send-file';
 
 /** `fastReads` (a module extra) and the registration's routed controller classes. */
 export interface FastReadsSettings {
@@ -47,7 +44,8 @@ interface RouterLayer {
  * decorators, about a millisecond of CPU per request). The answer is the route's own, made by
  * the same code: the routes' own guards (`StorageAuthGuard` with the configured `authGuard`, and
  * the public rate limit on previews) asked about the routes' own controller and handler, then
- * `StorageService` and `sendStorageResponse`, errors written as the module's filter writes them.
+ * that handler itself on the route's controller instance; a guard's refusal is written as the
+ * module's filter writes it.
  *
  * `fastReads` (a module extra): by default (`'auto'`) only while the application has no global
  * guard or interceptor (`APP_GUARD`, `useGlobalGuards`, ...), which a request answered here
@@ -60,7 +58,7 @@ export class StorageFastReads {
   private active: boolean | undefined;
 
   constructor(
-    private readonly service: StorageService,
+    private readonly moduleRef: ModuleRef,
     private readonly auth: StorageAuthGuard,
     private readonly rateLimit: PublicRateLimitGuard,
     @Inject(FAST_READS) private readonly settings: FastReadsSettings,
@@ -95,22 +93,25 @@ export class StorageFastReads {
     const files = routeOf('files/*path');
     const preview = routeOf('preview/*path');
     if (files === undefined || preview === undefined) return false;
+    // The routes' own handlers answer, on the routes' own controller instances.
+    const filesRoute = routed(FilesController);
+    const previewRoute = routed(PreviewController);
+    const filesHandler = this.moduleRef.get<FilesController>(filesRoute, { strict: false });
+    const previewHandler = this.moduleRef.get<PreviewController>(previewRoute, { strict: false });
     this.routes.push(
       {
         start: files,
-        controller: routed(FilesController),
+        controller: filesRoute,
         handler: FilesController.prototype.download,
         guards: [this.auth],
-        send: (req, res, path, storage) =>
-          sendStorageResponse(req, res, this.service.downloadResponse(path, storage as string | undefined)),
+        send: (req, res, path, storage) => filesHandler.download(req, res, path, storage as string | undefined),
       },
       {
         start: preview,
-        controller: routed(PreviewController),
+        controller: previewRoute,
         handler: PreviewController.prototype.preview,
         guards: [this.auth, this.rateLimit],
-        send: (req, res, path, storage) =>
-          sendStorageResponse(req, res, hideInstanceNames(this.service.preview(path, storage as string | undefined))),
+        send: (req, res, path, storage) => previewHandler.preview(req, res, path, storage as string | undefined),
       },
     );
     (app as { use(fn: unknown): void }).use((req: Request, res: Response, next: NextFunction) =>
