@@ -344,6 +344,33 @@ describe('StorageModule as a library', () => {
     expect(await reached(true, true)).toEqual(['files', 'meta']);
   });
 
+  it('answers raw uploads ahead of the route pipeline only where asked or no global enhancer would miss them', async () => {
+    const answers = async (fastUploads: StorageModuleExtras['fastUploads'], globalInterceptor: boolean) => {
+      const module = hostModule({}, { routePrefix: 'fastput', ...(fastUploads === undefined ? {} : { fastUploads }) });
+      if (globalInterceptor) module.providers = [{ provide: APP_INTERCEPTOR, useClass: CountingInterceptor }];
+      const app = await hostApp(module);
+      const http = request(app.getHttpServer());
+      const auth = { Authorization: 'Bearer alice-token' };
+      CountingInterceptor.seen = [];
+      const put = await http.put(`/fastput/files/${prefix}/u.txt`).set(auth).send('fast put').expect(201);
+      const refused = await http.put(`/fastput/files/${prefix}/u.txt`).send('anonymous').expect(401);
+      const multipart = await http.post('/fastput/files').set(auth).attach('file', Buffer.from('m'), 'm.txt');
+      await app.close();
+      expect(multipart.status).toBe(201);
+      expect(put.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(put.headers.etag).toMatch(/^W\/"/);
+      expect(put.headers['x-content-type-options']).toBe('nosniff');
+      expect(put.body).toMatchObject({ name: `${prefix}/u.txt`, size: 8, md5: md5('fast put') });
+      expect(refused.body.code).toBe('E_UNAUTHORIZED');
+      return CountingInterceptor.seen.map((p) => `${p.split('/')[2]}${p.split('/').length > 3 ? '/…' : ''}`);
+    };
+    // The refused upload never reaches an interceptor (Nest's guard stops it first); multipart
+    // POST always goes through Nest.
+    expect(await answers(undefined, true)).toEqual(['files/…', 'files']);
+    expect(await answers(false, true)).toEqual(['files/…', 'files']);
+    expect(await answers(true, true)).toEqual(['files']);
+  });
+
   it('answers downloads and previews only after every middleware of the host has run', async () => {
     const module = hostModule({}, { routePrefix: 'fastmw', fastReads: true });
     @Module({ imports: [module] })
