@@ -371,6 +371,35 @@ describe('StorageModule as a library', () => {
     expect(await answers(true, true)).toEqual(['files']);
   });
 
+  it('answers raw uploads of unusual paths as the route does', async () => {
+    const paths = [
+      'odd/t.txt/',
+      'odd//t.txt',
+      'odd/a%2Fb.txt',
+      'odd/%E2%9C%93.txt',
+      'odd/bad%ZZ.txt',
+      'odd/%2E%2E/x.txt',
+    ];
+    const answers = async (fastUploads: boolean) => {
+      const app = await hostApp(hostModule({}, { routePrefix: `odd${String(fastUploads)}`, fastUploads }));
+      const http = request(app.getHttpServer());
+      const seen: unknown[] = [];
+      for (const p of paths) {
+        const res = await http
+          .put(`/odd${String(fastUploads)}/files/${prefix}/${p}`)
+          .set({ Authorization: 'Bearer alice-token' })
+          .send('x');
+        seen.push([p, res.status, res.body.code ?? res.body.name, res.body.message]);
+      }
+      await app.close();
+      return seen;
+    };
+    // Refusals (an empty or dot segment, a bad escape: Express's own 400) and decoded segments alike.
+    const fast = await answers(true);
+    expect(fast.map((answer) => (answer as unknown[])[1])).toEqual([400, 400, 201, 201, 400, 400]);
+    expect(fast).toEqual(await answers(false));
+  });
+
   it('answers downloads and previews only after every middleware of the host has run', async () => {
     const module = hostModule({}, { routePrefix: 'fastmw', fastReads: true });
     @Module({ imports: [module] })
