@@ -279,9 +279,9 @@ export class UploadClaims {
   /**
    * Plain commits that arrived together (`GroupCommit`), in one transaction whose number of
    * statements does not grow with the batch: the keys' locks (in key order), their pins
-   * deleted, their older records read, the new records inserted (their ids returned by the insert
-   * where the database can, else read back), the older ones
-   * deleted and their objects retired after the reader grace (one insert per retired object).
+   * deleted, their older records read, the new records inserted (their ids returned by the
+   * insert where the database can, else read back), the older ones deleted and their objects
+   * retired after the reader grace (one insert per retired object).
    * What this batch cannot decide alone goes through `commitOne`, one by one: a key without a
    * row or holding content stored by md5, a lost pin (the batch is rolled back for it), or a
    * failed batch (each upload then gets its own outcome). Gap: one batch runs at a time, so a
