@@ -21,16 +21,24 @@ const HINTS = {
     'invalidated across replicas (staleness would be the price)',
   upload:
     'done: a plain upload pins its version without the key lock (row upsert + pin, before the first byte) and ' +
-    'commits under the lock; pins and commits of concurrent uploads go in batches (group commit: one transaction, ' +
-    'one durable commit per batch); SQL per new-key upload under load 13 -> about 4.3 on SQLite, 15 -> about 2.2 ' +
-    'on MariaDB; the local put makes 7 thread-pool trips (was 13: the folder opened and checked in place, no ' +
-    'component walk, no stream/promises pipeline and its AbortError per upload), about 17% less service CPU per ' +
-    'upload. Quiet run: SQLite 595/s (0.21x, was 366/s), MariaDB 440/s (0.15x, was 216/s). Left (profile under ' +
-    "load): Nest's pipeline, multer and pino-http per request (about 12%), response writes (about 10%), the " +
-    'remaining statements through TypeORM, hashing and the second fsync of the folder. To reach it: a lean PUT ' +
-    'route outside the Nest pipeline (as downloads have; the shutdown clean-up wait must then count it), the ' +
-    'ledger statements on the raw better-sqlite3 handle (prepared, synchronous), on MariaDB pins found by object ' +
-    'hash (not read back) and one pin transaction per batch',
+    'commits under the lock; pins and commits of concurrent uploads go in batches (group commit: one ' +
+    'transaction, one durable commit per batch); SQL per new-key upload under load 13 -> about 4.3 on SQLite, ' +
+    '15 -> about 2.2 on MariaDB, and one statement fewer per batch where the insert returns its ids (INSERT ' +
+    '... RETURNING on SQLite and MariaDB; its CPU gain not resolved on a loaded machine); the local put makes ' +
+    '7 thread-pool trips (was 13); raw PUTs answered by one Express layer right before their route ' +
+    "(StorageFastUploads: the route's own guard and handler, without Nest's per-route pipeline; shutdown " +
+    'waits for them through StorageService.uploadsSettled): 7-11% less service CPU per upload on SQLite at a ' +
+    'fixed 150 uploads/s (3.02 -> 2.74 ms, interleaved rounds), about 4% on MariaDB (within the noise). Quiet ' +
+    'run before these two: SQLite 595/s (0.21x), MariaDB 440/s (0.15x). Left (profile under load, SQLite): ' +
+    'the SQLite statements themselves on the event loop (about 10%: WAL page writes and locks, prepared and ' +
+    'cached already), GC (8%), the fs calls as the event loop sees them (thread-pool submissions and the ' +
+    'checks made in place: about 12%; a syscall is slow in this VM, fstat 12 us), pino-http and pino (about ' +
+    "10% with their AsyncLocalStorage), the JSON answer (Express's res.json with its ETag, and the socket " +
+    'write: about 10%), Express walking its layers (4%); on MariaDB each statement is a socket write and a ' +
+    "round trip (about 11% of service CPU in writes to the database socket) and mariadbd's CPU shares the two " +
+    'cores. To reach it: fewer statements per batch on MariaDB (the isolation level set once per connection ' +
+    'rather than before each transaction, one pin transaction per batch), request logging without ' +
+    "AsyncLocalStorage, the module's middleware as one layer",
   bigGet:
     "done: profiled; the read path was already the bare server's (1 MiB reads piped, no Transform); GETs are " +
     'measured in back-to-back bare/service pairs; a download piped to a response reuses two read buffers (a fresh ' +

@@ -65,6 +65,11 @@ describe('metrics of the work done', () => {
       await t.http.get(`/storage/files/${enc(key('bytes.txt'))}`).expect(401);
     });
     expect(moved('storage_http_bytes_in_total', instanceLabel(storage.name))).toBe(body.length);
+    // Requests by their route's pattern, never by key (the module's middleware for the route set it): the raw
+    // upload too, though it is answered ahead of Nest.
+    const route = 'route="/storage/files/*path"';
+    expect(moved('storage_http_requests_total', 'method="PUT"', route, 'status="201"')).toBe(1);
+    expect(moved('storage_http_bytes_in_total', route, instanceLabel(storage.name))).toBe(body.length);
     // The file downloaded, and the record the upload answered with.
     expect(moved('storage_http_bytes_out_total', instanceLabel(storage.name))).toBe(body.length + answered);
     // The refused request named no instance: its error body is counted under `none`.

@@ -344,6 +344,62 @@ describe('StorageModule as a library', () => {
     expect(await reached(true, true)).toEqual(['files', 'meta']);
   });
 
+  it('answers raw uploads ahead of the route pipeline only where asked or no global enhancer would miss them', async () => {
+    const answers = async (fastUploads: StorageModuleExtras['fastUploads'], globalInterceptor: boolean) => {
+      const module = hostModule({}, { routePrefix: 'fastput', ...(fastUploads === undefined ? {} : { fastUploads }) });
+      if (globalInterceptor) module.providers = [{ provide: APP_INTERCEPTOR, useClass: CountingInterceptor }];
+      const app = await hostApp(module);
+      const http = request(app.getHttpServer());
+      const auth = { Authorization: 'Bearer alice-token' };
+      CountingInterceptor.seen = [];
+      const put = await http.put(`/fastput/files/${prefix}/u.txt`).set(auth).send('fast put').expect(201);
+      const refused = await http.put(`/fastput/files/${prefix}/u.txt`).send('anonymous').expect(401);
+      const multipart = await http.post('/fastput/files').set(auth).attach('file', Buffer.from('m'), 'm.txt');
+      await app.close();
+      expect(multipart.status).toBe(201);
+      expect(put.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(put.headers.etag).toMatch(/^W\/"/);
+      expect(put.headers['x-content-type-options']).toBe('nosniff');
+      expect(put.body).toMatchObject({ name: `${prefix}/u.txt`, size: 8, md5: md5('fast put') });
+      expect(refused.body.code).toBe('E_UNAUTHORIZED');
+      return CountingInterceptor.seen.map((p) => `${p.split('/')[2]}${p.split('/').length > 3 ? '/…' : ''}`);
+    };
+    // The refused upload never reaches an interceptor (Nest's guard stops it first); multipart
+    // POST always goes through Nest.
+    expect(await answers(undefined, true)).toEqual(['files/…', 'files']);
+    expect(await answers(false, true)).toEqual(['files/…', 'files']);
+    expect(await answers(true, true)).toEqual(['files']);
+  });
+
+  it('answers raw uploads of unusual paths as the route does', async () => {
+    const paths = [
+      'odd/t.txt/',
+      'odd//t.txt',
+      'odd/a%2Fb.txt',
+      'odd/%E2%9C%93.txt',
+      'odd/bad%ZZ.txt',
+      'odd/%2E%2E/x.txt',
+    ];
+    const answers = async (fastUploads: boolean) => {
+      const app = await hostApp(hostModule({}, { routePrefix: `odd${String(fastUploads)}`, fastUploads }));
+      const http = request(app.getHttpServer());
+      const seen: unknown[] = [];
+      for (const p of paths) {
+        const res = await http
+          .put(`/odd${String(fastUploads)}/files/${prefix}/${p}`)
+          .set({ Authorization: 'Bearer alice-token' })
+          .send('x');
+        seen.push([p, res.status, res.body.code ?? res.body.name, res.body.message]);
+      }
+      await app.close();
+      return seen;
+    };
+    // Refusals (an empty or dot segment, a bad escape: Express's own 400) and decoded segments alike.
+    const fast = await answers(true);
+    expect(fast.map((answer) => (answer as unknown[])[1])).toEqual([400, 400, 201, 201, 400, 400]);
+    expect(fast).toEqual(await answers(false));
+  });
+
   it('answers downloads and previews only after every middleware of the host has run', async () => {
     const module = hostModule({}, { routePrefix: 'fastmw', fastReads: true });
     @Module({ imports: [module] })

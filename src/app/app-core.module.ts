@@ -23,8 +23,10 @@ export class AppCoreModule {
       useFactory: (config: ConfigService) => config.getOrThrow<AppConfig>('app').storage,
       routePrefix: env.ROUTE_PREFIX || 'storage',
       // The app's only global enhancer is HandlersInFlight (shutdown's clean-up wait for uploads):
-      // downloads and previews need not reach it.
+      // downloads and previews need not reach it, and shutdown waits for raw uploads through
+      // StorageService.uploadsSettled.
       fastReads: true,
+      fastUploads: true,
     });
     return {
       module: AppCoreModule,

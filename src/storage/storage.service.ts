@@ -25,6 +25,7 @@ import type { ListParams } from './records/file-records';
 import type { OpenedFile } from './serving/opened-file';
 import type { UploadByFileParams, UploadStreamParams } from './upload/upload.types';
 import { UploadService } from './upload/upload.service';
+import { UploadSlots } from './upload/upload-slots';
 import { InjectStorageOptions, type ResolvedStorageOptions } from './options/resolved-options';
 
 /**
@@ -47,6 +48,7 @@ export class StorageService implements OnApplicationShutdown {
     private readonly purger: ObjectPurger,
     private readonly downloads: SignedDownloads,
     private readonly signedUploads: SignedUploadService,
+    private readonly slots: UploadSlots,
   ) {}
 
   /** The spec's `uploadByFile`: a file object, or a path with `data`. Returns the file record. */
@@ -57,6 +59,15 @@ export class StorageService implements OnApplicationShutdown {
   /** Streams `body` into storage; nothing of it is kept in memory. Returns the file record. */
   uploadStream(params: UploadStreamParams): Promise<FileRecord> {
     return this.uploads.uploadStream(params);
+  }
+
+  /**
+   * Resolves true once no upload runs in this process (whichever way it came in, the clean-up of
+   * a failed one included), false after `ms`: what a host's shutdown waits for after cutting
+   * the connections of uploads still in flight.
+   */
+  uploadsSettled(ms: number): Promise<boolean> {
+    return this.slots.settled(ms);
   }
 
   /** The live record of `file`, or `E_NOT_FOUND`; an expired one is removed on the way. */

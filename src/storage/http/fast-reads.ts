@@ -152,17 +152,28 @@ export class StorageFastReads {
 
   /** `'auto'`: decided at the first request, once every global enhancer is registered. */
   private isActive(): boolean {
-    this.active ??=
-      this.app.getGlobalGuards().length === 0 &&
-      this.app.getGlobalInterceptors().length === 0 &&
-      this.app.getGlobalRequestGuards().length === 0 &&
-      this.app.getGlobalRequestInterceptors().length === 0;
+    this.active ??= noGlobalEnhancers(this.app);
     return this.active;
   }
 }
 
+/** The application has no global guard or interceptor, which a request answered ahead of its route would not reach. */
+export function noGlobalEnhancers(app: ApplicationConfig): boolean {
+  return (
+    app.getGlobalGuards().length === 0 &&
+    app.getGlobalInterceptors().length === 0 &&
+    app.getGlobalRequestGuards().length === 0 &&
+    app.getGlobalRequestInterceptors().length === 0
+  );
+}
+
 /** The execution context Nest would give the route's guards. */
-function httpContext(route: FastRoute, req: Request, res: Response, next: NextFunction): ExecutionContext {
+export function httpContext(
+  route: Pick<FastRoute, 'controller' | 'handler'>,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+): ExecutionContext {
   const args = [req, res, next];
   const http = { getRequest: () => req, getResponse: () => res, getNext: () => next } as never;
   const unsupported = (): never => {

@@ -32,6 +32,20 @@ export async function sql<T = Record<string, unknown>>(
   return { rows: result.records ?? [], affected: result.affected ?? 0, insertId };
 }
 
+/**
+ * Whether the database answers `INSERT ... RETURNING` (SQLite 3.35 and later, MariaDB 10.5 and
+ * later; MySQL does not): the ids of a multi-row insert then come with it, not from a second read.
+ */
+export async function insertReturns(manager: EntityManager): Promise<boolean> {
+  const type = manager.connection.options.type;
+  const sqlite = type !== 'mysql' && type !== 'mariadb';
+  const { rows } = await sql<{ v: string }>(manager, sqlite ? 'SELECT sqlite_version() AS v' : 'SELECT VERSION() AS v');
+  const version = String(rows[0]?.v ?? '');
+  const [major, minor] = version.split(/[.-]/).map(Number);
+  if (sqlite) return major > 3 || (major === 3 && minor >= 35);
+  return /mariadb/i.test(version) && (major > 10 || (major === 10 && minor >= 5));
+}
+
 /** `?, ?, ?` for a list of `count` values (an IN list, a VALUES row). */
 export function placeholders(count: number): string {
   return new Array<string>(count).fill('?').join(', ');

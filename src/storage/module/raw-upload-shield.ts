@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { shieldRawUploads } from '../http/request-bodies';
 import { installStorageCors } from '../http/storage-cors';
 import { StorageFastReads } from '../http/fast-reads';
+import { StorageFastUploads } from '../http/fast-uploads';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
 import { STORAGE_HTTP, type StorageHttpParts } from './storage.constants';
 
@@ -14,7 +15,8 @@ import { STORAGE_HTTP, type StorageHttpParts } from './storage.constants';
  * upload routes alone (Node applies it to every request of the server), so it would cut long
  * uploads however fast they progress; the module times uploads by progress itself. With the
  * `cors` option, installs the module's CORS handler the same way (`installStorageCors`), and
- * places the fast path of downloads and previews before the routes (`StorageFastReads`).
+ * places the fast paths of downloads and previews (`StorageFastReads`) and of raw uploads
+ * (`StorageFastUploads`) before their routes.
  */
 @Injectable()
 export class RawUploadShield implements OnModuleInit {
@@ -25,6 +27,7 @@ export class RawUploadShield implements OnModuleInit {
     @Inject(STORAGE_HTTP) private readonly http: StorageHttpParts,
     @InjectStorageOptions() private readonly options: ResolvedStorageOptions,
     private readonly fastReads: StorageFastReads,
+    private readonly fastUploads: StorageFastUploads,
   ) {}
 
   onModuleInit(): void {
@@ -44,6 +47,7 @@ export class RawUploadShield implements OnModuleInit {
       this.logger.warn(`could not install CORS for /${this.http.prefix} (not Express?): configure it on the host app`);
     }
     this.fastReads.install(adapter.getInstance(), this.http.prefix);
+    this.fastUploads.install(adapter.getInstance(), this.http.prefix);
     if (!shieldRawUploads(adapter.getInstance(), this.http.prefix)) {
       this.logger.warn(
         `could not protect raw uploads under /${this.http.prefix} from global body parsers (not Express?): ` +

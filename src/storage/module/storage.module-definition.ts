@@ -17,6 +17,13 @@ export interface StorageModuleExtras {
    * or interceptor, which such a request would not reach.
    */
   fastReads?: boolean | 'auto';
+  /**
+   * Raw uploads (`PUT {prefix}/files/{path}`) answered the same way (`StorageFastUploads`): the
+   * same guard, handler and answers, without Nest's per-route pipeline. `'auto'` (default): only
+   * when the application has no global guard or interceptor. A host whose interceptor waits for
+   * uploads at shutdown waits with `StorageService.uploadsSettled` instead when it sets this.
+   */
+  fastUploads?: boolean | 'auto';
 }
 
 export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } =

@@ -45,6 +45,7 @@ import { RawUploadShield } from './raw-upload-shield';
 import { StorageMetrics } from '../metrics/storage-metrics';
 import { StorageMetricsMiddleware } from '../http/metrics.middleware';
 import { FAST_READS, StorageFastReads, type FastReadsSettings } from '../http/fast-reads';
+import { FAST_UPLOADS, StorageFastUploads } from '../http/fast-uploads';
 import { DatabaseLocker } from '../tus/database-locker';
 import { ResumableUploads } from '../tus/resumable-uploads';
 import { TusService } from '../tus/tus.service';
@@ -82,6 +83,7 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
     const controllers: Type[] = http ? storageControllers(prefix) : [];
     const httpParts: StorageHttpParts = { prefix, controllers };
     const fastReads: FastReadsSettings = { mode: extras.fastReads ?? 'auto', controllers };
+    const fastUploads: FastReadsSettings = { mode: extras.fastUploads ?? 'auto', controllers };
     return {
       ...base,
       imports: [...(base.imports ?? []), TypeOrmModule.forFeature([FileEntity, ThumbnailEntity, ...lifecycleEntities])],
@@ -94,9 +96,11 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
           ? [
               { provide: STORAGE_HTTP, useValue: httpParts },
               { provide: FAST_READS, useValue: fastReads },
+              { provide: FAST_UPLOADS, useValue: fastUploads },
               RawUploadShield,
               ...rateLimitProviders,
               StorageFastReads,
+              StorageFastUploads,
             ]
           : []),
         {

@@ -11,7 +11,7 @@ import { Clock } from '../ledger/clock';
 import { KeyLocks } from '../ledger/key-locks';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
-import { placeholders, sql } from '../ledger/sql';
+import { insertReturns, placeholders, sql, type SqlResult } from '../ledger/sql';
 import { StorageObjectEntity } from '../database/entities/storage-object.entity';
 import { GroupCommit, settle, type Outcome } from './group-commit';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
@@ -56,6 +56,8 @@ export class UploadClaims {
   private readonly plainCommits: GroupCommit<CommitJob, Committed>;
   /** Pins of plain uploads that start together: one statement for their rows, one for the pins. */
   private readonly plainPins: GroupCommit<PinJob, number>;
+  /** The database answers `INSERT ... RETURNING` (asked once, at the first batch that needs it). */
+  private returning: boolean | undefined;
 
   constructor(
     private readonly objects: ObjectLedger,
@@ -158,8 +160,9 @@ export class UploadClaims {
   }
 
   /**
-   * The pins of plain uploads that start together (`GroupCommit`), with their keys' rows: three
-   * statements for a batch (the rows, the pins, their ids read back by object), two for one.
+   * The pins of plain uploads that start together (`GroupCommit`), with their keys' rows: two
+   * statements (the rows, the pins with their ids), three where the database cannot return the
+   * ids of an insert (MySQL: read back by object).
    */
   private async pinBatch(jobs: PinJob[]): Promise<Array<Outcome<number>>> {
     if (jobs.length === 1) return [await settle(this.insertPins(jobs).then((ids) => ids[0]))];
@@ -182,9 +185,10 @@ export class UploadClaims {
           jobs.map((job) => job.ref),
         );
         const now = this.clock.now();
-        const pins = await sql(
+        const returning = jobs.length > 1 && (await this.returns(manager));
+        const pins = await sql<IdRow>(
           manager,
-          `${INSERT_PIN} VALUES ${jobs.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+          `${INSERT_PIN} VALUES ${jobs.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}${returning ? RETURNING : ''}`,
           jobs.flatMap((job) => [
             job.ref.keyHash,
             'write',
@@ -197,12 +201,8 @@ export class UploadClaims {
           ]),
         );
         if (jobs.length === 1) return [pins.insertId];
-        const made = await sql<{ id: number | string; objectHash: string }>(
-          manager,
-          `SELECT id, objectHash FROM storage_upload_pins WHERE objectHash IN (${placeholders(jobs.length)})`,
-          jobs.map((job) => job.objectHash),
-        );
-        const ids = new Map(made.rows.map((r) => [r.objectHash, Number(r.id)]));
+        const hashes = jobs.map((job) => job.objectHash);
+        const ids = await idsByObject(manager, 'storage_upload_pins', returning ? pins : null, hashes);
         return jobs.map((job) => {
           const id = ids.get(job.objectHash);
           if (id === undefined) throw new Error(`the pin of '${job.objectKey}' was not found after its insert`);
@@ -212,6 +212,11 @@ export class UploadClaims {
         await runner.release();
       }
     });
+  }
+
+  private async returns(manager: EntityManager): Promise<boolean> {
+    this.returning ??= await insertReturns(manager);
+    return this.returning;
   }
 
   /** Keeps a long upload's pin fresh, so it is not taken for abandoned. */
@@ -243,7 +248,7 @@ export class UploadClaims {
       // Under the lock every record of the key is older than the one this commit makes.
       const older = claim.dedup ? [] : await olderVersions(manager, [ref.keyHash]);
       const record = recordOf(claim, fields, now);
-      await insertRecords(manager, [record]);
+      await insertRecords(manager, [record], false);
       let retired: number[] = [];
       if (older.length > 0) {
         await sql(
@@ -274,8 +279,9 @@ export class UploadClaims {
   /**
    * Plain commits that arrived together (`GroupCommit`), in one transaction whose number of
    * statements does not grow with the batch: the keys' locks (in key order), their pins
-   * deleted, their older records read, the new records inserted and read back, the older ones
-   * deleted and their objects retired after the reader grace (one insert per retired object).
+   * deleted, their older records read, the new records inserted (their ids returned by the
+   * insert where the database can, else read back), the older ones deleted and their objects
+   * retired after the reader grace (one insert per retired object).
    * What this batch cannot decide alone goes through `commitOne`, one by one: a key without a
    * row or holding content stored by md5, a lost pin (the batch is rolled back for it), or a
    * failed batch (each upload then gets its own outcome). Gap: one batch runs at a time, so a
@@ -320,7 +326,7 @@ export class UploadClaims {
       here.map((job) => job.claim.ref.keyHash),
     );
     const records = here.map((job) => recordOf(job.claim, job.fields, now));
-    await insertRecords(manager, records);
+    await insertRecords(manager, records, here.length > 1 && (await this.returns(manager)));
     if (older.length > 0) {
       await sql(
         manager,
@@ -447,6 +453,9 @@ async function olderVersions(manager: EntityManager, hashes: string[]) {
   }));
 }
 
+/** What a multi-row insert returns where the database can: each row's id, by its object. */
+const RETURNING = ' RETURNING id, objectHash';
+
 const INSERT_PIN =
   'INSERT INTO storage_upload_pins (keyHash, kind, objectKey, objectHash, owner, generation, createdAt, heartbeatAt)';
 
@@ -494,31 +503,51 @@ function recordOf(claim: UploadClaim, fields: Omit<RecordFields, 'objectKey'>, n
 
 /**
  * Inserts `records` and sets their ids: one record takes the id its INSERT made; several are
- * inserted in one statement and their ids read back by object (each a version of its own, or
- * a distinct key's content), not assumed consecutive.
+ * inserted in one statement and their ids matched by object (each a version of its own, or a
+ * distinct key's content), not assumed consecutive: returned by the insert itself (`returning`,
+ * where the database can), else read back.
  */
-async function insertRecords(manager: EntityManager, records: FileEntity[]): Promise<void> {
+async function insertRecords(manager: EntityManager, records: FileEntity[], returning: boolean): Promise<void> {
   const row = `(${placeholders(RECORD_COLUMNS.length)})`;
-  const inserted = await sql(
+  const inserted = await sql<IdRow>(
     manager,
-    `INSERT INTO storage_files (${RECORD_COLUMNS.join(', ')}) VALUES ${records.map(() => row).join(', ')}`,
+    `INSERT INTO storage_files (${RECORD_COLUMNS.join(', ')}) VALUES ${records.map(() => row).join(', ')}${returning ? RETURNING : ''}`,
     records.flatMap((record) => RECORD_COLUMNS.map((column) => record[column])),
   );
   if (records.length === 1) {
     records[0].id = inserted.insertId;
     return;
   }
-  const made = await sql<{ id: number | string; objectHash: string }>(
-    manager,
-    `SELECT id, objectHash FROM storage_files WHERE objectHash IN (${placeholders(records.length)})`,
-    records.map((record) => record.objectHash),
-  );
-  const ids = new Map(made.rows.map((r) => [r.objectHash, Number(r.id)]));
+  const hashes = records.map((record) => record.objectHash);
+  const ids = await idsByObject(manager, 'storage_files', returning ? inserted : null, hashes);
   for (const record of records) {
     const id = ids.get(record.objectHash);
     if (id === undefined) throw new Error(`the record of '${record.objectKey}' was not found after its insert`);
     record.id = id;
   }
+}
+
+/** A row's id and object, as a multi-row insert returns them or they are read back. */
+type IdRow = { id: number | string; objectHash: string };
+
+/**
+ * The ids of rows just inserted into `table`, by object hash: what the insert returned, else
+ * (`returned` null: the database cannot return them) read back by object.
+ */
+async function idsByObject(
+  manager: EntityManager,
+  table: 'storage_upload_pins' | 'storage_files',
+  returned: SqlResult<IdRow> | null,
+  hashes: string[],
+): Promise<Map<string, number>> {
+  const made =
+    returned ??
+    (await sql<IdRow>(
+      manager,
+      `SELECT id, objectHash FROM ${table} WHERE objectHash IN (${placeholders(hashes.length)})`,
+      hashes,
+    ));
+  return new Map(made.rows.map((r) => [r.objectHash, Number(r.id)]));
 }
 
 function conflict(ref: ObjectRef, reason: string): StorageError {

@@ -1,0 +1,115 @@
+import { ForbiddenException, Inject, Injectable, type Type } from '@nestjs/common';
+import { ApplicationConfig, ModuleRef } from '@nestjs/core';
+import type { NextFunction, Request, Response } from 'express';
+import { StorageAuthGuard } from '../auth/storage-auth.guard';
+import { requestUser } from '../auth/storage-user';
+import { writeStorageError } from '../errors/storage-exception.filter';
+import { httpContext, noGlobalEnhancers, type FastReadsSettings } from './fast-reads';
+import { FilesController } from './files.controller';
+
+/** `fastUploads` (a module extra) and the registration's routed controller classes. */
+export const FAST_UPLOADS = Symbol('FAST_UPLOADS');
+
+/** The raw upload route as Express holds it, and what answers it here. */
+interface UploadRoute {
+  /** The route's path up to its `*path` (global prefix included): `/storage/files/`. */
+  start: string;
+  controller: Type;
+  handler: (...args: never[]) => unknown;
+  files: FilesController;
+}
+
+/** What Express 5 keeps of a middleware or route. */
+interface RouterLayer {
+  route?: { path: string; methods: Record<string, boolean> };
+}
+
+/**
+ * Raw uploads (`PUT {prefix}/files/{path}`), answered by one Express layer placed right before
+ * their route, as `StorageFastReads` answers downloads: after every middleware (the host's, the
+ * logger, the module's metrics, body handling and upload idle timer), ahead of Nest's per-route
+ * pipeline (guard and interceptor chains, rxjs, parameter decorators). The answer is the route's
+ * own: `StorageAuthGuard` (with the configured `authGuard`) asked about the route's controller
+ * and handler (`FilesController.put`, `write` scope), then that handler on the route's controller
+ * instance, answered as Nest answers it (201, the record as JSON); an error is written as the
+ * module's filter writes it. Multipart `POST` and every other route stay with Nest.
+ *
+ * `fastUploads` (a module extra): by default (`'auto'`) only while the application has no global
+ * guard or interceptor, which these requests would not reach. A host that counts handlers in
+ * flight with an interceptor (to wait for them at shutdown) can wait for uploads with
+ * `StorageService.uploadsSettled` instead.
+ */
+@Injectable()
+export class StorageFastUploads {
+  private route: UploadRoute | undefined;
+  private active: boolean | undefined;
+
+  constructor(
+    private readonly moduleRef: ModuleRef,
+    private readonly auth: StorageAuthGuard,
+    @Inject(FAST_UPLOADS) private readonly settings: FastReadsSettings,
+    private readonly app: ApplicationConfig,
+  ) {}
+
+  /**
+   * Places the layer in `app` (Express) right before the module's raw upload route, once it
+   * exists. False when it cannot (not Express, route not found, or `fastUploads: false`).
+   */
+  install(app: unknown, prefix: string): boolean {
+    if (this.settings.mode === false) return false;
+    const stack = (app as { router?: { stack?: RouterLayer[] } } | undefined)?.router?.stack;
+    if (!Array.isArray(stack) || typeof (app as { use?: unknown }).use !== 'function') return false;
+    // The last layer of the path and method is the route itself (the module's middleware for it come first).
+    const index = stack.findLastIndex(
+      (layer) => layer.route?.path.endsWith(`/${prefix}/files/*path`) === true && layer.route.methods.put,
+    );
+    if (index < 0) return false;
+    const controller = this.settings.controllers.find((c) => c.prototype instanceof FilesController) ?? FilesController;
+    this.route = {
+      start: stack[index].route!.path.replace(/\*path$/, ''),
+      controller,
+      handler: FilesController.prototype.put,
+      files: this.moduleRef.get<FilesController>(controller, { strict: false }),
+    };
+    (app as { use(fn: unknown): void }).use((req: Request, res: Response, next: NextFunction) =>
+      this.handle(req, res, next),
+    );
+    // `use` appended it: move it in front of the route it stands for.
+    stack.splice(index, 0, stack.pop()!);
+    return true;
+  }
+
+  private handle(req: Request, res: Response, next: NextFunction): void {
+    const route = this.route;
+    if (req.method !== 'PUT' || !route || !req.path.startsWith(route.start)) return next();
+    if (req.path.length <= route.start.length || !this.isActive()) return next();
+    let path: string;
+    try {
+      // What Express hands a `*path` route: the decoded segments (a bad escape is its 400, not ours).
+      const segments = req.path.slice(route.start.length).split('/').map(decodeURIComponent);
+      req.params = { path: segments } as never;
+      path = segments.join('/');
+    } catch {
+      return next();
+    }
+    void this.answer(route, path, req, res, next);
+  }
+
+  private async answer(route: UploadRoute, path: string, req: Request, res: Response, next: NextFunction) {
+    try {
+      // What Nest does with a guard that answers false.
+      if (!(await this.auth.canActivate(httpContext(route, req, res, next)))) throw new ForbiddenException();
+      const record = await route.files.put(req, res, path, requestUser(req));
+      // What Nest answers for the route: its `@HttpCode(201)`, an object as JSON.
+      res.status(201).json(record);
+    } catch (err) {
+      writeStorageError(res, err);
+    }
+  }
+
+  /** `'auto'` is decided at the first request, once every global enhancer is registered. */
+  private isActive(): boolean {
+    this.active ??= this.settings.mode === 'auto' ? noGlobalEnhancers(this.app) : this.settings.mode;
+    return this.active;
+  }
+}
