@@ -12,13 +12,20 @@ const HINTS = {
     "middleware (StorageFastReads: the routes' own guards, service and answers, without Nest's per-route pipeline); " +
     'the live-record read as one prepared statement (SQLite: a read-only connection of its own, MySQL: a prepared ' +
     "statement on TypeORM's pool); two thread-pool trips per small file (open, one read: fstat, the /proc check and " +
-    'close in place) and the body sent with its headers in one res.end. Left (CPU profile under this load): the ' +
-    "fs calls and socket writes bare makes too (about a third), nestjs-pino's AsyncLocalStorage (the request id on " +
-    "every log line: on Node 20 async hooks on every promise, 15-20% of a small request, gone with Node 24's " +
-    'AsyncContextFrame), pino-http and pino (about 10%), Express walking some 80 layers (about 7%), GC (8%); on ' +
-    "MariaDB the lookup's round trip and mariadbd's own CPU on the same two cores. To reach it: request ids without " +
-    'AsyncLocalStorage on Node 20, the module middleware as one layer instead of one per route, a record cache ' +
-    'invalidated across replicas (staleness would be the price)',
+    'close in place) and the body sent with its headers in one res.end. Left, measured by moving the layer ' +
+    '(main-thread CPU per 4 KiB GET, several builds in one script, interleaved rounds, loaded machine): at the ' +
+    'front of the stack, with no access log, request-id context or request metrics, 300-410 us against the bare ' +
+    "server's 170-210 (about 0.5x); right after the logger's two layers 560-670; where it stands 550-770. A layer " +
+    'at the front calling pino-http, PinoLogger.runInContext and the metrics middleware itself (no Nest ' +
+    'middleware wrappers, no router walk) measured about 500. So about 40% of a small request is the access log, ' +
+    'its AsyncLocalStorage context and the request metrics, though each costs 2-30 us in isolation (pino-http with ' +
+    'this config 20-33 us, the prom-client updates 2 us, a child logger 1-2 us, 53 promises a request under the ' +
+    'hooks about 4 us): in the server, allocation, GC and the shapes of req and res multiply it. Tried, not faster ' +
+    'beyond the noise: the small read in place (openSync, readSync), synchronous or 4 KiB-buffered log writes, no ' +
+    "global body parsers; AsyncLocalStorage's run stubbed out: 5-14% less CPU. On MariaDB add the lookup's round " +
+    "trip and mariadbd's CPU on the same two cores. p99 follows: 32 connections queue behind the busier event " +
+    'loop. To reach it: an access log that costs in the server what it costs alone (no child logger and ' +
+    "serializer pass per request) or sampled access logs, and Node 24's AsyncContextFrame for the context",
   upload:
     'done: a plain upload pins its version without the key lock (row upsert + pin, before the first byte) and ' +
     'commits under the lock; pins and commits of concurrent uploads go in batches (group commit: one ' +
