@@ -25,9 +25,10 @@ export interface SweptFile {
 }
 
 /**
- * Expired records read before their keys are handed to batches, in key order: the batches' index
- * reads and deletes by key (`storage_objects` and `storage_files` by `keyHash`) then land on
- * neighbouring index pages instead of one random page per key (see `LifecycleService`).
+ * On MySQL/MariaDB, expired records read before their keys are handed to batches, in key order:
+ * the batches' index reads and deletes by key (`storage_objects` and `storage_files` by
+ * `keyHash`) then land on neighbouring index pages instead of one random page per key, most of
+ * them not in the buffer pool on a large table (see `LifecycleService`).
  */
 export const SWEEP_WINDOW = 10_000;
 
@@ -79,11 +80,12 @@ interface Candidate extends Cursor {
 
 /**
  * The sweeper's work: removes expired files nobody touched. Expired records are read in the
- * order of the expiry index (`expires, id`: a range scan, never a sort), a window of
- * `SWEEP_WINDOW` at a time; the window's distinct keys go in `keyHash` order, `batchSize` keys a
- * batch (keys are random md5s: in expiry order every key of a batch lands on its own page of the
- * key indexes, which on a large table are mostly not in the database's cache; in key order a
- * batch's keys share pages). Each batch's keys are handled together in one locked, set-based step
+ * order of the expiry index (`expires, id`: a range scan, never a sort), a window at a time
+ * (on MySQL `SWEEP_WINDOW` records, on SQLite `batchSize`); the window's distinct keys go in
+ * `keyHash` order, `batchSize` keys a batch (keys are random md5s: in expiry order every key of a
+ * batch lands on its own page of the key indexes, which on a large table are mostly not in
+ * MariaDB's buffer pool; in key order a batch's keys share pages). Each batch's keys are handled
+ * together in one locked, set-based step
  * (`ObjectLedger.removeExpiredBatch`) that re-reads the keys' records, so the run is idempotent
  * and a file re-uploaded after it was picked keeps its new record and its object. Two replicas
  * sweeping at once share the work: keys one of them holds are skipped (`SKIP LOCKED`) by the
@@ -138,21 +140,18 @@ export class LifecycleService implements OnApplicationBootstrap {
     const now = this.clock.now();
     const { batchSize } = this.options.lifecycle;
     const purging: Purging = { last: Promise.resolve() };
-    const window = Math.max(batchSize, SWEEP_WINDOW);
-    // On SQLite every statement runs on the event loop: claims of `batchSize` rows, each ending in
-    // a turn of the loop, as do the batches' transactions and purges, so requests are served
-    // between them. MySQL reads a window in one query (its rows are parsed as they arrive).
-    const claimSize = this.locks.mysql ? window : batchSize;
+    // On SQLite every statement runs on the event loop: a claim of `batchSize` rows, the batch's
+    // transaction and its purge each end in a turn of the loop, so requests are served between
+    // them. Its pages are in the OS's cache, so key order saves no reads there, while each batch
+    // would dirty (and write to the WAL) pages of the table and of its expiry and name indexes
+    // all over the window instead of a few neighbouring ones: there a window is one batch.
+    const window = this.locks.mysql ? Math.max(batchSize, SWEEP_WINDOW) : batchSize;
     for (let cursor: Cursor = { expires: Number.MIN_SAFE_INTEGER, id: 0 }, more = true; more;) {
-      const candidates: Candidate[] = [];
-      while (more && candidates.length < window) {
-        await nextTurn();
-        const claimed = await this.expiredRecords(now, cursor, claimSize, options.storage);
-        candidates.push(...claimed);
-        more = claimed.length === claimSize;
-        if (claimed.length > 0) cursor = claimed[claimed.length - 1];
-      }
-      const keys = keysOf(candidates);
+      await nextTurn();
+      const claimed = await this.expiredRecords(now, cursor, window, options.storage);
+      more = claimed.length === window;
+      if (claimed.length > 0) cursor = claimed[claimed.length - 1];
+      const keys = keysOf(claimed);
       for (let i = 0; i < keys.length; i += batchSize) {
         await nextTurn();
         await this.sweepBatch(keys.slice(i, i + batchSize), report, purging);
