@@ -138,12 +138,13 @@ export class SqliteCheckpointer implements OnApplicationBootstrap, OnApplication
         clearTimeout(timer);
         resolve(last);
       };
-      // Ref'd: a shutdown waiting on it must not see the process run out of work.
       const timer = setTimeout(() => {
         const at = waiting.indexOf(answer);
         if (at >= 0) waiting.splice(at, 1);
         resolve(null);
       }, timeoutMs);
+      // Unref'd, as the worker is: an answer still awaited keeps no process alive.
+      timer.unref();
       waiting.push(answer);
       worker.postMessage(type);
     });
@@ -153,6 +154,8 @@ export class SqliteCheckpointer implements OnApplicationBootstrap, OnApplication
     const worker = this.worker;
     this.worker = null;
     if (!worker) return;
+    // Answers still awaited will not come: no write waits for them any longer.
+    for (const waiting of this.replies.values()) for (const answer of waiting.splice(0)) answer(null);
     // A ref'd timer: with the worker unref'd, the process would otherwise run out of work and end
     // (exit code 0) in the middle of the application's shutdown, before its own exit or signal.
     let timer: NodeJS.Timeout | undefined;
