@@ -48,10 +48,11 @@ const HINTS = {
     "storage_objects and storage_files do not fit the server's 128 MiB buffer pool (O_DIRECT, no OS cache) at 10^6 " +
     'records, so in expiry order every key of a batch needed its own page. Now, on MySQL, a window of 10,000 ' +
     "expired records is read and its keys go to batches in keyHash order, sharing pages: the service's sweep " +
-    'alternating old and new builds on one seeded table, 1,097 and 934 files/s against 670 and 742 (load average ' +
-    '5-7); a statement-level replay 1.4 against 1.9 buffer-pool reads and 0.29-0.38 against 0.39-0.44 ms of ' +
-    'mariadbd CPU per file. Not yet measured on a quiet machine (the bench here at load 7.5: 1,010 files/s, seeding ' +
-    'itself 1.75x slower than in the earlier run). Left: one random page per file of IDX_storage_files_object ' +
+    'alternating old and new builds on one seeded table for 20-25 s each (load average 2-7): 1,097, 934, 1,007, ' +
+    '1,274, 1,002 files/s against 670, 742, 579, 1,072, 1,118 (about 1.3x on average, noisy); a statement-level ' +
+    'replay 1.4 against 1.9 buffer-pool reads and 0.29-0.38 against 0.39-0.44 ms of mariadbd CPU per file. The ' +
+    'records scenario on this shared machine: 1,405 files/s at load 5 (1,332 before the change at load 3.4); not ' +
+    'yet measured on a quiet machine. Left: one random page per file of IDX_storage_files_object ' +
     "(objectHash order is not key order) and delete-marking 7 index trees per record; the previous batch's dequeue " +
     "inside the next batch's transaction (one commit per batch instead of two) and the purger's re-read of the " +
     'queue rows taken from the batch (one statement less), not done',
