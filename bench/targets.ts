@@ -56,21 +56,37 @@ const HINTS = {
   flat: 'queries whose plans read an index in the order they return (no sort of the whole table per page)',
   sweep:
     'done: set-based batches (one delete per batch, an index-ordered claim, one summary line); the purger takes a ' +
-    "batch's objects in one pass: one read of the queue rows, removals 16 at a time, one query for the derivative " +
-    'rows of the whole batch, a derivative look (rows, folder listing) only for objects that have rows, one dequeue ' +
-    '(about 14 statements and 2 commits per 100 files), while the next batch is claimed and taken. Quiet run: SQLite ' +
-    '4,086 files/s (was 1,497), MariaDB 1,779 (was 918). Left on MariaDB: the service sits idle about 70% of the ' +
-    'sweep, waiting on the server (row and index work of the multi-row deletes, a commit per batch and per dequeue). ' +
-    'To reach it: the dequeue inside the next batch transaction (one commit per batch), larger batches on MariaDB ' +
-    '(lifecycle.batchSize 500 against 100 was not clearly faster on a loaded machine), a profile of the server side',
+    "batch's objects in one pass (one read of the queue rows, removals 16 at a time, one query for the derivative " +
+    'rows, one dequeue) while the next batch is claimed and taken. Quiet run before this session: SQLite 4,086 ' +
+    "files/s, MariaDB 1,779. MariaDB's time per batch is InnoDB reading index pages (SHOW PROFILE: about 65 pages " +
+    'read per statement of 100 keys; 2-3 buffer-pool misses per file): keys are md5s, and the key indexes of ' +
+    "storage_objects and storage_files do not fit the server's 128 MiB buffer pool (O_DIRECT, no OS cache) at 10^6 " +
+    'records, so in expiry order every key of a batch needed its own page. Now, on MySQL, a window of 10,000 ' +
+    "expired records is read and its keys go to batches in keyHash order, sharing pages: the service's sweep " +
+    'alternating old and new builds on one seeded table for 20-25 s each (load average 2-7): 1,097, 934, 1,007, ' +
+    '1,274, 1,002 files/s against 670, 742, 579, 1,072, 1,118 (about 1.3x on average, noisy); a statement-level ' +
+    'replay 1.4 against 1.9 buffer-pool reads and 0.29-0.38 against 0.39-0.44 ms of mariadbd CPU per file. The ' +
+    'records scenario on this shared machine: 1,405 files/s at load 5 (1,332 before the change at load 3.4); not ' +
+    'yet measured on a quiet machine. Left: one random page per file of IDX_storage_files_object ' +
+    "(objectHash order is not key order) and delete-marking 7 index trees per record; the previous batch's dequeue " +
+    "inside the next batch's transaction (one commit per batch instead of two) and the purger's re-read of the " +
+    'queue rows taken from the batch (one statement less), not done',
   loop:
     'done: attributed per phase (the reads of each record count, the sweep; the time the service sits idle while ' +
     'the bench seeds is noted, not counted); the sweep yields between claim, transaction and purge; WAL checkpoints ' +
-    'run in a worker thread with a connection of its own (a commit crossing wal_autocheckpoint had checkpointed ' +
-    'and synced on the event loop, up to 78 ms). Quiet run: 161 ms in the SQLite sweep, 104 ms in the reads at ' +
-    '10^6 records on SQLite, every other phase 26-80 ms (was 322 ms at most). Left: the SQLite sweep single ' +
-    'statements (the multi-row delete of a batch and its index updates, on the event loop with better-sqlite3), ' +
-    'not profiled yet. To reach it: smaller batches on SQLite, or the sweep on a connection in a worker',
+    'run in a worker thread with a connection of its own. Timed with hrtime around every better-sqlite3 statement ' +
+    'in the service (a preload; sweep of 10^5 expired files among 10^6 records): the SQLite sweep delay was the ' +
+    "service connection's backstop checkpoint, 130-550 ms about once a second: SQLite starts the WAL over only at a " +
+    'write that begins with all of it copied back, which back-to-back sweep transactions never allowed, so the WAL ' +
+    'reached the 16,384-page backstop however often the worker copied it. Now the checkpointer asks for a ' +
+    "checkpoint in the writers' queue (KeyLocks.exclusive) once the WAL holds 4,096 pages (writes wait for it " +
+    'asynchronously) and the next write starts the WAL over: the longest statement of the sweep 44 ms (COMMIT 24 ' +
+    'ms) on a moderately loaded machine, at most 30 ms of CPU per statement at load 6-8. Left: GC pauses ' +
+    '(scavenges of 20-127 ms wall seen at load 6-8), the remaining statements of 10-30 ms CPU (the multi-row ' +
+    "delete of a batch and its index updates, the COMMIT writing the batch's pages to the WAL: smaller SQLite " +
+    'batches would shorten them), and the reads at 10^6 records on SQLite (104 ms in the quiet run), not profiled in ' +
+    'this session; on this shared machine at load 7 the MariaDB read phases alone showed 375 ms, so the figure ' +
+    'needs a quiet run',
 };
 
 function ratio(results: Results, scenario: string, subject: string, metric: string): number | undefined {

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { DataSource } from 'typeorm';
-import { SqliteCheckpointer } from '../src/app/sqlite-checkpointer';
+import { RESTART_PAGES, SqliteCheckpointer } from '../src/app/sqlite-checkpointer';
+import { KeyLocks } from '../src/storage/ledger/key-locks';
 import { createTestApp, type TestApp } from './harness/test-app';
 import { eventually } from './harness/util';
 
@@ -38,6 +39,26 @@ onSqlite('SQLite WAL checkpoints off the event loop', () => {
     expect({ copied, last }).toMatchObject({ copied: true, last: { busy: 0 } });
     const wal = path.join(t.dataDir, 'storage.sqlite-wal');
     expect(fs.existsSync(wal)).toBe(true);
+  });
+
+  it('starts the WAL over under writes that never pause, before the backstop checkpoints on the event loop', async () => {
+    // A write every millisecond, through the writers' queue, as a sweep's transactions go:
+    // the worker copies the WAL back, but SQLite starts it over only at a write that begins with
+    // all of it copied. Without a checkpoint between writes the WAL file grew to the backstop's
+    // 16,384 pages (64 MiB) and the service connection checkpointed it on the event loop.
+    const db = t.app.get(DataSource);
+    const locks = t.app.get(KeyLocks);
+    await db.query('CREATE TABLE wal_fill (x BLOB)');
+    const wal = path.join(t.dataDir, 'storage.sqlite-wal');
+    let largest = 0;
+    for (let i = 0; i < 4000; i++) {
+      // 16 KiB: about 5 pages of the WAL per write, 20,000 in all, at most one write a millisecond.
+      await locks.exclusive(() => db.query('INSERT INTO wal_fill (x) VALUES (randomblob(16384))'));
+      largest = Math.max(largest, fs.statSync(wal).size);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    expect(largest).toBeGreaterThan(RESTART_PAGES * 4096);
+    expect(largest).toBeLessThan(12_288 * 4096);
   });
 
   it('stops its worker when the application closes', async () => {

@@ -1,15 +1,24 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Worker } from 'node:worker_threads';
 import { DataSource } from 'typeorm';
+import { KeyLocks } from '../storage/ledger/key-locks';
 
 /** How often the worker checkpoints the WAL. */
 export const CHECKPOINT_INTERVAL_MS = 250;
+
+/** WAL pages past which the worker asks for a checkpoint between writes, so that the WAL starts over. */
+export const RESTART_PAGES = 4096;
+
+/** Longest the writes wait for the worker's checkpoint between them; they go on without it after. */
+const RESTART_WAIT_MS = 2000;
 
 /**
  * The worker's code (inline, so that it runs the same from dist/ and under Jest): its own
  * connection to the database file, a PASSIVE checkpoint (never waits for, never blocks, readers
  * and writers; copies what it can) every interval, the WAL truncated back to `journal_size_limit`
- * after each. It tells the main thread what each checkpoint did when asked (`'report'`).
+ * after each. Once the WAL holds `restartPages` pages it asks the main thread (once) for a
+ * checkpoint between writes (`restart`), and runs it when told (`checkpoint`). It tells the main
+ * thread what the last checkpoint did when asked (`report`).
  */
 const WORKER_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -18,31 +27,64 @@ const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('busy_timeout = 0');
 db.pragma('journal_size_limit = ' + workerData.journalSizeLimit);
 let last = null;
-const timer = setInterval(() => {
+let asked = false;
+function checkpoint() {
   try { last = db.pragma('wal_checkpoint(PASSIVE)')[0]; } catch (err) { last = { error: String(err && err.message) }; }
+  return last;
+}
+const timer = setInterval(() => {
+  const result = checkpoint();
+  if (!asked && result.log >= workerData.restartPages) {
+    asked = true;
+    parentPort.postMessage({ type: 'restart', log: result.log });
+  }
 }, workerData.intervalMs);
 parentPort.on('message', (message) => {
-  if (message === 'report') parentPort.postMessage(last);
+  if (message === 'report') parentPort.postMessage({ type: 'report', last });
+  if (message === 'checkpoint') { asked = false; parentPort.postMessage({ type: 'checkpoint', last: checkpoint() }); }
   if (message === 'stop') { clearInterval(timer); db.close(); parentPort.close(); }
 });
 `;
 
+/** What a PASSIVE checkpoint did (pages), as SQLite reports it. */
+export interface CheckpointResult {
+  busy: number;
+  log: number;
+  checkpointed: number;
+}
+
 /**
  * WAL checkpoints of the embedded SQLite database, off the event loop. With SQLite's automatic
  * checkpoint, the commit that crosses `wal_autocheckpoint` pages copies the WAL into the database
- * and syncs it, on the event loop (better-sqlite3 is synchronous): tens of milliseconds during
- * which no request is served (up to 78 ms seen in a sweep of 10^5 files). Here a worker thread
- * with a connection of its own checkpoints every `CHECKPOINT_INTERVAL_MS`; the service's
- * connection keeps an automatic checkpoint only as a backstop, at a threshold the worker keeps it
- * from reaching (`sqlitePragmas`). No worker (MySQL, an in-memory database, a worker that could
- * not start): the backstop alone, as before.
+ * and syncs it, on the event loop (better-sqlite3 is synchronous): tens to hundreds of
+ * milliseconds during which no request is served. Here a worker thread with a connection of its
+ * own checkpoints every `CHECKPOINT_INTERVAL_MS`; the service's connection keeps an automatic
+ * checkpoint only as a backstop, at a threshold the worker keeps it from reaching
+ * (`sqlitePragmas`). No worker (MySQL, an in-memory database, a worker that could not start): the
+ * backstop alone, as before.
+ *
+ * Copying the WAL back is not enough to keep it short: SQLite starts the WAL over only at a write
+ * that begins when every page of it has been copied, which never happens while writes follow each
+ * other without a pause (a sweep: a transaction every few milliseconds), so the WAL grew to the
+ * backstop and the event loop checkpointed it (130-550 ms per checkpoint seen in a sweep of 10^5
+ * files). So once the WAL holds `RESTART_PAGES` pages, the worker asks for a checkpoint between
+ * writes: in the writers' own queue (`KeyLocks.exclusive`, which every ledger write goes
+ * through), it copies what is left while writes wait (asynchronously: the event loop runs), and
+ * the next write starts the WAL over. A worker that does not answer within `RESTART_WAIT_MS`
+ * holds them no longer.
  */
 @Injectable()
 export class SqliteCheckpointer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(SqliteCheckpointer.name);
   private worker: Worker | null = null;
+  /** Replies awaited from the worker, by message type. */
+  private readonly replies = new Map<string, ((last: CheckpointResult | null) => void)[]>();
+  private restarting = false;
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly locks: KeyLocks,
+  ) {}
 
   onApplicationBootstrap(): void {
     const { options } = this.dataSource;
@@ -55,9 +97,14 @@ export class SqliteCheckpointer implements OnApplicationBootstrap, OnApplication
         sqlite: require.resolve('better-sqlite3'),
         intervalMs: CHECKPOINT_INTERVAL_MS,
         journalSizeLimit: 64 * 1024 * 1024,
+        restartPages: RESTART_PAGES,
       },
     });
     worker.unref();
+    worker.on('message', (message: { type: string; last?: CheckpointResult | null }) => {
+      if (message.type === 'restart') this.restartBetweenWrites();
+      else this.replies.get(message.type)?.shift()?.(message.last ?? null);
+    });
     worker.on('error', (err) => {
       this.logger.warn(`the WAL checkpoint worker stopped (${err.message}): checkpoints go back to commits`);
       this.worker = null;
@@ -66,12 +113,40 @@ export class SqliteCheckpointer implements OnApplicationBootstrap, OnApplication
   }
 
   /** The last checkpoint's `{busy, log, checkpointed}` (pages), or null before the first. */
-  lastCheckpoint(): Promise<{ busy: number; log: number; checkpointed: number } | null> {
+  lastCheckpoint(): Promise<CheckpointResult | null> {
+    return this.ask('report', 10_000);
+  }
+
+  /** A checkpoint in the writers' queue: no write runs until it is done (or `RESTART_WAIT_MS` passed). */
+  private restartBetweenWrites(): void {
+    if (this.restarting) return;
+    this.restarting = true;
+    this.locks
+      .exclusive(() => this.ask('checkpoint', RESTART_WAIT_MS))
+      .catch((err: unknown) => this.logger.warn(`a WAL checkpoint between writes failed: ${String(err)}`))
+      .finally(() => (this.restarting = false));
+  }
+
+  /** Sends `type` to the worker; its answer, or null without a worker or after `timeoutMs`. */
+  private ask(type: 'report' | 'checkpoint', timeoutMs: number): Promise<CheckpointResult | null> {
     const worker = this.worker;
     if (!worker) return Promise.resolve(null);
     return new Promise((resolve) => {
-      worker.once('message', resolve);
-      worker.postMessage('report');
+      const waiting = this.replies.get(type) ?? [];
+      this.replies.set(type, waiting);
+      const answer = (last: CheckpointResult | null) => {
+        clearTimeout(timer);
+        resolve(last);
+      };
+      const timer = setTimeout(() => {
+        const at = waiting.indexOf(answer);
+        if (at >= 0) waiting.splice(at, 1);
+        resolve(null);
+      }, timeoutMs);
+      // Unref'd, as the worker is: an answer still awaited keeps no process alive.
+      timer.unref();
+      waiting.push(answer);
+      worker.postMessage(type);
     });
   }
 
@@ -79,6 +154,8 @@ export class SqliteCheckpointer implements OnApplicationBootstrap, OnApplication
     const worker = this.worker;
     this.worker = null;
     if (!worker) return;
+    // Answers still awaited will not come: no write waits for them any longer.
+    for (const waiting of this.replies.values()) for (const answer of waiting.splice(0)) answer(null);
     // A ref'd timer: with the worker unref'd, the process would otherwise run out of work and end
     // (exit code 0) in the middle of the application's shutdown, before its own exit or signal.
     let timer: NodeJS.Timeout | undefined;

@@ -24,6 +24,14 @@ export interface SweptFile {
   expires: number | null;
 }
 
+/**
+ * On MySQL/MariaDB, expired records read before their keys are handed to batches, in key order:
+ * the batches' index reads and deletes by key (`storage_objects` and `storage_files` by
+ * `keyHash`) then land on neighbouring index pages instead of one random page per key, most of
+ * them not in the buffer pool on a large table (see `LifecycleService`).
+ */
+export const SWEEP_WINDOW = 10_000;
+
 /** How many removed records a sweep report lists by name; `recordsRemoved` counts them all. */
 export const LISTED_REMOVALS = 100;
 
@@ -71,9 +79,13 @@ interface Candidate extends Cursor {
 }
 
 /**
- * The sweeper's work: removes expired files nobody touched. Expired records are read in
- * batches of `batchSize` in the order of the expiry index (`expires, id`: a range scan, never a
- * sort); each batch's keys are then handled together in one locked, set-based step
+ * The sweeper's work: removes expired files nobody touched. Expired records are read in the
+ * order of the expiry index (`expires, id`: a range scan, never a sort), a window at a time
+ * (on MySQL `SWEEP_WINDOW` records, on SQLite `batchSize`); the window's distinct keys go in
+ * `keyHash` order, `batchSize` keys a batch (keys are random md5s: in expiry order every key of a
+ * batch lands on its own page of the key indexes, which on a large table are mostly not in
+ * MariaDB's buffer pool; in key order a batch's keys share pages). Each batch's keys are handled
+ * together in one locked, set-based step
  * (`ObjectLedger.removeExpiredBatch`) that re-reads the keys' records, so the run is idempotent
  * and a file re-uploaded after it was picked keeps its new record and its object. Two replicas
  * sweeping at once share the work: keys one of them holds are skipped (`SKIP LOCKED`) by the
@@ -128,15 +140,22 @@ export class LifecycleService implements OnApplicationBootstrap {
     const now = this.clock.now();
     const { batchSize } = this.options.lifecycle;
     const purging: Purging = { last: Promise.resolve() };
-    for (let cursor: Cursor = { expires: Number.MIN_SAFE_INTEGER, id: 0 }; ;) {
-      // On SQLite every statement runs on the event loop: the claim, the batch's transaction and
-      // its purge each end in a turn of the loop, so requests are served between them.
+    // On SQLite every statement runs on the event loop: a claim of `batchSize` rows, the batch's
+    // transaction and its purge each end in a turn of the loop, so requests are served between
+    // them. Its pages are in the OS's cache, so key order saves no reads there, while each batch
+    // would dirty (and write to the WAL) pages of the table and of its expiry and name indexes
+    // all over the window instead of a few neighbouring ones: there a window is one batch.
+    const window = this.locks.mysql ? Math.max(batchSize, SWEEP_WINDOW) : batchSize;
+    for (let cursor: Cursor = { expires: Number.MIN_SAFE_INTEGER, id: 0 }, more = true; more;) {
       await nextTurn();
-      const batch = await this.expiredRecords(now, cursor, batchSize, options.storage);
-      await nextTurn();
-      if (batch.length > 0) await this.sweepBatch(keysOf(batch), report, purging);
-      if (batch.length < batchSize) break;
-      cursor = batch[batch.length - 1];
+      const claimed = await this.expiredRecords(now, cursor, window, options.storage);
+      more = claimed.length === window;
+      if (claimed.length > 0) cursor = claimed[claimed.length - 1];
+      const keys = keysOf(claimed);
+      for (let i = 0; i < keys.length; i += batchSize) {
+        await nextTurn();
+        await this.sweepBatch(keys.slice(i, i + batchSize), report, purging);
+      }
     }
     await purging.last;
     report.stagedRecorded = await this.signedUploads.completeArrived(options.storage);
@@ -303,8 +322,10 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** The distinct keys of a batch of records. */
-function keysOf(batch: Candidate[]): ObjectRef[] {
-  const keys = new Map(batch.map((c) => [c.keyHash, c]));
-  return [...keys.values()].map((c) => ({ keyHash: c.keyHash, storeFullName: c.storeFullName, name: c.name }));
+/** The distinct keys of `candidates`, in `keyHash` order. */
+function keysOf(candidates: Candidate[]): ObjectRef[] {
+  const keys = new Map(candidates.map((c) => [c.keyHash, c]));
+  return [...keys.values()]
+    .sort((a, b) => (a.keyHash < b.keyHash ? -1 : a.keyHash > b.keyHash ? 1 : 0))
+    .map((c) => ({ keyHash: c.keyHash, storeFullName: c.storeFullName, name: c.name }));
 }

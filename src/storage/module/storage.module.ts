@@ -42,6 +42,7 @@ import { StorageHealthIndicator } from '../health/storage-health.indicator';
 import { StorageRequestMiddleware } from '../http/request-bodies';
 import { storageControllers } from '../http/storage-controllers';
 import { RawUploadShield } from './raw-upload-shield';
+import { KeyLocks } from '../ledger/key-locks';
 import { StorageMetrics } from '../metrics/storage-metrics';
 import { StorageMetricsMiddleware } from '../http/metrics.middleware';
 import { FAST_READS, StorageFastReads, type FastReadsSettings } from '../http/fast-reads';
@@ -135,6 +136,8 @@ export class StorageModule extends ConfigurableModuleClass implements NestModule
         LifecycleService,
         StorageMetrics,
         StorageHealthIndicator,
+        // The standalone app's WAL checkpointer runs its checkpoints between writes, in this queue.
+        KeyLocks,
         ...perInstance.map((p) => p.provide),
       ],
     };
