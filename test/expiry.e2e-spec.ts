@@ -79,6 +79,28 @@ describe('file expiry', () => {
     expect((await list()).body.items).toHaveLength(0);
   });
 
+  it('lists past a long run of expired records page by page: a page stops at its window, with a cursor', async () => {
+    await put(key('run/first.txt'), 'first');
+    for (let i = 0; i < 45; i++) await put(key(`run/gone-${i}.txt`), 'gone', '?expires=5');
+    await put(key('run/last.txt'), 'last');
+    clock.advance(6);
+    // limit 1: a page without a prefix reads at most 10 x 2 index entries, so at least one falls inside the run of 45.
+    const pages: { items: { name: string }[]; nextCursor: string | null }[] = [];
+    let cursor: string | undefined;
+    do {
+      const res = await t.http
+        .get('/storage/files')
+        .query(cursor ? { limit: 1, cursor } : { limit: 1 })
+        .set('Authorization', t.auth)
+        .expect(200);
+      pages.push(res.body);
+      cursor = res.body.nextCursor ?? undefined;
+    } while (cursor && pages.length < 1000);
+    const names = pages.flatMap((p) => p.items.map((r) => r.name)).filter((n) => n.startsWith(key('run/')));
+    expect(names).toEqual([key('run/first.txt'), key('run/last.txt')]);
+    expect(pages.some((p) => p.items.length === 0 && p.nextCursor !== null)).toBe(true);
+  });
+
   it('keeps shared content while another live record uses it, and serves that record', async () => {
     const data = `shared ${t.prefix}`;
     const permanent = await put(key('keep.txt'), data, `?md5=${md5(data)}`);

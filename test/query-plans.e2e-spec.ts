@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { FileEntity } from '../src/storage/database/entities/file.entity';
 import { expiredRecordsQuery } from '../src/storage/jobs/lifecycle.service';
-import { listPageQuery } from '../src/storage/records/file-records';
+import { listPageQuery, listWindowQuery } from '../src/storage/records/file-records';
 import { LIVE_RECORD_SQL, LiveRecordLookup } from '../src/storage/records/live-record-lookup';
 import { createTestApp, type TestApp } from './harness/test-app';
 
@@ -53,6 +53,12 @@ describe('query plans', () => {
   ])('a listing page (%s) reads IDX_storage_files_store_id in order, with no sort', async (_label, skip) => {
     const after = skip === 0 ? 0 : Number((await db.query(idAt, [store, skip]))[0].id);
     const query = listPageQuery(db.getRepository(FileEntity), { store, after, now: BASE, limit: 100, prefix: '' });
+    const [sql, params] = query.getQueryAndParameters();
+    expectIndexOrder(await plan(sql, params), 'IDX_storage_files_store_id');
+  });
+
+  it("a listing page's window end reads IDX_storage_files_store_id in order, with no sort", async () => {
+    const query = listWindowQuery(db.getRepository(FileEntity), { store, after: 0, span: 1010 });
     const [sql, params] = query.getQueryAndParameters();
     expectIndexOrder(await plan(sql, params), 'IDX_storage_files_store_id');
   });

@@ -60,10 +60,18 @@ export class FileRecords {
     const prefix = normalizePrefix(params.prefix);
     const limit = Math.min(Math.max(Math.trunc(Number(params.limit ?? 100)) || 100, 1), 1000);
     const after = params.cursor ? parseCursor(params.cursor) : 0;
-    const query = listPageQuery(this.files, { store: instance.name, after, now: this.clock.now(), limit, prefix });
+    const store = instance.name;
+    // Without a prefix, a page reads at most LIST_SCAN_FACTOR times what it returns: past a long
+    // run of expired records not swept yet, it stops at the window's end, shorter (even empty),
+    // with a cursor to go on from, rather than reading the whole run (on the event loop, on SQLite).
+    const through = prefix
+      ? null
+      : await listWindowEnd(this.files, { store, after, span: LIST_SCAN_FACTOR * (limit + 1) });
+    const query = listPageQuery(this.files, { store, after, now: this.clock.now(), limit, prefix, through });
     const rows = await query.getMany();
     const page = rows.slice(0, limit);
-    const nextCursor = rows.length > limit ? String(page[page.length - 1].id) : null;
+    const nextCursor =
+      rows.length > limit ? String(page[page.length - 1].id) : through !== null ? String(through) : null;
     return { items: page.map((row) => this.toRecord(row)), nextCursor };
   }
 
@@ -86,6 +94,37 @@ export class FileRecords {
   }
 }
 
+/** Index entries a page without a prefix reads at most, as a multiple of what it asks for (`limit + 1`). */
+export const LIST_SCAN_FACTOR = 10;
+
+/**
+ * The id `span` records after `after` in the instance (the end of the window a page reads), or
+ * null when fewer are left.
+ */
+export async function listWindowEnd(
+  files: Repository<FileEntity>,
+  window: { store: string; after: number; span: number },
+): Promise<number | null> {
+  const row = await listWindowQuery(files, window).getRawOne<{ id: number | string }>();
+  return row ? Number(row.id) : null;
+}
+
+/** `listWindowEnd`'s query: `IDX_storage_files_store_id` alone, a short range scan in its order (`test/query-plans`). */
+export function listWindowQuery(
+  files: Repository<FileEntity>,
+  window: { store: string; after: number; span: number },
+): SelectQueryBuilder<FileEntity> {
+  return files
+    .createQueryBuilder('f')
+    .useIndex('IDX_storage_files_store_id')
+    .select('f.id', 'id')
+    .where('f.storeFullName = :store', { store: window.store })
+    .andWhere('f.id > :after', { after: window.after })
+    .orderBy('f.id', 'ASC')
+    .offset(window.span - 1)
+    .limit(1);
+}
+
 /**
  * One listing page: the instance's unexpired records after `after`, by id, one more than
  * `limit` (to know whether a next page exists). It reads `IDX_storage_files_store_id` in its
@@ -94,7 +133,7 @@ export class FileRecords {
  */
 export function listPageQuery(
   files: Repository<FileEntity>,
-  page: { store: string; after: number; now: number; limit: number; prefix: string },
+  page: { store: string; after: number; now: number; limit: number; prefix: string; through?: number | null },
 ): SelectQueryBuilder<FileEntity> {
   // MySQL-only hint (TypeORM leaves it out elsewhere): MariaDB otherwise walks the primary key
   // from the cursor, in order too but through every other instance's records.
@@ -106,6 +145,8 @@ export function listPageQuery(
     .andWhere('(f.expires IS NULL OR f.expires > :now)', { now: page.now })
     .orderBy('f.id', 'ASC')
     .take(page.limit + 1);
+  if (page.through !== undefined && page.through !== null)
+    query.andWhere('f.id <= :through', { through: page.through });
   if (page.prefix) {
     // Keys are case-sensitive, SQLite's LIKE is not (for ASCII): LIKE narrows (through the
     // index where the database can), the exact comparison of the leading characters decides.
