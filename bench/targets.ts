@@ -65,8 +65,8 @@ const HINTS = {
     "expired records is read and its keys go to batches in keyHash order, sharing pages: the service's sweep " +
     'alternating old and new builds on one seeded table for 20-25 s each (load average 2-7): 1,097, 934, 1,007, ' +
     '1,274, 1,002 files/s against 670, 742, 579, 1,072, 1,118 (about 1.3x on average, noisy); a statement-level ' +
-    'replay 1.4 against 1.9 buffer-pool reads and 0.29-0.38 against 0.39-0.44 ms of mariadbd CPU per file. Quiet ' +
-    'full run: 1,557 files/s; the old build right after, against the same server: 1,520 (the key order +2% at ' +
+    'replay 1.4 against 1.9 buffer-pool reads and 0.29-0.38 against 0.39-0.44 ms of mariadbd CPU per file. Full ' +
+    'runs: 1,557 and 1,762 files/s; the old build after the first, same server: 1,520 (the key order +2% at ' +
     "the bench's scale, within the noise; MariaDB's rate moves with its buffer pool and disk: 1,779 in the last " +
     "session's quiet run). Left: one random page per file of IDX_storage_files_object " +
     "(objectHash order is not key order) and delete-marking 7 index trees per record; the previous batch's dequeue " +
@@ -85,8 +85,8 @@ const HINTS = {
     'ms) on a moderately loaded machine, at most 30 ms of CPU per statement at load 6-8. Left: GC pauses ' +
     '(scavenges of 20-127 ms wall seen at load 6-8), the remaining statements of 10-30 ms CPU (the multi-row ' +
     "delete of a batch and its index updates, the COMMIT writing the batch's pages to the WAL: smaller SQLite " +
-    'batches would shorten them), and the reads at 10^6 records on SQLite. Quiet full run: 179 ms, in the SQLite ' +
-    'sweep (every other phase 30-105 ms); the old build right after: 245 ms, also in the SQLite sweep; the ' +
+    'batches would shorten them), and the reads at 10^6 records on SQLite. Full runs: 179 ms (the SQLite ' +
+    'sweep) and 168 ms (the big GETs on MariaDB; SQLite sweep 148); the old build after the first: 245 ms; the ' +
     'checkpoint between writes costs the SQLite sweep about 16% of its rate (2,972 against 3,531 files/s). Next: ' +
     "a statement-level trace of the bench's own sweep on a quiet machine, the sweep's statements on a connection " +
     'in a worker thread',
