@@ -118,6 +118,15 @@ describe('LocalDriver.put, failures', () => {
     expect(fs.readdirSync(path.join(root, 'a'))).toEqual([]);
   });
 
+  it('rejects with the error of a body that fails before the temp file is made, and throws nothing', async () => {
+    const body = new Readable({ read: () => undefined });
+    const put = driver.put('a/fresh/b.bin', body);
+    // Emitted on the next tick, while the folder is still being made: nothing else listens yet.
+    body.destroy(new Error('cut early'));
+    await expect(put).rejects.toMatchObject({ code: 'E_INTERNAL' });
+    expect(fs.readdirSync(path.join(root, 'a', 'fresh'))).toEqual([]);
+  });
+
   it('refuses a folder reached through a link, before creating anything behind it', async () => {
     fs.mkdirSync(path.join(outside, 'sub'));
     fs.symlinkSync(outside, path.join(root, 'link'));

@@ -27,6 +27,9 @@ function tempPathFor(dir: string, key: string): string {
   return path.join(dir, `${TEMP_PREFIX}${tempTag(key)}.${randomUUID()}`);
 }
 /** Opens refuse a symbolic link as the last component (ELOOP); 0 where the platform lacks it. */
+/** Held on a body until `writeBody` listens to it; the error itself reaches `writeBody`. */
+function ignoreEarlyError(): void {}
+
 const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
 /** Opens refuse anything but a folder (ENOTDIR); 0 where the platform lacks it. */
 const DIRECTORY = fsConstants.O_DIRECTORY ?? 0;
@@ -82,17 +85,24 @@ export class LocalDriver implements StorageDriver {
    * fsync the folder; the stat and both closes are done in place.
    */
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectStat> {
+    // The body may fail while the folder and the temp file are being made, before `writeBody`
+    // listens: without a listener that error would be thrown from the emitter. `writeBody` still
+    // sees it (the body is then errored) and rejects with it.
+    body.on('error', ignoreEarlyError);
     let created: CreatedTemp;
     try {
       created = await this.createTemp(key, this.resolve(key));
     } catch (err) {
+      body.off('error', ignoreEarlyError);
       body.destroy();
       throw mapLinkError(err, key);
     }
     const { folder, temp, target } = created;
     let fd: number | null = created.fd;
     try {
-      await writeBody(body, fd, options.signal);
+      const writing = writeBody(body, fd, options.signal);
+      body.off('error', ignoreEarlyError);
+      await writing;
       await fsyncFd(fd);
       // Both in place: the inode is in memory, and the data is on disk, so the close flushes nothing.
       const info = fsCallbacks.fstatSync(fd);
