@@ -31,6 +31,7 @@ import type { Repository } from 'typeorm';
 import { dataSourceOptions } from '../src/app/database';
 import {
   FileEntity,
+  StorageMetrics,
   StorageModule,
   StorageService,
   sendStorageResponse,
@@ -39,6 +40,9 @@ import {
 } from '../src/storage';
 import { storageDriverToken } from '../src/storage/module/storage.constants';
 import { eventually, md5 } from './harness/util';
+
+/** What Express 5 keeps of a middleware or route. */
+type Layer = { name?: string; route?: { path: string } };
 
 /** A host application's own guard: trusts an `X-User` header (for the test only). */
 @Injectable()
@@ -400,27 +404,59 @@ describe('StorageModule as a library', () => {
     expect(fast).toEqual(await answers(false));
   });
 
-  it('answers downloads and previews only after every middleware of the host has run', async () => {
-    const module = hostModule({}, { routePrefix: 'fastmw', fastReads: true });
-    @Module({ imports: [module] })
-    class GatedHost implements NestModule {
-      configure(consumer: MiddlewareConsumer): void {
-        // A host's own gate, as middleware: nothing of the storage routes is reached without it.
-        consumer
-          .apply((req: Request, res: Response, next: () => void) =>
-            req.headers['x-gate'] === 'open' ? next() : void res.status(418).json({ gate: 'closed' }),
-          )
-          .forRoutes('*');
+  it.each([true, 'ahead'] as const)(
+    'with fastReads %s, answers downloads and previews only after every middleware of the host has run',
+    async (fastReads) => {
+      const module = hostModule({}, { routePrefix: 'fastmw', fastReads });
+      @Module({ imports: [module] })
+      class GatedHost implements NestModule {
+        configure(consumer: MiddlewareConsumer): void {
+          // A host's own gate, as middleware: nothing of the storage routes is reached without it.
+          consumer
+            .apply((req: Request, res: Response, next: () => void) =>
+              req.headers['x-gate'] === 'open' ? next() : void res.status(418).json({ gate: 'closed' }),
+            )
+            .forRoutes('*');
+        }
       }
-    }
-    const app = await hostApp({ module: GatedHost });
+      const app = await hostApp({ module: GatedHost });
+      const http = request(app.getHttpServer());
+      const auth = { Authorization: 'Bearer alice-token' };
+      await http.put(`/fastmw/files/${prefix}/m.txt`).set(auth).set('X-Gate', 'open').send('gated').expect(201);
+      await http.get(`/fastmw/files/${prefix}/m.txt`).set(auth).expect(418);
+      await http.get(`/fastmw/preview/${prefix}/m.txt`).expect(418);
+      await http.get(`/fastmw/files/${prefix}/m.txt`).set(auth).set('X-Gate', 'open').expect(200, 'gated');
+      await http.get(`/fastmw/preview/${prefix}/m.txt`).set('X-Gate', 'open').expect(200, 'gated');
+      await app.close();
+    },
+  );
+
+  it('with fastReads ahead, answers ahead of the module’s route layers, doing their work: metrics, nosniff', async () => {
+    const placement = async (fastReads: StorageModuleExtras['fastReads'], routePrefix: string) => {
+      const app = await hostApp(hostModule({}, { routePrefix, fastReads }));
+      const stack = (app.getHttpAdapter().getInstance() as { router: { stack: Layer[] } }).router.stack;
+      const fast = stack.findIndex((layer) => layer.name === 'storageFastReads');
+      const firstRoute = stack.findIndex((layer) => layer.route?.path.startsWith(`/${routePrefix}/`));
+      return { app, ahead: fast >= 0 && fast < firstRoute };
+    };
+    const routed = await placement(true, 'fastrt');
+    expect(routed.ahead).toBe(false);
+    await routed.app.close();
+    const { app, ahead } = await placement('ahead', 'fastah');
+    expect(ahead).toBe(true);
     const http = request(app.getHttpServer());
     const auth = { Authorization: 'Bearer alice-token' };
-    await http.put(`/fastmw/files/${prefix}/m.txt`).set(auth).set('X-Gate', 'open').send('gated').expect(201);
-    await http.get(`/fastmw/files/${prefix}/m.txt`).set(auth).expect(418);
-    await http.get(`/fastmw/preview/${prefix}/m.txt`).expect(418);
-    await http.get(`/fastmw/files/${prefix}/m.txt`).set(auth).set('X-Gate', 'open').expect(200, 'gated');
-    await http.get(`/fastmw/preview/${prefix}/m.txt`).set('X-Gate', 'open').expect(200, 'gated');
+    const metrics = app.get(StorageMetrics);
+    const before = await metrics.registry.getSingleMetricAsString('storage_http_requests_total');
+    await http.put(`/fastah/files/${prefix}/a.txt`).set(auth).send('ahead').expect(201);
+    await http.get(`/fastah/files/${prefix}/a.txt`).set(auth).expect(200, 'ahead');
+    const missing = await http.get(`/fastah/files/${prefix}/none.txt`).set(auth).expect(404);
+    expect(missing.headers['x-content-type-options']).toBe('nosniff');
+    const after = await metrics.registry.getSingleMetricAsString('storage_http_requests_total');
+    const count = (text: string, status: string) =>
+      Number(new RegExp(`method="GET",route="/fastah/files/\\*path",status="${status}"} (\\d+)`).exec(text)?.[1] ?? 0);
+    expect(count(after, '200') - count(before, '200')).toBe(1);
+    expect(count(after, '404') - count(before, '404')).toBe(1);
     await app.close();
   });
 

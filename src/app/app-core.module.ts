@@ -24,8 +24,8 @@ export class AppCoreModule {
       routePrefix: env.ROUTE_PREFIX || 'storage',
       // The app's only global enhancer is HandlersInFlight (shutdown's clean-up wait for uploads):
       // downloads and previews need not reach it, and shutdown waits for raw uploads through
-      // StorageService.uploadsSettled.
-      fastReads: true,
+      // StorageService.uploadsSettled. It binds no middleware of its own to the module's routes.
+      fastReads: 'ahead',
       fastUploads: true,
     });
     return {

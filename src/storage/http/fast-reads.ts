@@ -10,13 +10,16 @@ import { ApplicationConfig, ModuleRef } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
 import { writeStorageError } from '../errors/storage-exception.filter';
+import { StorageMetrics } from '../metrics/storage-metrics';
 import { FilesController } from './files.controller';
+import { StorageMetricsMiddleware } from './metrics.middleware';
 import { PreviewController } from './preview.controller';
 import { PublicRateLimitGuard } from './public-rate-limit.guard';
+import { noSniff } from './send-file';
 
 /** `fastReads` (a module extra) and the registration's routed controller classes. */
 export interface FastReadsSettings {
-  mode: boolean | 'auto';
+  mode: boolean | 'auto' | 'ahead';
   controllers: Type[];
 }
 export const FAST_READS = Symbol('FAST_READS');
@@ -25,6 +28,8 @@ export const FAST_READS = Symbol('FAST_READS');
 interface FastRoute {
   /** The route's path up to its `*path` (global prefix included), as Express matched it: `/storage/files/`. */
   start: string;
+  /** The route's whole pattern, `/storage/files/*path`: its metrics label. */
+  pattern: string;
   controller: Type;
   handler: (...args: never[]) => unknown;
   guards: CanActivate[];
@@ -34,6 +39,8 @@ interface FastRoute {
 /** What Express 5 keeps of a middleware or route. */
 interface RouterLayer {
   route?: { path: string; methods: Record<string, boolean> };
+  /** Whether the layer's path takes `path` (Express 5's router). */
+  match?(path: string): boolean;
 }
 
 /**
@@ -56,6 +63,8 @@ interface RouterLayer {
 export class StorageFastReads {
   private readonly routes: FastRoute[] = [];
   private active: boolean | undefined;
+  /** `'ahead'`: the module's own route middleware (metrics, `nosniff`), run here. */
+  private readonly moduleMiddleware: StorageMetricsMiddleware | null;
 
   constructor(
     private readonly moduleRef: ModuleRef,
@@ -63,8 +72,10 @@ export class StorageFastReads {
     private readonly rateLimit: PublicRateLimitGuard,
     @Inject(FAST_READS) private readonly settings: FastReadsSettings,
     private readonly app: ApplicationConfig,
+    metrics: StorageMetrics,
   ) {
-    this.active = settings.mode === 'auto' ? undefined : settings.mode;
+    this.active = settings.mode === 'auto' ? undefined : settings.mode !== false;
+    this.moduleMiddleware = settings.mode === 'ahead' ? new StorageMetricsMiddleware(metrics) : null;
   }
 
   /**
@@ -79,6 +90,7 @@ export class StorageFastReads {
     const found: number[] = [];
     const routeOf = (route: string) => {
       let path: string | undefined;
+      let pattern = '';
       for (const method of ['get', 'head']) {
         // The last layer of the path and method is the route itself (the module's middleware for it come first).
         const index = stack.findLastIndex(
@@ -86,9 +98,10 @@ export class StorageFastReads {
         );
         if (index < 0) return undefined;
         found.push(index);
-        path = stack[index].route!.path.replace(/\*path$/, '');
+        pattern = stack[index].route!.path;
+        path = pattern.replace(/\*path$/, '');
       }
-      return path;
+      return path === undefined ? undefined : { start: path, pattern };
     };
     const files = routeOf('files/*path');
     const preview = routeOf('preview/*path');
@@ -100,25 +113,29 @@ export class StorageFastReads {
     const previewHandler = this.moduleRef.get<PreviewController>(previewRoute, { strict: false });
     this.routes.push(
       {
-        start: files,
+        ...files,
         controller: filesRoute,
         handler: FilesController.prototype.download,
         guards: [this.auth],
         send: (req, res, path, storage) => filesHandler.download(req, res, path, storage as string | undefined),
       },
       {
-        start: preview,
+        ...preview,
         controller: previewRoute,
         handler: PreviewController.prototype.preview,
         guards: [this.auth, this.rateLimit],
         send: (req, res, path, storage) => previewHandler.preview(req, res, path, storage as string | undefined),
       },
     );
-    (app as { use(fn: unknown): void }).use((req: Request, res: Response, next: NextFunction) =>
-      this.handle(req, res, next),
-    );
-    // `use` appended it: move it in front of the first of the routes it stands for.
-    stack.splice(Math.min(...found), 0, stack.pop()!);
+    // Named: Express keeps the name on the layer (`storageFastReads`), for whoever reads the stack.
+    const storageFastReads = (req: Request, res: Response, next: NextFunction) => this.handle(req, res, next);
+    (app as { use(fn: unknown): void }).use(storageFastReads);
+    // `use` appended it: move it in front of the first of the routes it stands for, or with
+    // `'ahead'` in front of the module's route layers before them (their middleware included).
+    const first = Math.min(...found);
+    const base = files.start.slice(0, -'files/'.length);
+    const samples = [`${files.start}x`, `${preview.start}x`];
+    stack.splice(this.moduleMiddleware ? aheadOfModuleLayers(stack, first, base, samples) : first, 0, stack.pop()!);
     return true;
   }
 
@@ -134,7 +151,10 @@ export class StorageFastReads {
       return next();
     }
     req.params = { path: segments } as never;
-    void this.answer(route, segments.join('/'), req, res, next);
+    const answer = () => void this.answer(route, segments.join('/'), req, res, next);
+    if (!this.moduleMiddleware) return answer();
+    noSniff(res);
+    this.moduleMiddleware.track(req, res, route.pattern, answer);
   }
 
   private async answer(route: FastRoute, path: string, req: Request, res: Response, next: NextFunction) {
@@ -155,6 +175,25 @@ export class StorageFastReads {
     this.active ??= noGlobalEnhancers(this.app);
     return this.active;
   }
+}
+
+/**
+ * How far ahead of `index` the layer may go: past the route layers right before it that are the
+ * module's (paths under `base`, `/storage/`: its routes and the middleware bound to them) or that
+ * cannot take a `GET` of `samples` (other paths or methods). It stops at any other layer.
+ */
+function aheadOfModuleLayers(stack: RouterLayer[], index: number, base: string, samples: string[]): number {
+  let at = index;
+  const skipped = (layer: RouterLayer): boolean => {
+    const route = layer.route;
+    if (!route) return false;
+    if (route.path.startsWith(base)) return true;
+    const methods = route.methods as Record<string, boolean | undefined>;
+    const reads = methods.get || methods.head || methods._all;
+    return !reads || (typeof layer.match === 'function' && !samples.some((sample) => layer.match!(sample)));
+  };
+  while (at > 0 && skipped(stack[at - 1])) at--;
+  return at;
 }
 
 /** The application has no global guard or interceptor, which a request answered ahead of its route would not reach. */

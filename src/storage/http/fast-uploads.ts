@@ -109,7 +109,7 @@ export class StorageFastUploads {
 
   /** `'auto'` is decided at the first request, once every global enhancer is registered. */
   private isActive(): boolean {
-    this.active ??= this.settings.mode === 'auto' ? noGlobalEnhancers(this.app) : this.settings.mode;
+    this.active ??= this.settings.mode === 'auto' ? noGlobalEnhancers(this.app) : this.settings.mode !== false;
     return this.active;
   }
 }

@@ -15,6 +15,14 @@ export class StorageMetricsMiddleware implements NestMiddleware {
   constructor(private readonly metrics: StorageMetrics) {}
 
   use(req: Request, res: Response, next: NextFunction): void {
+    this.track(req, res, undefined, next);
+  }
+
+  /**
+   * What `use` does; `route`, when given, is the route pattern counted (for a request answered
+   * ahead of the router, which has matched no route for it yet).
+   */
+  track(req: Request, res: Response, route: string | undefined, next: () => void): void {
     const started = process.hrtime.bigint();
     const readBefore = req.socket.bytesRead;
     let sent = 0;
@@ -41,8 +49,9 @@ export class StorageMetricsMiddleware implements NestMiddleware {
     const record = (): void => {
       if (done) return;
       done = true;
-      const route = `${req.baseUrl ?? ''}${(req.route as { path?: string } | undefined)?.path ?? ''}` || 'unmatched';
-      const labels = { method: req.method, route, status: String(res.statusCode) };
+      const matched = route ?? (req.route as { path?: string } | undefined)?.path ?? '';
+      const pattern = `${req.baseUrl ?? ''}${matched}` || 'unmatched';
+      const labels = { method: req.method, route: pattern, status: String(res.statusCode) };
       this.metrics.requests.inc(labels);
       this.metrics.latency.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
       // The declared body length when there is one (the socket may have read a small body with
@@ -50,8 +59,8 @@ export class StorageMetricsMiddleware implements NestMiddleware {
       const declared = Number(req.headers['content-length']);
       const bodyIn = Number.isFinite(declared) ? declared : req.socket.bytesRead - readBefore;
       const instance = (res.locals.storageInstance as string | undefined) ?? 'none';
-      this.metrics.bytesIn.inc({ route, instance }, Math.max(0, bodyIn));
-      this.metrics.bytesOut.inc({ route, instance }, sent);
+      this.metrics.bytesIn.inc({ route: pattern, instance }, Math.max(0, bodyIn));
+      this.metrics.bytesOut.inc({ route: pattern, instance }, sent);
       const code = res.locals.storageErrorCode as string | undefined;
       if (code) this.metrics.errors.inc({ code });
       const databaseFailure = res.locals.storageDatabaseFailure as string | undefined;

@@ -40,7 +40,8 @@ export class StorageRequestMiddleware implements NestMiddleware {
     }
     const upload = isRawBody(req) || (req.method === 'POST' && Boolean(req.is('multipart/form-data')));
     if (upload && !req.complete) watchUploadIdle(req, res, this.options.uploads.idleTimeoutMs);
-    if (isRawBody(req)) return next();
+    // No body to parse (a GET, a HEAD, a bodiless POST): the parsers would only find that out.
+    if (isRawBody(req) || !hasBody(req)) return next();
     const [jsonParser, formParser] = this.parsers;
     jsonParser(req, res, (err?: unknown) => (err ? next(err) : formParser(req, res, next)));
   }
@@ -99,6 +100,12 @@ export function shieldRawUploads(app: unknown, prefix: string): boolean {
 /** `path` is `start` (a route without parameters) or under it (`start` ends with `/`). */
 function isUnder(path: string, start: string): boolean {
   return start.endsWith('/') ? path.startsWith(start) : path === start || path === `${start}/`;
+}
+
+/** Whether the request declares a body (as body-parser's `type-is` decides: chunked, or a length). */
+function hasBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && !Number.isNaN(Number(length)));
 }
 
 /** A request whose body is file bytes: a raw `PUT`, a tus `PATCH`, a tus creation-with-upload. */

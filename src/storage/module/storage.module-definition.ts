@@ -14,9 +14,12 @@ export interface StorageModuleExtras {
    * Downloads and previews answered by the module's middleware, ahead of the router and Nest's
    * per-route pipeline (`StorageFastReads`): the same guards, service and answers, several times
    * the requests per second. `'auto'` (default): only when the application has no global guard
-   * or interceptor, which such a request would not reach.
+   * or interceptor, which such a request would not reach. `'ahead'`: as `true`, and answered
+   * ahead of the module's route layers too, the module's own route middleware (metrics,
+   * `nosniff`) run by that layer: for an application that binds no middleware of its own to the
+   * module's routes, which such a request would skip (the standalone service).
    */
-  fastReads?: boolean | 'auto';
+  fastReads?: boolean | 'auto' | 'ahead';
   /**
    * Raw uploads (`PUT {prefix}/files/{path}`) answered the same way (`StorageFastUploads`): the
    * same guard, handler and answers, without Nest's per-route pipeline. `'auto'` (default): only
