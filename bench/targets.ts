@@ -8,24 +8,22 @@ import { UPLOAD_SCENARIO } from './scenarios/upload';
 
 const HINTS = {
   get:
-    'done: downloads and previews answered by one Express layer placed right before their routes, after every ' +
-    "middleware (StorageFastReads: the routes' own guards, service and answers, without Nest's per-route pipeline); " +
-    'the live-record read as one prepared statement (SQLite: a read-only connection of its own, MySQL: a prepared ' +
-    "statement on TypeORM's pool); two thread-pool trips per small file (open, one read: fstat, the /proc check and " +
-    'close in place) and the body sent with its headers in one res.end. Left, measured by moving the layer ' +
-    '(main-thread CPU per 4 KiB GET, several builds in one script, interleaved rounds, loaded machine): at the ' +
-    'front of the stack, with no access log, request-id context or request metrics, 300-410 us against the bare ' +
-    "server's 170-210 (about 0.5x); right after the logger's two layers 560-670; where it stands 550-770. A layer " +
-    'at the front calling pino-http, PinoLogger.runInContext and the metrics middleware itself (no Nest ' +
-    'middleware wrappers, no router walk) measured about 500. So about 40% of a small request is the access log, ' +
-    'its AsyncLocalStorage context and the request metrics, though each costs 2-30 us in isolation (pino-http with ' +
-    'this config 20-33 us, the prom-client updates 2 us, a child logger 1-2 us, 53 promises a request under the ' +
-    'hooks about 4 us): in the server, allocation, GC and the shapes of req and res multiply it. Tried, not faster ' +
-    'beyond the noise: the small read in place (openSync, readSync), synchronous or 4 KiB-buffered log writes, no ' +
-    "global body parsers; AsyncLocalStorage's run stubbed out: 5-14% less CPU. On MariaDB add the lookup's round " +
-    "trip and mariadbd's CPU on the same two cores. p99 follows: 32 connections queue behind the busier event " +
-    'loop. To reach it: an access log that costs in the server what it costs alone (no child logger and ' +
-    "serializer pass per request) or sampled access logs, and Node 24's AsyncContextFrame for the context",
+    "done: downloads and previews answered by one Express layer (StorageFastReads: the routes' own guards, " +
+    "service and answers, without Nest's per-route pipeline), in the service ahead of the module's route layers " +
+    "(fastReads 'ahead': metrics and nosniff done by the layer); the live-record read as one prepared statement; " +
+    'two thread-pool trips per small file and the body sent with its headers in one res.end; the request log ' +
+    "written by one middleware of the service's own (requestLogging: the id, nestjs-pino's context, one line at " +
+    'the end) instead of pino-http, whose per-request machinery cost about as much as serving the file. Measured ' +
+    '(main-thread CPU per 4 KiB GET, the service pinned to one core and autocannon to the other, min/median of ' +
+    'interleaved rounds): with pino-http 400-500 us, with requestLogging 306-353, with the layer ahead 297-303; the ' +
+    'previous build right after this run on the same machine: download 0.33x/0.27x, preview 0.34x/0.27x ' +
+    '(SQLite/MariaDB), this one 0.39x/0.31x and 0.42x/0.36x. Left: with the layer at the very front of Express and ' +
+    'no request log at all, 190-260 us against the bare server at about 140 (7,100 req/s): the serving path itself ' +
+    '(the token check, the record read, open, the /proc link check, fstat, read and close, the headers) and Express; ' +
+    'the log line and its context cost 30-40 us more. p99 follows the throughput (32 connections queue behind the ' +
+    "busier event loop); on MariaDB add the lookup's round trip and mariadbd's CPU on the same two cores. To reach " +
+    "it: the hot path served ahead of Express (a 'request' listener of its own), fewer syscalls on the event loop " +
+    "per file (the link check and fstat in the open's thread-pool trip), Node 24's AsyncContextFrame for the context",
   upload:
     'done: a plain upload pins its version without the key lock (row upsert + pin, before the first byte) and ' +
     'commits under the lock; pins and commits of concurrent uploads go in batches (group commit: one ' +
@@ -43,9 +41,14 @@ const HINTS = {
     "10% with their AsyncLocalStorage), the JSON answer (Express's res.json with its ETag, and the socket " +
     'write: about 10%), Express walking its layers (4%); on MariaDB each statement is a socket write and a ' +
     "round trip (about 11% of service CPU in writes to the database socket) and mariadbd's CPU shares the two " +
-    'cores. To reach it: fewer statements per batch on MariaDB (the isolation level set once per connection ' +
-    'rather than before each transaction, one pin transaction per batch), request logging without ' +
-    "AsyncLocalStorage, the module's middleware as one layer",
+    "cores. This stop: pino-http replaced by the service's own request log; the service's uploads 945/s on SQLite " +
+    'and 716/s on MariaDB (were 625 and 441 on the last machine), but the bare server here does 3,400-3,800/s ' +
+    '(about 1,960 there): its one fsync per upload is cheap on this disk and varies run to run (the bare ' +
+    'figure moved 2x between back-to-back runs), and the previous build measured alternately with this one ' +
+    'on SQLite did 911, 801, 839/s against 887, 949, 881/s. To reach it: fewer statements per batch on MariaDB ' +
+    '(the isolation level set once per connection rather than before each transaction, one pin transaction per ' +
+    "batch), the raw PUT layer ahead of the module's route layers as the reads are, less CPU per upload in the " +
+    'SQLite statements and GC',
   bigGet:
     "done: profiled; the read path was already the bare server's (1 MiB reads piped, no Transform); GETs are " +
     'measured in back-to-back bare/service pairs; a download piped to a response reuses two read buffers (a fresh ' +
