@@ -460,6 +460,47 @@ describe('StorageModule as a library', () => {
     await app.close();
   });
 
+  it('with fastUploads ahead, answers raw uploads ahead of the module’s route layers, doing their work', async () => {
+    const app = await hostApp(hostModule({}, { routePrefix: 'upah', fastUploads: 'ahead' }));
+    const stack = (app.getHttpAdapter().getInstance() as { router: { stack: Layer[] } }).router.stack;
+    const fast = stack.findIndex((layer) => layer.name === 'storageFastUploads');
+    expect(fast).toBeGreaterThanOrEqual(0);
+    expect(fast).toBeLessThan(stack.findIndex((layer) => layer.route?.path.startsWith('/upah/')));
+    const http = request(app.getHttpServer());
+    const auth = { Authorization: 'Bearer alice-token' };
+    const metrics = app.get(StorageMetrics);
+    const count = async () =>
+      Number(
+        /method="PUT",route="\/upah\/files\/\*path",status="201"} (\d+)/.exec(
+          await metrics.registry.getSingleMetricAsString('storage_http_requests_total'),
+        )?.[1] ?? 0,
+      );
+    const before = await count();
+    // A JSON file stays a file: its headers were hidden from the app's JSON parser and put back.
+    const json = '{"kept": "as sent"}';
+    const put = await http
+      .put(`/upah/files/${prefix}/data.json`)
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .send(json)
+      .expect(201);
+    expect(put.headers['x-content-type-options']).toBe('nosniff');
+    expect(await count()).toBe(before + 1);
+    const got = await http
+      .get(`/upah/files/${prefix}/data.json`)
+      .set(auth)
+      .buffer(true)
+      .parse((res, done) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => done(null, text));
+      });
+    expect(got.status).toBe(200);
+    expect(got.headers['content-type']).toContain('application/json');
+    expect(got.body).toBe(json);
+    await app.close();
+  });
+
   it('changes nothing outside its own routes: the host’s errors, bodies and headers are its own', async () => {
     // Nest's default body parsers on, as in most hosts.
     const app = await hostApp(hostModule({}, { routePrefix: 'files-api' }, { controllers: true }));

@@ -26,7 +26,7 @@ export class AppCoreModule {
       // downloads and previews need not reach it, and shutdown waits for raw uploads through
       // StorageService.uploadsSettled. It binds no middleware of its own to the module's routes.
       fastReads: 'ahead',
-      fastUploads: true,
+      fastUploads: 'ahead',
     });
     return {
       module: AppCoreModule,

@@ -16,6 +16,7 @@ import { StorageMetricsMiddleware } from './metrics.middleware';
 import { PreviewController } from './preview.controller';
 import { PublicRateLimitGuard } from './public-rate-limit.guard';
 import { noSniff } from './send-file';
+import { pathSegments, placeLayer, routeIndex, routerStack } from './fast-layer';
 
 /** `fastReads` (a module extra) and the registration's routed controller classes. */
 export interface FastReadsSettings {
@@ -34,13 +35,6 @@ interface FastRoute {
   handler: (...args: never[]) => unknown;
   guards: CanActivate[];
   send(req: Request, res: Response, path: string, storage: unknown): Promise<void>;
-}
-
-/** What Express 5 keeps of a middleware or route. */
-interface RouterLayer {
-  route?: { path: string; methods: Record<string, boolean> };
-  /** Whether the layer's path takes `path` (Express 5's router). */
-  match?(path: string): boolean;
 }
 
 /**
@@ -84,18 +78,15 @@ export class StorageFastReads {
    */
   install(app: unknown, prefix: string): boolean {
     if (this.settings.mode === false) return false;
-    const stack = (app as { router?: { stack?: RouterLayer[] } } | undefined)?.router?.stack;
-    if (!Array.isArray(stack) || typeof (app as { use?: unknown }).use !== 'function') return false;
+    const stack = routerStack(app);
+    if (!stack) return false;
     const routed = (base: Type): Type => this.settings.controllers.find((c) => c.prototype instanceof base) ?? base;
     const found: number[] = [];
     const routeOf = (route: string) => {
       let path: string | undefined;
       let pattern = '';
       for (const method of ['get', 'head']) {
-        // The last layer of the path and method is the route itself (the module's middleware for it come first).
-        const index = stack.findLastIndex(
-          (layer) => layer.route?.path.endsWith(`/${prefix}/${route}`) === true && layer.route.methods[method],
-        );
+        const index = routeIndex(stack, prefix, route, method);
         if (index < 0) return undefined;
         found.push(index);
         pattern = stack[index].route!.path;
@@ -129,13 +120,11 @@ export class StorageFastReads {
     );
     // Named: Express keeps the name on the layer (`storageFastReads`), for whoever reads the stack.
     const storageFastReads = (req: Request, res: Response, next: NextFunction) => this.handle(req, res, next);
-    (app as { use(fn: unknown): void }).use(storageFastReads);
-    // `use` appended it: move it in front of the first of the routes it stands for, or with
-    // `'ahead'` in front of the module's route layers before them (their middleware included).
-    const first = Math.min(...found);
+    // In front of the first of the routes it stands for, or with `'ahead'` of the module's route
+    // layers before them (their middleware included).
     const base = files.start.slice(0, -'files/'.length);
-    const samples = [`${files.start}x`, `${preview.start}x`];
-    stack.splice(this.moduleMiddleware ? aheadOfModuleLayers(stack, first, base, samples) : first, 0, stack.pop()!);
+    const ahead = { base, samples: [`${files.start}x`, `${preview.start}x`], methods: ['get', 'head'] };
+    placeLayer(app, stack, storageFastReads, Math.min(...found), this.moduleMiddleware ? ahead : undefined);
     return true;
   }
 
@@ -143,13 +132,8 @@ export class StorageFastReads {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     const route = this.routes.find((r) => req.path.startsWith(r.start) && req.path.length > r.start.length);
     if (!route || !this.isActive()) return next();
-    let segments: string[];
-    try {
-      // What Express hands a `*path` route: the decoded segments (a bad escape is its 400, not ours).
-      segments = req.path.slice(route.start.length).split('/').map(decodeURIComponent);
-    } catch {
-      return next();
-    }
+    const segments = pathSegments(req.path, route.start);
+    if (!segments) return next();
     req.params = { path: segments } as never;
     const answer = () => void this.answer(route, segments.join('/'), req, res, next);
     if (!this.moduleMiddleware) return answer();
@@ -175,25 +159,6 @@ export class StorageFastReads {
     this.active ??= noGlobalEnhancers(this.app);
     return this.active;
   }
-}
-
-/**
- * How far ahead of `index` the layer may go: past the route layers right before it that are the
- * module's (paths under `base`, `/storage/`: its routes and the middleware bound to them) or that
- * cannot take a `GET` of `samples` (other paths or methods). It stops at any other layer.
- */
-function aheadOfModuleLayers(stack: RouterLayer[], index: number, base: string, samples: string[]): number {
-  let at = index;
-  const skipped = (layer: RouterLayer): boolean => {
-    const route = layer.route;
-    if (!route) return false;
-    if (route.path.startsWith(base)) return true;
-    const methods = route.methods as Record<string, boolean | undefined>;
-    const reads = methods.get || methods.head || methods._all;
-    return !reads || (typeof layer.match === 'function' && !samples.some((sample) => layer.match!(sample)));
-  };
-  while (at > 0 && skipped(stack[at - 1])) at--;
-  return at;
 }
 
 /** The application has no global guard or interceptor, which a request answered ahead of its route would not reach. */

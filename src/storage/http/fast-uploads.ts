@@ -4,8 +4,13 @@ import type { NextFunction, Request, Response } from 'express';
 import { StorageAuthGuard } from '../auth/storage-auth.guard';
 import { requestUser } from '../auth/storage-user';
 import { writeStorageError } from '../errors/storage-exception.filter';
+import { StorageMetrics } from '../metrics/storage-metrics';
+import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
+import { pathSegments, placeLayer, routeIndex, routerStack } from './fast-layer';
 import { httpContext, noGlobalEnhancers, type FastReadsSettings } from './fast-reads';
 import { FilesController } from './files.controller';
+import { StorageMetricsMiddleware } from './metrics.middleware';
+import { StorageRequestMiddleware } from './request-bodies';
 
 /** `fastUploads` (a module extra) and the registration's routed controller classes. */
 export const FAST_UPLOADS = Symbol('FAST_UPLOADS');
@@ -14,14 +19,11 @@ export const FAST_UPLOADS = Symbol('FAST_UPLOADS');
 interface UploadRoute {
   /** The route's path up to its `*path` (global prefix included): `/storage/files/`. */
   start: string;
+  /** The route's whole pattern, `/storage/files/*path`: its metrics label. */
+  pattern: string;
   controller: Type;
   handler: (...args: never[]) => unknown;
   files: FilesController;
-}
-
-/** What Express 5 keeps of a middleware or route. */
-interface RouterLayer {
-  route?: { path: string; methods: Record<string, boolean> };
 }
 
 /**
@@ -43,13 +45,22 @@ interface RouterLayer {
 export class StorageFastUploads {
   private route: UploadRoute | undefined;
   private active: boolean | undefined;
+  /** `'ahead'`: the module's own route middleware (metrics, the raw body's headers, the idle timer), run here. */
+  private readonly moduleMiddleware: { metrics: StorageMetricsMiddleware; request: StorageRequestMiddleware } | null;
 
   constructor(
     private readonly moduleRef: ModuleRef,
     private readonly auth: StorageAuthGuard,
     @Inject(FAST_UPLOADS) private readonly settings: FastReadsSettings,
     private readonly app: ApplicationConfig,
-  ) {}
+    metrics: StorageMetrics,
+    @InjectStorageOptions() options: ResolvedStorageOptions,
+  ) {
+    this.moduleMiddleware =
+      settings.mode === 'ahead'
+        ? { metrics: new StorageMetricsMiddleware(metrics), request: new StorageRequestMiddleware(options) }
+        : null;
+  }
 
   /**
    * Places the layer in `app` (Express) right before the module's raw upload route, once it
@@ -57,25 +68,25 @@ export class StorageFastUploads {
    */
   install(app: unknown, prefix: string): boolean {
     if (this.settings.mode === false) return false;
-    const stack = (app as { router?: { stack?: RouterLayer[] } } | undefined)?.router?.stack;
-    if (!Array.isArray(stack) || typeof (app as { use?: unknown }).use !== 'function') return false;
-    // The last layer of the path and method is the route itself (the module's middleware for it come first).
-    const index = stack.findLastIndex(
-      (layer) => layer.route?.path.endsWith(`/${prefix}/files/*path`) === true && layer.route.methods.put,
-    );
+    const stack = routerStack(app);
+    if (!stack) return false;
+    const index = routeIndex(stack, prefix, 'files/*path', 'put');
     if (index < 0) return false;
     const controller = this.settings.controllers.find((c) => c.prototype instanceof FilesController) ?? FilesController;
+    const pattern = stack[index].route!.path;
+    const start = pattern.replace(/\*path$/, '');
     this.route = {
-      start: stack[index].route!.path.replace(/\*path$/, ''),
+      start,
+      pattern,
       controller,
       handler: FilesController.prototype.put,
       files: this.moduleRef.get<FilesController>(controller, { strict: false }),
     };
-    (app as { use(fn: unknown): void }).use((req: Request, res: Response, next: NextFunction) =>
-      this.handle(req, res, next),
-    );
-    // `use` appended it: move it in front of the route it stands for.
-    stack.splice(index, 0, stack.pop()!);
+    // Named: Express keeps the name on the layer. In front of the route it stands for, or with
+    // `'ahead'` of the module's route layers before it (their middleware included).
+    const storageFastUploads = (req: Request, res: Response, next: NextFunction) => this.handle(req, res, next);
+    const ahead = { base: start.slice(0, -'files/'.length), samples: [`${start}x`], methods: ['put'] };
+    placeLayer(app, stack, storageFastUploads, index, this.moduleMiddleware ? ahead : undefined);
     return true;
   }
 
@@ -83,16 +94,15 @@ export class StorageFastUploads {
     const route = this.route;
     if (req.method !== 'PUT' || !route || !req.path.startsWith(route.start)) return next();
     if (req.path.length <= route.start.length || !this.isActive()) return next();
-    let path: string;
-    try {
-      // What Express hands a `*path` route: the decoded segments (a bad escape is its 400, not ours).
-      const segments = req.path.slice(route.start.length).split('/').map(decodeURIComponent);
-      req.params = { path: segments } as never;
-      path = segments.join('/');
-    } catch {
-      return next();
-    }
-    void this.answer(route, path, req, res, next);
+    const segments = pathSegments(req.path, route.start);
+    if (!segments) return next();
+    req.params = { path: segments } as never;
+    const answer = () => void this.answer(route, segments.join('/'), req, res, next);
+    const module = this.moduleMiddleware;
+    if (!module) return answer();
+    // As the route's middleware, in their order: the metrics, then the body's headers put back
+    // (hidden from the app's parsers), the idle timer and `nosniff`.
+    module.metrics.track(req, res, route.pattern, () => module.request.use(req, res, answer));
   }
 
   private async answer(route: UploadRoute, path: string, req: Request, res: Response, next: NextFunction) {

@@ -25,8 +25,10 @@ export interface StorageModuleExtras {
    * same guard, handler and answers, without Nest's per-route pipeline. `'auto'` (default): only
    * when the application has no global guard or interceptor. A host whose interceptor waits for
    * uploads at shutdown waits with `StorageService.uploadsSettled` instead when it sets this.
+   * `'ahead'`: as `fastReads: 'ahead'` (the module's route middleware run by the layer: metrics,
+   * the raw body's headers, the upload idle timer, `nosniff`).
    */
-  fastUploads?: boolean | 'auto';
+  fastUploads?: boolean | 'auto' | 'ahead';
 }
 
 export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } =
