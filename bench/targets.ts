@@ -37,18 +37,18 @@ const HINTS = {
     'run before these two: SQLite 595/s (0.21x), MariaDB 440/s (0.15x). Left (profile under load, SQLite): ' +
     'the SQLite statements themselves on the event loop (about 10%: WAL page writes and locks, prepared and ' +
     'cached already), GC (8%), the fs calls as the event loop sees them (thread-pool submissions and the ' +
-    'checks made in place: about 12%; a syscall is slow in this VM, fstat 12 us), pino-http and pino (about ' +
+    'checks made in place: about 12%; a syscall is slow in this VM, fstat 12 us), pino-http and pino (replaced below; about ' +
     "10% with their AsyncLocalStorage), the JSON answer (Express's res.json with its ETag, and the socket " +
     'write: about 10%), Express walking its layers (4%); on MariaDB each statement is a socket write and a ' +
     "round trip (about 11% of service CPU in writes to the database socket) and mariadbd's CPU shares the two " +
-    "cores. This stop: pino-http replaced by the service's own request log; the service's uploads 945/s on SQLite " +
-    'and 716/s on MariaDB (were 625 and 441 on the last machine), but the bare server here does 3,400-3,800/s ' +
-    '(about 1,960 there): its one fsync per upload is cheap on this disk and varies run to run (the bare ' +
-    'figure moved 2x between back-to-back runs), and the previous build measured alternately with this one ' +
-    'on SQLite did 911, 801, 839/s against 887, 949, 881/s. To reach it: fewer statements per batch on MariaDB ' +
-    '(the isolation level set once per connection rather than before each transaction, one pin transaction per ' +
-    "batch), the raw PUT layer ahead of the module's route layers as the reads are, less CPU per upload in the " +
-    'SQLite statements and GC',
+    "cores. This stop: pino-http replaced by the service's own request log, and raw PUTs answered ahead of the " +
+    "module's route layers (fastUploads 'ahead'): main-thread CPU per 4 KiB upload on SQLite 853-931 us for the " +
+    'previous build against 727-751 for this one, 890-944 against 1,001-1,110 uploads/s, in alternating runs. ' +
+    'The bare server here does 3,400-3,800 uploads/s (about 1,960 on the last machine): its one fsync per upload ' +
+    'is cheap on this disk and moves up to 2x between back-to-back runs, so the ratio fell while the service ' +
+    'got faster. To reach it: fewer statements per batch on MariaDB (the isolation level set once per ' +
+    'connection rather than before each transaction, one pin transaction per batch), less CPU per upload in ' +
+    'the SQLite statements and GC',
   bigGet:
     "done: profiled; the read path was already the bare server's (1 MiB reads piped, no Transform); GETs are " +
     'measured in back-to-back bare/service pairs; a download piped to a response reuses two read buffers (a fresh ' +
