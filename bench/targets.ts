@@ -56,7 +56,12 @@ const HINTS = {
     "this shared machine's load (2 cores, the bench's client on the same cores): rerun when it is quiet",
   bigPut: 'one fsync, hashing off the event loop (a worker) or overlapped with the write, large write buffers',
   rss: 'backpressure all the way (no buffering of the body), bounded buffers',
-  flat: 'queries whose plans read an index in the order they return (no sort of the whole table per page)',
+  flat:
+    'done: queries whose plans read an index in the order they return (plans in test/query-plans), list pages ' +
+    'without a prefix bounded to a window of records. The figure is the p99 of two short rounds: in the final ' +
+    'run of this stop the SQLite last page at 10^6 records was 82.5 ms against 44.5 at 10^3 (1.85), the run ' +
+    'before on the same code 1.23, and the records scenario rerun right after it 1.14 (all three SQLite ' +
+    'ratios within 1.5): the single figure moves with the machine. To make it steadier: more and longer rounds',
   sweep:
     'done: set-based batches (one delete per batch, an index-ordered claim, one summary line); the purger takes a ' +
     "batch's objects in one pass (one read of the queue rows, removals 16 at a time, one query for the derivative " +
@@ -92,7 +97,11 @@ const HINTS = {
     'sweep) and 168 ms (the big GETs on MariaDB; SQLite sweep 148); the old build after the first: 245 ms; the ' +
     'checkpoint between writes costs the SQLite sweep about 16% of its rate (2,972 against 3,531 files/s). Next: ' +
     "a statement-level trace of the bench's own sweep on a quiet machine, the sweep's statements on a connection " +
-    'in a worker thread',
+    'in a worker thread. This stop, on a faster machine: 86 ms, then 116 ms in the final run, both times the ' +
+    "SQLite service's small uploads (22 ms in the run before; the session's first upload run saw 515 ms once), " +
+    'and 62-89 ms in the records scenario run alone. Suspected, not traced: the first write after a checkpoint ' +
+    "starts the WAL over on the service's connection (and truncates it to journal_size_limit) while the uploads' " +
+    'fsyncs keep the disk busy',
 };
 
 function ratio(results: Results, scenario: string, subject: string, metric: string): number | undefined {
