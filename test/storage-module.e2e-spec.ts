@@ -6,6 +6,7 @@ import {
   Module,
   Post,
   Req,
+  RequestMethod,
   Res,
   UnprocessableEntityException,
   type CanActivate,
@@ -39,6 +40,7 @@ import {
   type StorageModuleOptions,
 } from '../src/storage';
 import { storageDriverToken } from '../src/storage/module/storage.constants';
+import { parseMetrics, sum } from './harness/metrics';
 import { eventually, md5 } from './harness/util';
 
 /** What Express 5 keeps of a middleware or route. */
@@ -404,10 +406,31 @@ describe('StorageModule as a library', () => {
     expect(fast).toEqual(await answers(false));
   });
 
-  it.each([true, 'ahead'] as const)(
-    'with fastReads %s, answers downloads and previews only after every middleware of the host has run',
-    async (fastReads) => {
-      const module = hostModule({}, { routePrefix: 'fastmw', fastReads });
+  /** Whether the layer `name` sits ahead of every route layer of the module under `/{routePrefix}/`. */
+  function layerAhead(app: INestApplication, name: string, routePrefix: string): boolean {
+    const stack = (app.getHttpAdapter().getInstance() as { router: { stack: Layer[] } }).router.stack;
+    const at = stack.findIndex((layer) => layer.name === name);
+    return at >= 0 && at < stack.findIndex((layer) => layer.route?.path.startsWith(`/${routePrefix}/`));
+  }
+
+  /** The module's request counters of `app`, parsed (`sum(counts, 'storage_http_requests_total', ...)`). */
+  const requestCounts = async (app: INestApplication) =>
+    parseMetrics(await app.get(StorageMetrics).registry.getSingleMetricAsString('storage_http_requests_total'));
+
+  it.each([
+    [true, 'every method'],
+    ['ahead', 'every method'],
+    ['ahead', 'GET, HEAD and PUT'],
+  ] as const)(
+    'with fastReads and fastUploads %s, answers only after every middleware of the host has run (bound to %s)',
+    async (mode, binding) => {
+      const module = hostModule({}, { routePrefix: 'fastmw', fastReads: mode, fastUploads: mode });
+      // Bound to every method, Express holds the gate as a plain middleware; bound to some, as a
+      // route layer of each, which the layer placed 'ahead' must not pass either.
+      const routes =
+        binding === 'every method'
+          ? ['*']
+          : [RequestMethod.GET, RequestMethod.HEAD, RequestMethod.PUT].map((method) => ({ path: '*', method }));
       @Module({ imports: [module] })
       class GatedHost implements NestModule {
         configure(consumer: MiddlewareConsumer): void {
@@ -416,12 +439,13 @@ describe('StorageModule as a library', () => {
             .apply((req: Request, res: Response, next: () => void) =>
               req.headers['x-gate'] === 'open' ? next() : void res.status(418).json({ gate: 'closed' }),
             )
-            .forRoutes('*');
+            .forRoutes(...routes);
         }
       }
       const app = await hostApp({ module: GatedHost });
       const http = request(app.getHttpServer());
       const auth = { Authorization: 'Bearer alice-token' };
+      await http.put(`/fastmw/files/${prefix}/m.txt`).set(auth).send('no gate').expect(418);
       await http.put(`/fastmw/files/${prefix}/m.txt`).set(auth).set('X-Gate', 'open').send('gated').expect(201);
       await http.get(`/fastmw/files/${prefix}/m.txt`).set(auth).expect(418);
       await http.get(`/fastmw/preview/${prefix}/m.txt`).expect(418);
@@ -432,50 +456,38 @@ describe('StorageModule as a library', () => {
   );
 
   it('with fastReads ahead, answers ahead of the module’s route layers, doing their work: metrics, nosniff', async () => {
-    const placement = async (fastReads: StorageModuleExtras['fastReads'], routePrefix: string) => {
-      const app = await hostApp(hostModule({}, { routePrefix, fastReads }));
-      const stack = (app.getHttpAdapter().getInstance() as { router: { stack: Layer[] } }).router.stack;
-      const fast = stack.findIndex((layer) => layer.name === 'storageFastReads');
-      const firstRoute = stack.findIndex((layer) => layer.route?.path.startsWith(`/${routePrefix}/`));
-      return { app, ahead: fast >= 0 && fast < firstRoute };
-    };
-    const routed = await placement(true, 'fastrt');
-    expect(routed.ahead).toBe(false);
-    await routed.app.close();
-    const { app, ahead } = await placement('ahead', 'fastah');
-    expect(ahead).toBe(true);
+    const routed = await hostApp(hostModule({}, { routePrefix: 'fastrt', fastReads: true }));
+    expect(layerAhead(routed, 'storageFastReads', 'fastrt')).toBe(false);
+    await routed.close();
+    const app = await hostApp(hostModule({}, { routePrefix: 'fastah', fastReads: 'ahead' }));
+    expect(layerAhead(app, 'storageFastReads', 'fastah')).toBe(true);
     const http = request(app.getHttpServer());
     const auth = { Authorization: 'Bearer alice-token' };
-    const metrics = app.get(StorageMetrics);
-    const before = await metrics.registry.getSingleMetricAsString('storage_http_requests_total');
     await http.put(`/fastah/files/${prefix}/a.txt`).set(auth).send('ahead').expect(201);
+    const before = await requestCounts(app);
     await http.get(`/fastah/files/${prefix}/a.txt`).set(auth).expect(200, 'ahead');
     const missing = await http.get(`/fastah/files/${prefix}/none.txt`).set(auth).expect(404);
     expect(missing.headers['x-content-type-options']).toBe('nosniff');
-    const after = await metrics.registry.getSingleMetricAsString('storage_http_requests_total');
-    const count = (text: string, status: string) =>
-      Number(new RegExp(`method="GET",route="/fastah/files/\\*path",status="${status}"} (\\d+)`).exec(text)?.[1] ?? 0);
-    expect(count(after, '200') - count(before, '200')).toBe(1);
-    expect(count(after, '404') - count(before, '404')).toBe(1);
+    const after = await requestCounts(app);
+    const moved = (status: string) => {
+      const series = ['method="GET"', 'route="/fastah/files/*path"', `status="${status}"`];
+      return (
+        sum(after, 'storage_http_requests_total', ...series) - sum(before, 'storage_http_requests_total', ...series)
+      );
+    };
+    expect(moved('200')).toBe(1);
+    expect(moved('404')).toBe(1);
     await app.close();
   });
 
   it('with fastUploads ahead, answers raw uploads ahead of the module’s route layers, doing their work', async () => {
     const app = await hostApp(hostModule({}, { routePrefix: 'upah', fastUploads: 'ahead' }));
-    const stack = (app.getHttpAdapter().getInstance() as { router: { stack: Layer[] } }).router.stack;
-    const fast = stack.findIndex((layer) => layer.name === 'storageFastUploads');
-    expect(fast).toBeGreaterThanOrEqual(0);
-    expect(fast).toBeLessThan(stack.findIndex((layer) => layer.route?.path.startsWith('/upah/')));
+    expect(layerAhead(app, 'storageFastUploads', 'upah')).toBe(true);
     const http = request(app.getHttpServer());
     const auth = { Authorization: 'Bearer alice-token' };
-    const metrics = app.get(StorageMetrics);
-    const count = async () =>
-      Number(
-        /method="PUT",route="\/upah\/files\/\*path",status="201"} (\d+)/.exec(
-          await metrics.registry.getSingleMetricAsString('storage_http_requests_total'),
-        )?.[1] ?? 0,
-      );
-    const before = await count();
+    const puts = async () =>
+      sum(await requestCounts(app), 'storage_http_requests_total', 'method="PUT"', 'route="/upah/files/*path"');
+    const before = await puts();
     // A JSON file stays a file: its headers were hidden from the app's JSON parser and put back.
     const json = '{"kept": "as sent"}';
     const put = await http
@@ -485,7 +497,7 @@ describe('StorageModule as a library', () => {
       .send(json)
       .expect(201);
     expect(put.headers['x-content-type-options']).toBe('nosniff');
-    expect(await count()).toBe(before + 1);
+    expect(await puts()).toBe(before + 1);
     const got = await http
       .get(`/upah/files/${prefix}/data.json`)
       .set(auth)
