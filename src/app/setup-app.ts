@@ -10,9 +10,9 @@ import { setupOpenApi } from './openapi';
 
 /**
  * The standalone service's own set-up, beyond what the storage module does for its routes (its
- * filter, body limit, `nosniff`, raw uploads kept raw): the request log (`requestLogging`), the same JSON errors and `nosniff` for
- * every other path (an unknown route is a 404 `E_NOT_FOUND`), shutdown hooks, and no total time
- * limit on a request: Node's `server.requestTimeout` (300 s by default) would cut every upload
+ * filter, body limit, `nosniff`, raw uploads kept raw): the request log (`requestLogging`), the
+ * same JSON errors and `nosniff` for every other path (an unknown route is a 404 `E_NOT_FOUND`),
+ * shutdown hooks, and no total time limit on a request: Node's `server.requestTimeout` (300 s by default) would cut every upload
  * longer than that, however fast it progresses. Uploads are timed by their progress instead (the
  * storage module's `uploadIdleTimeoutSeconds`); headers must still arrive within
  * `server.headersTimeout` (60 s). A host application needs only the `requestTimeout` part, and

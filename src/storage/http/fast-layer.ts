@@ -30,29 +30,36 @@ export function routeIndex(stack: RouterLayer[], prefix: string, route: string, 
 
 /**
  * Adds `handler` to `app` and moves it to `index` of the router's layers; with `ahead`, further
- * forward: past the route layers right before `index` that are the module's (paths under
- * `ahead.base`, `/storage/`: its routes and the middleware bound to them) or that cannot take a
- * request of `ahead.methods` to `ahead.samples` (other paths or methods). It stops at any other
- * layer, so every middleware that could see the request still runs first.
+ * forward: past the route layers right before `index` that are the module's (paths under the
+ * module's base, `/storage/`, the parent of `ahead.starts`: its routes and the middleware bound
+ * to them) or that cannot take a request of `ahead.methods` under `ahead.starts` (other paths or
+ * methods). It stops at any other layer, so every middleware that could see the request still
+ * runs first.
  */
 export function placeLayer(
   app: unknown,
   stack: RouterLayer[],
   handler: Handler,
   index: number,
-  ahead?: { base: string; samples: string[]; methods: string[] },
+  ahead?: { starts: string[]; methods: string[] },
 ): void {
   (app as { use(fn: Handler): void }).use(handler);
-  const skipped = (layer: RouterLayer): boolean => {
-    const route = layer.route;
-    if (!ahead || !route) return false;
-    if (route.path.startsWith(ahead.base)) return true;
-    const methods = route.methods as Record<string, boolean | undefined>;
-    const takes = methods._all || ahead.methods.some((method) => methods[method]);
-    return !takes || (typeof layer.match === 'function' && !ahead.samples.some((sample) => layer.match!(sample)));
-  };
   let at = index;
-  while (at > 0 && skipped(stack[at - 1])) at--;
+  if (ahead) {
+    // `/storage/files/` -> `/storage/`; a path under each start stands for the requests answered.
+    const first = ahead.starts[0];
+    const base = first.slice(0, first.lastIndexOf('/', first.length - 2) + 1);
+    const samples = ahead.starts.map((start) => `${start}x`);
+    const skipped = (layer: RouterLayer): boolean => {
+      const route = layer.route;
+      if (!route) return false;
+      if (route.path.startsWith(base)) return true;
+      const methods = route.methods as Record<string, boolean | undefined>;
+      const takes = methods._all || ahead.methods.some((method) => methods[method]);
+      return !takes || (typeof layer.match === 'function' && !samples.some((sample) => layer.match!(sample)));
+    };
+    while (at > 0 && skipped(stack[at - 1])) at--;
+  }
   // `use` appended it.
   stack.splice(at, 0, stack.pop()!);
 }

@@ -122,8 +122,7 @@ export class StorageFastReads {
     const storageFastReads = (req: Request, res: Response, next: NextFunction) => this.handle(req, res, next);
     // In front of the first of the routes it stands for, or with `'ahead'` of the module's route
     // layers before them (their middleware included).
-    const base = files.start.slice(0, -'files/'.length);
-    const ahead = { base, samples: [`${files.start}x`, `${preview.start}x`], methods: ['get', 'head'] };
+    const ahead = { starts: [files.start, preview.start], methods: ['get', 'head'] };
     placeLayer(app, stack, storageFastReads, Math.min(...found), this.moduleMiddleware ? ahead : undefined);
     return true;
   }

@@ -85,7 +85,7 @@ export class StorageFastUploads {
     // Named: Express keeps the name on the layer. In front of the route it stands for, or with
     // `'ahead'` of the module's route layers before it (their middleware included).
     const storageFastUploads = (req: Request, res: Response, next: NextFunction) => this.handle(req, res, next);
-    const ahead = { base: start.slice(0, -'files/'.length), samples: [`${start}x`], methods: ['put'] };
+    const ahead = { starts: [start], methods: ['put'] };
     placeLayer(app, stack, storageFastUploads, index, this.moduleMiddleware ? ahead : undefined);
     return true;
   }

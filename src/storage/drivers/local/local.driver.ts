@@ -26,10 +26,10 @@ export function tempTag(key: string): string {
 function tempPathFor(dir: string, key: string): string {
   return path.join(dir, `${TEMP_PREFIX}${tempTag(key)}.${randomUUID()}`);
 }
-/** Opens refuse a symbolic link as the last component (ELOOP); 0 where the platform lacks it. */
 /** Held on a body until `writeBody` listens to it; the error itself reaches `writeBody`. */
 function ignoreEarlyError(): void {}
 
+/** Opens refuse a symbolic link as the last component (ELOOP); 0 where the platform lacks it. */
 const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
 /** Opens refuse anything but a folder (ENOTDIR); 0 where the platform lacks it. */
 const DIRECTORY = fsConstants.O_DIRECTORY ?? 0;
