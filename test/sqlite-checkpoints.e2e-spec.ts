@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { DataSource } from 'typeorm';
-import { RESTART_PAGES, SqliteCheckpointer } from '../src/app/sqlite-checkpointer';
+import { CHECKPOINT_INTERVAL_MS, RESTART_PAGES, SqliteCheckpointer } from '../src/app/sqlite-checkpointer';
 import { KeyLocks } from '../src/storage/ledger/key-locks';
 import { createTestApp, type TestApp } from './harness/test-app';
 import { eventually } from './harness/util';
@@ -41,6 +41,33 @@ onSqlite('SQLite WAL checkpoints off the event loop', () => {
     expect(fs.existsSync(wal)).toBe(true);
   });
 
+  it("never starts the WAL over from the service's connection: that write syncs the WAL header on the event loop", async () => {
+    // SQLite starts the WAL over at the first write that begins with all of it copied back, and
+    // syncs its new header first, in that write: on the service's connection an fsync on the event
+    // loop, as long as the disk takes under load (the upload bench's largest event-loop delay).
+    // The worker's reader, held in the WAL, keeps the service's writes appending; the worker
+    // starts the WAL over itself, between writes, once it is long.
+    const checkpointer = t.app.get(SqliteCheckpointer);
+    const wal = path.join(t.dataDir, 'storage.sqlite-wal');
+    const put = (name: string) =>
+      t.http.put(`/storage/files/${t.prefix}/restart/${name}`).set('Authorization', t.auth).send(name).expect(201);
+    await put('first.txt');
+    const salts = [walSalt(wal)];
+    for (let i = 0; i < 4; i++) {
+      // Every page copied back (by a checkpoint after the write: the worker's report is the last
+      // one's): the state in which the next write would start the WAL over.
+      await new Promise((resolve) => setTimeout(resolve, 3 * CHECKPOINT_INTERVAL_MS));
+      const copied = await eventually(async () => {
+        const last = await checkpointer.lastCheckpoint();
+        return last !== null && last.log > 0 && last.checkpointed === last.log;
+      });
+      expect(copied).toBe(true);
+      await put(`${i}.txt`);
+      salts.push(walSalt(wal));
+    }
+    expect(new Set(salts).size).toBe(1);
+  });
+
   it('starts the WAL over under writes that never pause, before the backstop checkpoints on the event loop', async () => {
     // A write every millisecond, through the writers' queue, as a sweep's transactions go:
     // the worker copies the WAL back, but SQLite starts it over only at a write that begins with
@@ -51,14 +78,18 @@ onSqlite('SQLite WAL checkpoints off the event loop', () => {
     await db.query('CREATE TABLE wal_fill (x BLOB)');
     const wal = path.join(t.dataDir, 'storage.sqlite-wal');
     let largest = 0;
+    const salts = new Set([walSalt(wal)]);
     for (let i = 0; i < 4000; i++) {
       // 16 KiB: about 5 pages of the WAL per write, 20,000 in all, at most one write a millisecond.
       await locks.exclusive(() => db.query('INSERT INTO wal_fill (x) VALUES (randomblob(16384))'));
       largest = Math.max(largest, fs.statSync(wal).size);
+      salts.add(walSalt(wal));
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     expect(largest).toBeGreaterThan(RESTART_PAGES * 4096);
     expect(largest).toBeLessThan(12_288 * 4096);
+    // Started over (by the worker: a new salt in the header) and written from the start again.
+    expect(salts.size).toBeGreaterThan(1);
   });
 
   it('stops its worker when the application closes', async () => {
@@ -73,3 +104,15 @@ onSqlite('SQLite WAL checkpoints off the event loop', () => {
     expect(await checkpointer.lastCheckpoint()).toBeNull();
   });
 });
+
+/** The WAL header's first salt: SQLite changes it each time the WAL starts over. */
+function walSalt(wal: string): string {
+  const fd = fs.openSync(wal, 'r');
+  try {
+    const header = Buffer.alloc(32);
+    fs.readSync(fd, header, 0, 32, 0);
+    return header.subarray(16, 20).toString('hex');
+  } finally {
+    fs.closeSync(fd);
+  }
+}

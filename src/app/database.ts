@@ -93,7 +93,8 @@ export function requireDatabaseDriver(driver: string, use: string): void {
  *   process (the OS holds the pages); what a power loss can cost is the last commits before it,
  *   never the database's integrity. FULL would sync every commit (a disk flush per upload step).
  * - checkpoints are `SqliteCheckpointer`'s, off the event loop (a worker thread, every 250 ms,
- *   and between writes once the WAL holds 16 MiB, so that it starts over);
+ *   and between writes once the WAL holds 16 MiB, so that it starts over: the worker starts it
+ *   over, so that the sync of the new WAL header is not on the event loop either);
  *   `wal_autocheckpoint` (pages, 64 MiB) is only a backstop for when that worker is not running
  *   (the commit crossing it would checkpoint on the event loop), and `journal_size_limit`
  *   truncates the WAL back after a checkpoint, so it cannot grow without end under steady

@@ -14,11 +14,16 @@ const RESTART_WAIT_MS = 2000;
 
 /**
  * The worker's code (inline, so that it runs the same from dist/ and under Jest): its own
- * connection to the database file, a PASSIVE checkpoint (never waits for, never blocks, readers
+ * connections to the database file, a PASSIVE checkpoint (never waits for, never blocks, readers
  * and writers; copies what it can) every interval, the WAL truncated back to `journal_size_limit`
  * after each. Once the WAL holds `restartPages` pages it asks the main thread (once) for a
  * checkpoint between writes (`restart`), and runs it when told (`checkpoint`). It tells the main
  * thread what the last checkpoint did when asked (`report`).
+ *
+ * It also holds a read transaction (`pin`) on the newest snapshot it has checkpointed, taken
+ * again at each checkpoint that has new commits to copy: while a reader is in the WAL, a write
+ * of the service's connection cannot start the WAL over, and only the worker does, between
+ * writes (with a write of its own, which syncs the new WAL header here, not on the event loop).
  */
 const WORKER_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -26,23 +31,72 @@ const Database = require(workerData.sqlite);
 const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('busy_timeout = 0');
 db.pragma('journal_size_limit = ' + workerData.journalSizeLimit);
+const pin = new Database(workerData.file, { fileMustExist: true, readonly: true });
+pin.pragma('busy_timeout = 0');
+const snapshot = pin.prepare('SELECT 1 FROM sqlite_master LIMIT 1');
+let pinned = false;
+let version = null;
 let last = null;
 let asked = false;
+function unpin() {
+  if (pinned) pin.exec('COMMIT');
+  pinned = false;
+}
+function repin() {
+  unpin();
+  pin.exec('BEGIN');
+  snapshot.get();
+  pinned = true;
+}
 function checkpoint() {
   try { last = db.pragma('wal_checkpoint(PASSIVE)')[0]; } catch (err) { last = { error: String(err && err.message) }; }
   return last;
 }
-const timer = setInterval(() => {
+/** Commits by another connection since the last call. */
+function changed() {
+  const now = db.pragma('data_version', { simple: true });
+  const was = version;
+  version = now;
+  return was !== now;
+}
+function periodic() {
+  try {
+    if (!changed()) return;
+    // Pinned again first, on a snapshot holding the new commits (not yet copied, so the pin sits
+    // in the WAL), then copied up to it.
+    repin();
+  } catch (err) {
+    last = { error: String(err && err.message) };
+    return;
+  }
   const result = checkpoint();
   if (!asked && result.log >= workerData.restartPages) {
     asked = true;
     parentPort.postMessage({ type: 'restart', log: result.log });
   }
-}, workerData.intervalMs);
+}
+/** Between writes: everything copied, the WAL started over by a write of this thread, pinned again. */
+function restart() {
+  asked = false;
+  try {
+    unpin();
+    const result = checkpoint();
+    if (result.log > 0 && result.checkpointed === result.log) {
+      // Writes page 1 (the value it holds): the first frame of a new WAL.
+      db.pragma('user_version = ' + db.pragma('user_version', { simple: true }));
+    }
+    changed();
+    repin();
+  } catch (err) {
+    last = { error: String(err && err.message) };
+  }
+  return last;
+}
+const timer = setInterval(periodic, workerData.intervalMs);
 parentPort.on('message', (message) => {
   if (message === 'report') parentPort.postMessage({ type: 'report', last });
-  if (message === 'checkpoint') { asked = false; parentPort.postMessage({ type: 'checkpoint', last: checkpoint() }); }
-  if (message === 'stop') { clearInterval(timer); db.close(); parentPort.close(); }
+  if (message === 'checkpoint') parentPort.postMessage({ type: 'checkpoint', last: restart() });
+  if (message === 'stop') { clearInterval(timer); unpin(); pin.close(); db.close(); parentPort.close(); }
 });
 `;
 
@@ -70,8 +124,15 @@ export interface CheckpointResult {
  * files). So once the WAL holds `RESTART_PAGES` pages, the worker asks for a checkpoint between
  * writes: in the writers' own queue (`KeyLocks.exclusive`, which every ledger write goes
  * through), it copies what is left while writes wait (asynchronously: the event loop runs), and
- * the next write starts the WAL over. A worker that does not answer within `RESTART_WAIT_MS`
+ * its own write starts the WAL over. A worker that does not answer within `RESTART_WAIT_MS`
  * holds them no longer.
+ *
+ * Starting the WAL over is the worker's alone: the write that does it syncs the new WAL header
+ * first (SQLite's guard against out-of-order writes), and on the service's connection that was an
+ * fsync on the event loop, after every checkpoint that caught up (a few times a second under
+ * uploads; as long as the disk takes under their fsyncs: the largest event-loop delay of the
+ * upload bench). The worker's reader, held in the WAL on the snapshot it last checkpointed, keeps
+ * the service's writes appending instead.
  */
 @Injectable()
 export class SqliteCheckpointer implements OnApplicationBootstrap, OnApplicationShutdown {
