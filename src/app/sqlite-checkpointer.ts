@@ -78,18 +78,24 @@ function periodic() {
 /** Between writes: everything copied, the WAL started over by a write of this thread, pinned again. */
 function restart() {
   asked = false;
+  let result = null;
   try {
     unpin();
-    const result = checkpoint();
+    result = checkpoint();
     if (result.log > 0 && result.checkpointed === result.log) {
       // Writes page 1 (the value it holds): the first frame of a new WAL.
       db.pragma('user_version = ' + db.pragma('user_version', { simple: true }));
     }
+  } catch (err) {
+    result = { error: String(err && err.message) };
+  }
+  try {
     changed();
     repin();
   } catch (err) {
-    last = { error: String(err && err.message) };
+    result = { error: String(err && err.message) };
   }
+  last = result;
   return last;
 }
 const timer = setInterval(periodic, workerData.intervalMs);
