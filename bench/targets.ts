@@ -99,9 +99,13 @@ const HINTS = {
     "a statement-level trace of the bench's own sweep on a quiet machine, the sweep's statements on a connection " +
     'in a worker thread. This stop, on a faster machine: 86 ms, then 116 ms in the final run, both times the ' +
     "SQLite service's small uploads (22 ms in the run before; the session's first upload run saw 515 ms once), " +
-    'and 62-89 ms in the records scenario run alone. Suspected, not traced: the first write after a checkpoint ' +
-    "starts the WAL over on the service's connection (and truncates it to journal_size_limit) while the uploads' " +
-    'fsyncs keep the disk busy',
+    "and 62-89 ms in the records scenario run alone. Traced since (strace of the service's main thread under " +
+    "the upload load): the first write after a checkpoint that caught up started the WAL over on the service's " +
+    'connection, and SQLite syncs the new WAL header in that write: 24 fsyncs on the event loop in a 7 s upload ' +
+    "run (up to 2.3 ms here; as long as the disk takes under the uploads' fsyncs). Now the checkpoint worker " +
+    "holds a reader in the WAL so that the service's writes append, and starts the WAL over itself between " +
+    'writes: no fsync on the main thread between startup and shutdown; in the next full run the SQLite upload ' +
+    'scenario 23 ms (was 116) and the largest delay 74 ms (the reads at 10^3 records on SQLite)',
 };
 
 function ratio(results: Results, scenario: string, subject: string, metric: string): number | undefined {
