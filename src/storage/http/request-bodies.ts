@@ -1,6 +1,7 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import { json, urlencoded } from 'body-parser';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { hasBody } from 'type-is';
 import { noSniff } from './send-file';
 import { RAW_UPLOAD_ROUTES } from './storage-controllers';
 import { InjectStorageOptions, type ResolvedStorageOptions } from '../options/resolved-options';
@@ -100,12 +101,6 @@ export function shieldRawUploads(app: unknown, prefix: string): boolean {
 /** `path` is `start` (a route without parameters) or under it (`start` ends with `/`). */
 function isUnder(path: string, start: string): boolean {
   return start.endsWith('/') ? path.startsWith(start) : path === start || path === `${start}/`;
-}
-
-/** Whether the request declares a body (as body-parser's `type-is` decides: chunked, or a length). */
-function hasBody(req: Request): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && !Number.isNaN(Number(length)));
 }
 
 /** A request whose body is file bytes: a raw `PUT`, a tus `PATCH`, a tus creation-with-upload. */
