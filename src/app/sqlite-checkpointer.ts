@@ -45,8 +45,9 @@ function unpin() {
 function repin() {
   unpin();
   pin.exec('BEGIN');
-  snapshot.get();
+  // Open from here, even if the read below fails: the next unpin ends it.
   pinned = true;
+  snapshot.get();
 }
 function checkpoint() {
   try { last = db.pragma('wal_checkpoint(PASSIVE)')[0]; } catch (err) { last = { error: String(err && err.message) }; }
@@ -66,6 +67,8 @@ function periodic() {
     // in the WAL), then copied up to it.
     repin();
   } catch (err) {
+    // Taken again at the next interval, as if there were new commits.
+    version = null;
     last = { error: String(err && err.message) };
     return;
   }
@@ -93,6 +96,7 @@ function restart() {
     changed();
     repin();
   } catch (err) {
+    version = null;
     result = { error: String(err && err.message) };
   }
   last = result;
